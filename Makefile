@@ -1,0 +1,38 @@
+# The README's two commands: `make demo` and `make test`. Each creates .venv when missing.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint typecheck docs bench redis clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[redis,msgpack,progress,test,docs,bench]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m memo demo
+
+redis:
+	@bash scripts/ensure-redis.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check memo tests bench
+	$(VENV)/bin/ruff format --check memo tests bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy memo tests/typing
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+
+test: $(STAMP) redis lint typecheck docs
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache .hypothesis

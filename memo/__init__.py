@@ -1,0 +1,30 @@
+"""memo: memoize sync and async functions over a tiered cache (L1 in-process, L2 in Redis)."""
+
+
+from memo._api import cached, stats
+from memo._config import configure
+from memo._disabled import disabled
+from memo._errors import ConfigurationError, KeyBuildError, MemoError, SerializationError
+from memo._memory import MemoryStore
+from memo._stats import Stats
+from memo._tags import ainvalidate_tag, invalidate_tag
+from memo._types import AsyncMemoized, Memoized
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AsyncMemoized",
+    "ConfigurationError",
+    "KeyBuildError",
+    "MemoError",
+    "Memoized",
+    "MemoryStore",
+    "SerializationError",
+    "Stats",
+    "ainvalidate_tag",
+    "cached",
+    "configure",
+    "disabled",
+    "invalidate_tag",
+    "stats",
+]

@@ -1,0 +1,110 @@
+"""Process-wide settings: the default store, the namespace, and every decorated function.
+
+`configure()` swaps the default store for functions decorated before the call too: each
+decorated function registers here and is re-pointed, so its hit path never has to ask.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from memo._errors import ConfigurationError
+from memo._keys import valid_segment
+from memo._memory import MemoryStore
+from memo._protocol import Store
+
+if TYPE_CHECKING:
+    from memo._core import Core
+
+__all__ = ["configure", "settings"]
+
+
+class Settings:
+    """What `configure()` sets."""
+
+    def __init__(self) -> None:
+        self.namespace = "default"
+        self.store: Store = MemoryStore()
+        self.l1_copy = False
+        self.cores: weakref.WeakSet[Core] = weakref.WeakSet()
+        self.lock = threading.Lock()
+
+    def register(self, core: Core) -> None:
+        """Track a decorated function so configure() can re-point it."""
+        with self.lock:
+            self.cores.add(core)
+
+    def all_cores(self) -> list[Core]:
+        """Every live decorated function."""
+        with self.lock:
+            return list(self.cores)
+
+    def stores(self) -> list[Store]:
+        """The default store and every explicit store in use, each once."""
+        seen: dict[int, Store] = {id(self.store): self.store}
+        for core in self.all_cores():
+            seen.setdefault(id(core.store), core.store)
+        return list(seen.values())
+
+
+settings = Settings()
+
+
+def configure(
+    *,
+    store: Store | None = None,
+    redis_url: str | None = None,
+    namespace: str = "default",
+    secret: str | bytes | list[str | bytes] | None = None,
+    serializer: Any = None,
+    l1_maxsize: int = 10_000,
+    l1_ttl: float | None = None,
+    l1_copy: bool = False,
+) -> None:
+    """Replace the default store (also for functions decorated earlier).
+
+    With no arguments: a fresh L1-only `MemoryStore`. `redis_url` (or `MEMO_REDIS_URL`)
+    puts Redis under L1 as a shared L2 tier.
+    """
+    if not isinstance(namespace, str) or not valid_segment(namespace) or len(namespace) > 64:
+        raise ConfigurationError(
+            f"configure(namespace={namespace!r}): the namespace becomes part of every key; "
+            "use 1-64 letters, digits, '.', '_' or '-'."
+        )
+    url = redis_url if redis_url is not None else (os.environ.get("MEMO_REDIS_URL") or None)
+    if store is not None and url is not None and redis_url is not None:
+        raise ConfigurationError(
+            "configure(): pass either store= or redis_url=, not both; to combine tiers "
+            "yourself use store=memo.TieredStore(memo.MemoryStore(), memo.RedisStore(url))."
+        )
+    if url is not None and store is None:
+        raise ConfigurationError(
+            f"configure(redis_url=...): this version of memo has no Redis tier yet "
+            f"(requested {_redact(url)}). Leave redis_url and MEMO_REDIS_URL unset to use "
+            "the in-process L1 store."
+        )
+    if secret is not None or serializer is not None:
+        raise ConfigurationError(
+            "configure(secret=..., serializer=...): signing and serializers apply to the "
+            "Redis tier, which this version of memo does not have yet; leave them unset."
+        )
+    new_store = store if store is not None else MemoryStore(l1_maxsize, l1_ttl)
+    old_store = settings.store
+    settings.namespace = namespace
+    settings.store = new_store
+    settings.l1_copy = l1_copy
+    for core in settings.all_cores():
+        core.rebind()
+    if old_store is not new_store and old_store is not store:
+        old_store.close()
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest

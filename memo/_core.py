@@ -1,0 +1,177 @@
+"""One decorated function's runtime: its options, keys, store binding and counters.
+
+The wrappers in `_wrapper.py` read `token` and `l1` on every call, so those two are plain
+attributes, re-pointed by `rebind()` when `configure()` swaps the default store and by
+`invalidate_all()`, which moves the function to a fresh token (old L1 entries become
+unreachable and age out under LRU).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping
+from typing import Any
+
+from memo._config import settings
+from memo._disabled import is_disabled
+from memo._drivers import run_async, run_sync
+from memo._entry import CacheKey, Entry
+from memo._flight import AsyncFlights, ThreadFlights
+from memo._keys import KeyBuilder
+from memo._policy import Flow, Plan, Remove, cached_flow, refresh_flow
+from memo._protocol import Store
+
+__all__ = ["Core"]
+
+_TOKENS = itertools.count(1)
+_NO_L1: MutableMapping[Hashable, Entry] = {}
+
+
+class Core:
+    """Everything one cached function needs at call time."""
+
+    __slots__ = (
+        "__weakref__",
+        "explicit_store",
+        "function",
+        "is_async",
+        "keys",
+        "l1",
+        "l1_copy",
+        "on_rebind",
+        "plan",
+        "prefix",
+        "store",
+        "task_flights",
+        "thread_flights",
+        "token",
+    )
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        keys: KeyBuilder,
+        plan: Plan,
+        *,
+        store: Store | None,
+        is_async: bool,
+    ) -> None:
+        self.function = function
+        self.keys = keys
+        self.plan = plan
+        self.is_async = is_async
+        self.explicit_store = store
+        self.l1_copy = plan.l1_copy  # as decorated; configure(l1_copy=True) adds to it
+        self.on_rebind: Callable[[], None] | None = None
+        self.thread_flights = ThreadFlights()
+        self.task_flights = AsyncFlights()
+        self.token = next(_TOKENS)
+        self.prefix = (self.token,)
+        self.store: Store = settings.store
+        self.l1: MutableMapping[Hashable, Entry] = _NO_L1
+        self.rebind()
+        settings.register(self)
+
+    def rebind(self) -> None:
+        """Point at the current store (the explicit one, else the configured default)."""
+        store = self.explicit_store if self.explicit_store is not None else settings.store
+        self.store = store
+        self.l1 = store.l1 if store.l1 is not None else _NO_L1
+        l1_copy = self.l1_copy or (self.explicit_store is None and settings.l1_copy)
+        if l1_copy != self.plan.l1_copy:
+            self.plan.l1_copy = l1_copy
+            if self.on_rebind is not None:
+                self.on_rebind()
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def key_for(self, values: tuple[Any, ...], local: Hashable | None = None) -> CacheKey:
+        """Both keys of a call from its normalised values."""
+        if local is None:
+            local = self.keys.local(self.prefix, values)
+        return CacheKey(local, lambda: self.keys.remote(self.namespace(), values))
+
+    def namespace(self) -> str:
+        """The store's own namespace if it has one, else the configured one."""
+        return str(getattr(self.store, "namespace", None) or settings.namespace)
+
+    def cache_key(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+        """The Redis key of a call (pure: no I/O)."""
+        return self.keys.remote(self.namespace(), self.keys.values(args, kwargs))
+
+    # -- sync --------------------------------------------------------------------------------
+
+    def call(
+        self,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        local: Hashable | None = None,
+        values: tuple[Any, ...] = (),
+    ) -> Any:
+        """A call that the hit path did not answer (with its key when the hit path made one)."""
+        if is_disabled():
+            return self.function(*args, **kwargs)
+        normalised, values = (
+            (values, values) if local is not None else self.keys.split(args, kwargs)
+        )
+        flow = cached_flow(self.plan, self.key_for(values, local), normalised)
+        return self._run(flow, args, kwargs)
+
+    def refresh(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        """Recompute, store and return."""
+        normalised, values = self.keys.split(args, kwargs)
+        return self._run(refresh_flow(self.plan, self.key_for(values), normalised), args, kwargs)
+
+    def invalidate(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+        """Remove one call's entry; True if one was there."""
+        return bool(self._run(_remove_flow(self.key_for(self.keys.values(args, kwargs)))))
+
+    def invalidate_all(self) -> None:
+        """Forget every entry of this function by moving to a fresh token."""
+        self.token = next(_TOKENS)
+        self.prefix = (self.token,)
+
+    def _run(self, flow: Flow, args: Any = (), kwargs: Any = None) -> Any:
+        function, kw = self.function, kwargs or {}
+        return run_sync(flow, self.store, lambda: function(*args, **kw), self.thread_flights)
+
+    # -- async -------------------------------------------------------------------------------
+
+    async def acall(
+        self,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        local: Hashable | None = None,
+        values: tuple[Any, ...] = (),
+    ) -> Any:
+        """`call` for `async def` functions."""
+        if is_disabled():
+            return await self.function(*args, **kwargs)
+        normalised, values = (
+            (values, values) if local is not None else self.keys.split(args, kwargs)
+        )
+        flow = cached_flow(self.plan, self.key_for(values, local), normalised)
+        return await self._arun(flow, args, kwargs)
+
+    async def arefresh(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        """`refresh` for `async def` functions."""
+        normalised, values = self.keys.split(args, kwargs)
+        flow = refresh_flow(self.plan, self.key_for(values), normalised)
+        return await self._arun(flow, args, kwargs)
+
+    async def ainvalidate(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+        """`invalidate` for `async def` functions."""
+        flow = _remove_flow(self.key_for(self.keys.values(args, kwargs)))
+        return bool(await self._arun(flow))
+
+    async def ainvalidate_all(self) -> None:
+        """`invalidate_all` for `async def` functions."""
+        self.invalidate_all()
+
+    def _arun(self, flow: Flow, args: Any = (), kwargs: Any = None) -> Awaitable[Any]:
+        function, kw = self.function, kwargs or {}
+        return run_async(flow, self.store, lambda: function(*args, **kw), self.task_flights)
+
+
+def _remove_flow(key: CacheKey) -> Flow:
+    return (yield Remove(key))

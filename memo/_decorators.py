@@ -1,0 +1,190 @@
+"""`@memo.cached`: validates every option at decoration, then builds the wrapper."""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from memo._core import Core
+from memo._errors import ConfigurationError
+from memo._keys import KeyBuilder, check_template
+from memo._policy import Plan
+from memo._protocol import Store
+from memo._signature import Normaliser
+from memo._wrapper import wrap
+
+__all__ = ["cached"]
+
+TTL = float | int | datetime.timedelta | None
+
+
+_DEFAULTS: dict[str, Any] = {
+    "ttl": None,
+    "jitter": 0.0,
+    "key": None,
+    "ignore": (),
+    "version": 1,
+    "tags": (),
+    "cache_none": True,
+    "none_ttl": None,
+    "condition": None,
+    "store": None,
+    "lock": True,
+    "lock_timeout": 10.0,
+    "l1_copy": False,
+}
+
+
+def cached(function: Any = None, /, **options: Any) -> Any:
+    """Memoize a sync or `async def` function (see the typed overloads in `memo._api`)."""
+    unknown = sorted(set(options) - set(_DEFAULTS))
+    if unknown:
+        raise ConfigurationError(
+            f"@memo.cached got unknown option(s) {unknown}; the options are {sorted(_DEFAULTS)}."
+        )
+    settings = {**_DEFAULTS, **options}
+    if function is not None and not callable(function) and not _is_descriptor(function):
+        raise ConfigurationError(
+            f"@memo.cached({function!r}): options are keyword-only, e.g. "
+            "@memo.cached(ttl=300); a bare @memo.cached takes the function itself."
+        )
+    if function is None:
+        return lambda f: _decorate(f, **settings)
+    return _decorate(function, **settings)
+
+
+def _decorate(wrapped: Any, **options: Any) -> Any:
+    function = _underlying(wrapped)
+    display = f"{getattr(function, '__module__', '?')}.{function.__qualname__}()"
+    normaliser = Normaliser(function)
+    keys = KeyBuilder(
+        function,
+        normaliser,
+        ignore=_names(display, options["ignore"]),
+        key=options["key"],
+        version=options["version"],
+    )
+    plan = _plan(display, keys, normaliser, options)
+    store = _check_store(display, options["store"])
+    core = Core(function, keys, plan, store=store, is_async=_is_async(function))
+    return wrap(wrapped, core)
+
+
+def _is_descriptor(wrapped: Any) -> bool:
+    return isinstance(wrapped, (classmethod, staticmethod))
+
+
+def _names(display: str, ignore: Any) -> tuple[str, ...]:
+    if isinstance(ignore, str):
+        raise ConfigurationError(
+            f"{display}: ignore= takes a tuple of parameter names; write ignore=({ignore!r},)."
+        )
+    return tuple(ignore)
+
+
+def _underlying(wrapped: Any) -> Callable[..., Any]:
+    if _is_descriptor(wrapped):
+        function: Callable[..., Any] = wrapped.__func__
+        return function
+    if not callable(wrapped):
+        raise ConfigurationError(
+            f"@memo.cached decorates functions and methods, not {type(wrapped).__qualname__} "
+            f"objects ({wrapped!r}); put it directly above a def."
+        )
+    return wrapped  # type: ignore[no-any-return]
+
+
+def _is_async(function: Callable[..., Any]) -> bool:
+    if inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function):
+        kind = "async generator" if inspect.isasyncgenfunction(function) else "generator"
+        raise ConfigurationError(
+            f"{function.__qualname__}() is a {kind} function: its result is consumed once, so "
+            "caching it would hand later callers an exhausted iterator. Cache a function "
+            "that returns a list instead."
+        )
+    return inspect.iscoroutinefunction(function)
+
+
+def _plan(display: str, keys: KeyBuilder, normaliser: Normaliser, o: dict[str, Any]) -> Plan:
+    ttl = seconds(display, "ttl", o["ttl"])
+    none_ttl = seconds(display, "none_ttl", o["none_ttl"])
+    jitter = o["jitter"]
+    if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0 <= jitter < 1:
+        raise ConfigurationError(
+            f"{display}: jitter={jitter!r} must be a fraction in [0, 1): each TTL is drawn "
+            "from [ttl·(1-jitter), ttl]; e.g. jitter=0.1."
+        )
+    if jitter and ttl is None and none_ttl is None:
+        raise ConfigurationError(f"{display}: jitter= needs a ttl= to spread; set ttl=…")
+    for name in ("condition",):
+        if o[name] is not None and not callable(o[name]):
+            raise ConfigurationError(
+                f"{display}: {name}= must be a callable taking the result and returning a "
+                f"bool, not {type(o[name]).__qualname__}."
+            )
+    lock_timeout = seconds(display, "lock_timeout", o["lock_timeout"])
+    return Plan(
+        name=display,
+        ttl=ttl,
+        jitter=float(jitter),
+        cache_none=bool(o["cache_none"]) or none_ttl is not None,
+        none_ttl=none_ttl,
+        condition=o["condition"],
+        lock=bool(o["lock"]),
+        lock_timeout=lock_timeout if lock_timeout is not None else 10.0,
+        l1_copy=bool(o["l1_copy"]),
+        tags=_tag_renderer(display, normaliser, o["tags"]),
+    )
+
+
+def seconds(display: str, option: str, value: Any) -> float | None:
+    """A positive, finite number of seconds (or None), from a number or a timedelta."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        value = value.total_seconds()
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (value > 0 and math.isfinite(value))
+    ):
+        raise ConfigurationError(
+            f"{display}: {option}={value!r} must be a positive number of seconds or a "
+            f"datetime.timedelta (or None for no expiry), e.g. {option}=300."
+        )
+    return float(value)
+
+
+def _tag_renderer(
+    display: str, normaliser: Normaliser, tags: Iterable[str]
+) -> Callable[[tuple[Any, ...]], tuple[str, ...]] | None:
+    if isinstance(tags, str):
+        raise ConfigurationError(f"{display}: tags= takes a list of templates: tags=[{tags!r}].")
+    templates = tuple(tags)
+    for template in templates:
+        if not isinstance(template, str):
+            raise ConfigurationError(
+                f"{display}: tags= holds {template!r}; each tag is a template string "
+                "such as 'user:{user_id}'."
+            )
+        check_template(display, "tags=", template, normaliser.names)
+    if not templates:
+        return None
+
+    def render(normalised: tuple[Any, ...]) -> tuple[str, ...]:
+        arguments = normaliser.arguments(normalised)
+        return tuple(t.format_map(arguments) for t in templates)
+
+    return render
+
+
+def _check_store(display: str, store: Any) -> Store | None:
+    if store is None or isinstance(store, Store):
+        return store
+    raise ConfigurationError(
+        f"{display}: store={store!r} is not a memo store; pass memo.MemoryStore(), "
+        "memo.RedisStore(...) or memo.TieredStore(l1, l2)."
+    )

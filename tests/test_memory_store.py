@@ -1,0 +1,164 @@
+"""MemoryStore: bounded, TTL-capped, thread-safe, with tags."""
+
+from __future__ import annotations
+
+import threading
+
+import memo
+from memo._entry import CacheKey
+from memo.testing import FakeClock
+
+
+def key(local: object) -> CacheKey:
+    return CacheKey(local, lambda: f"remote:{local}")
+
+
+def test_set_get_delete() -> None:
+    """A stored value comes back until deleted; delete says whether it removed one."""
+    store = memo.MemoryStore()
+    store.set(key("a"), 1, None)
+    entry = store.get(key("a"))
+    assert entry is not None
+    assert entry.value == 1
+    assert store.delete(key("a")) is True
+    assert store.delete(key("a")) is False
+    assert store.get(key("a")) is None
+
+
+def test_maxsize_bounds_entries() -> None:
+    """The store never holds more than maxsize entries."""
+    store = memo.MemoryStore(maxsize=100)
+    for i in range(1000):
+        store.set(key(i), i, None)
+        assert len(store) <= 100
+    assert len(store) == 100
+
+
+def test_eviction_prefers_unused_entries() -> None:
+    """Entries read since they were stored outlive those never read (second chance)."""
+    store = memo.MemoryStore(maxsize=10)
+    for i in range(10):
+        store.set(key(i), i, None)
+    for i in range(5):
+        assert store.get(key(i)) is not None
+    for i in range(10, 15):
+        store.set(key(i), i, None)
+    kept = {i for i in range(15) if store.get(key(i)) is not None}
+    assert kept == {0, 1, 2, 3, 4, 10, 11, 12, 13, 14}
+
+
+def test_store_ttl_caps_entry_ttl(clock: FakeClock) -> None:
+    """The store's ttl bounds how long any entry lives, whatever the entry asked."""
+    store = memo.MemoryStore(ttl=5)
+    store.set(key("a"), 1, None)
+    store.set(key("b"), 2, 100)
+    store.set(key("c"), 3, 1)
+    clock.advance(2)
+    assert store.get(key("c")) is None
+    assert store.get(key("a")) is not None
+    clock.advance(4)
+    assert store.get(key("a")) is None
+    assert store.get(key("b")) is None
+
+
+def test_expired_entries_are_swept(clock: FakeClock) -> None:
+    """Expired entries leave the store as it fills, not only when read."""
+    store = memo.MemoryStore(maxsize=50)
+    for i in range(50):
+        store.set(key(("old", i)), i, 1)
+    clock.advance(2)
+    for i in range(60):
+        store.set(key(("new", i)), i, None)
+    assert len(store) == 50
+    assert all(store.get(key(("new", i))) is not None for i in range(10, 60))
+
+
+def test_delete_of_expired_reports_false(clock: FakeClock) -> None:
+    """Removing an entry that already expired is not reported as a removal."""
+    store = memo.MemoryStore()
+    store.set(key("a"), 1, 1)
+    clock.advance(2)
+    assert store.delete(key("a")) is False
+
+
+def test_tags_follow_overwrites_and_evictions() -> None:
+    """A tag removes only the entries currently stored with it."""
+    store = memo.MemoryStore(maxsize=3)
+    store.set(key(1), 1, None, tags=("t",))
+    store.set(key(1), 1, None, tags=("u",))
+    assert store.delete_tag("t") == 0
+    store.set(key(2), 2, None, tags=("u",))
+    assert store.delete_tag("u") == 2
+    for i in range(10):
+        store.set(key(i), i, None, tags=("v",))
+    assert store.delete_tag("v") == 3
+    assert len(store) == 0
+
+
+def test_clear() -> None:
+    """clear() empties the store."""
+    store = memo.MemoryStore()
+    store.set(key(1), 1, None, tags=("t",))
+    store.clear()
+    assert len(store) == 0
+    assert store.delete_tag("t") == 0
+
+
+def test_concurrent_writers_and_readers_keep_bounds() -> None:
+    """Threads writing, reading and deleting concurrently leave a consistent, bounded store."""
+    store = memo.MemoryStore(maxsize=64)
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        try:
+            for i in range(3000):
+                k = key((seed * 7 + i) % 200)
+                if i % 3 == 0:
+                    store.set(k, i, None, tags=(f"t{i % 5}",))
+                elif i % 3 == 1:
+                    store.get(k)
+                else:
+                    store.delete(k)
+                if i % 500 == 0:
+                    store.delete_tag(f"t{seed % 5}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert len(store) <= 64
+
+
+def test_async_twins() -> None:
+    """The awaitable twins behave like the sync methods."""
+    import asyncio
+
+    store = memo.MemoryStore()
+
+    async def main() -> None:
+        await store.aset(key("a"), 1, None, tags=("t",))
+        entry = await store.aget(key("a"))
+        assert entry is not None
+        assert entry.value == 1
+        assert await store.adelete_tag("t") == 1
+        await store.aset(key("b"), 2, None)
+        assert await store.adelete(key("b")) is True
+
+    asyncio.run(main())
+
+
+def test_new_entry_survives_a_store_full_of_read_entries() -> None:
+    """Storing into a full store whose entries were all read evicts an old one, not the new."""
+    store = memo.MemoryStore(maxsize=3)
+    for i in (1, 2, 3):
+        store.set(key(i), i, None)
+    for i in (1, 2, 3):
+        store.get(key(i))
+    store.set(key(4), 4, None)
+    assert store.get(key(4)) is not None
+    assert store.get(key(1)) is None
+    assert len(store) == 3
