@@ -31,7 +31,9 @@ class Store(Protocol):
         *,
         delta: float = 0.0,
         tags: Iterable[str] = (),
-    ) -> None: ...
+        token: str = "",
+        mode: str = "set",
+    ) -> bool: ...
 
     def delete(self, key: CacheKey) -> bool: ...
 
@@ -47,7 +49,9 @@ class Store(Protocol):
         *,
         delta: float = 0.0,
         tags: Iterable[str] = (),
-    ) -> None: ...
+        token: str = "",
+        mode: str = "set",
+    ) -> bool: ...
 
     async def adelete(self, key: CacheKey) -> bool: ...
 
