@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 import memo
-from memo.testing import FakeClock
 from memo._clock import CLOCK
+from memo.testing import FakeClock
 
 
 @pytest.fixture(autouse=True)

@@ -70,7 +70,8 @@ def repr_typed(value: Any) -> Any:
     if isinstance(value, float):
         return ("float", value.hex())
     if isinstance(value, dict):
-        return ("dict", sorted((repr(repr_typed(k)), repr(repr_typed(v))) for k, v in value.items()))
+        pairs = ((repr(repr_typed(k)), repr(repr_typed(v))) for k, v in value.items())
+        return ("dict", sorted(pairs))
     if isinstance(value, frozenset):
         return ("frozenset", sorted(repr(repr_typed(v)) for v in value))
     if isinstance(value, (list, tuple)):
@@ -172,7 +173,12 @@ def test_keys_stable_across_processes(seed: str) -> None:
     """Another interpreter with another PYTHONHASHSEED computes the same keys."""
     env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, cwd=ROOT, capture_output=True, text=True,
-        timeout=60, check=True,
+        [sys.executable, "-c", SCRIPT],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert json.loads(out.stdout) == compute_golden()

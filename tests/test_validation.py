@@ -1,4 +1,4 @@
-"""Bad options and bad arguments fail with messages that name the function, the parameter and the way out."""
+"""Bad options and arguments fail with messages naming the function, parameter and fix."""
 
 from __future__ import annotations
 
