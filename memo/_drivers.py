@@ -55,8 +55,9 @@ def _do_sync(op: Any, store: Store, call: Callable[[], Any], flights: ThreadFlig
         value = call()
         return value, time.perf_counter() - start
     if kind is Put:
-        return store.set(op.key, op.value, op.ttl, delta=op.delta, tags=op.tags,
-                         token=op.token, mode=op.mode)
+        return store.set(
+            op.key, op.value, op.ttl, delta=op.delta, tags=op.tags, token=op.token, mode=op.mode
+        )
     if kind is Claim:
         return store.claim(op.key, op.token)
     if kind is Wait:
@@ -103,8 +104,9 @@ async def _do_async(
         value = await call()
         return value, time.perf_counter() - start
     if kind is Put:
-        return await store.aset(op.key, op.value, op.ttl, delta=op.delta, tags=op.tags,
-                                token=op.token, mode=op.mode)
+        return await store.aset(
+            op.key, op.value, op.ttl, delta=op.delta, tags=op.tags, token=op.token, mode=op.mode
+        )
     if kind is Claim:
         return await store.aclaim(op.key, op.token)
     if kind is Wait:
