@@ -1,13 +1,15 @@
 """memo: memoize sync and async functions over a tiered cache (L1 in-process, L2 in Redis)."""
 
-
 from memo._api import cached, stats
 from memo._config import configure
 from memo._disabled import disabled
 from memo._errors import ConfigurationError, KeyBuildError, MemoError, SerializationError
 from memo._memory import MemoryStore
+from memo._redis import RedisStore
+from memo._serializers import Serializer
 from memo._stats import Stats
 from memo._tags import ainvalidate_tag, invalidate_tag
+from memo._tiered import TieredStore
 from memo._types import AsyncMemoized, Memoized
 
 __version__ = "0.1.0.dev0"
@@ -19,8 +21,11 @@ __all__ = [
     "MemoError",
     "Memoized",
     "MemoryStore",
+    "RedisStore",
     "SerializationError",
+    "Serializer",
     "Stats",
+    "TieredStore",
     "ainvalidate_tag",
     "cached",
     "configure",

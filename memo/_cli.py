@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version and usage errors; argparse printed them
         return exc.code if isinstance(exc.code, int) else EXIT_OK if exc.code is None else 1
     try:
-        _configure(args)
+        args.redis_url = _configure(args)
         run: Callable[[argparse.Namespace], int] = args.run
         return run(args)
     except memo.MemoError as exc:
@@ -70,16 +70,17 @@ def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
         "--redis-url",
         metavar="URL",
         default=default,
-        help="Redis URL of the shared L2 tier (default: $MEMO_REDIS_URL); "
-        "this version has the in-process L1 tier only",
+        help="Redis URL of the shared L2 tier (default: $MEMO_REDIS_URL); without one, "
+        "memo uses the in-process L1 tier only",
     )
 
 
-def _configure(args: argparse.Namespace) -> None:
-    """Apply the global options to memo's configuration."""
+def _configure(args: argparse.Namespace) -> str | None:
+    """Apply the global options to memo's configuration; the Redis URL in use, if any."""
     url = getattr(args, "redis_url", None) or os.environ.get("MEMO_REDIS_URL") or None
     if url is not None:
-        memo.configure(redis_url=url)  # raises ConfigurationError: no L2 tier yet
+        memo.configure(redis_url=url)  # ConfigurationError for a URL memo cannot use
+    return url
 
 
 # -- argument types ----------------------------------------------------------------------
@@ -143,6 +144,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         threads=args.threads,
         tasks=args.tasks,
         progress=progress,
+        redis_url=args.redis_url,
     )
     sys.stdout.write(format_report(result))
     return EXIT_OK

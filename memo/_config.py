@@ -22,12 +22,39 @@ if TYPE_CHECKING:
 __all__ = ["configure", "settings"]
 
 
+def _tiered(
+    url: str,
+    *,
+    namespace: str,
+    secret: Any,
+    serializer: Any,
+    l1_maxsize: int,
+    l1_ttl: float | None,
+) -> Store:
+    """L1 over a RedisStore at url: what configure(redis_url=...) and MEMO_REDIS_URL mean."""
+    from memo._redis import RedisStore  # noqa: PLC0415 - keeps `import memo` light
+    from memo._tiered import TieredStore  # noqa: PLC0415
+
+    l2 = RedisStore(url, namespace=namespace, secret=secret, serializer=serializer)
+    return TieredStore(MemoryStore(l1_maxsize, l1_ttl), l2)
+
+
+def default_store() -> Store:
+    """The store before any configure(): L1 only, or L1 over Redis if MEMO_REDIS_URL is set."""
+    url = os.environ.get("MEMO_REDIS_URL") or None
+    if url is None:
+        return MemoryStore()
+    return _tiered(
+        url, namespace="default", secret=None, serializer=None, l1_maxsize=10_000, l1_ttl=None
+    )
+
+
 class Settings:
     """What `configure()` sets."""
 
     def __init__(self) -> None:
         self.namespace = "default"
-        self.store: Store = MemoryStore()
+        self.store: Store = default_store()
         self.l1_copy = False
         self.cores: weakref.WeakSet[Core] = weakref.WeakSet()
         self.lock = threading.Lock()
@@ -75,21 +102,24 @@ def configure(
             "use 1-64 letters, digits, '.', '_' or '-'."
         )
     url = redis_url if redis_url is not None else (os.environ.get("MEMO_REDIS_URL") or None)
-    if store is not None and url is not None and redis_url is not None:
+    if store is not None and redis_url is not None:
         raise ConfigurationError(
             "configure(): pass either store= or redis_url=, not both; to combine tiers "
             "yourself use store=memo.TieredStore(memo.MemoryStore(), memo.RedisStore(url))."
         )
-    if url is not None and store is None:
+    if url is None and (secret is not None or serializer is not None):
         raise ConfigurationError(
-            f"configure(redis_url=...): this version of memo has no Redis tier yet "
-            f"(requested {_redact(url)}). Leave redis_url and MEMO_REDIS_URL unset to use "
-            "the in-process L1 store."
+            "configure(secret=..., serializer=...) configure the Redis tier: pass redis_url= "
+            "(or set MEMO_REDIS_URL) too, or leave them out for the in-process store."
         )
-    if secret is not None or serializer is not None:
-        raise ConfigurationError(
-            "configure(secret=..., serializer=...): signing and serializers apply to the "
-            "Redis tier, which this version of memo does not have yet; leave them unset."
+    if store is None and url is not None:
+        store = _tiered(
+            url,
+            namespace=namespace,
+            secret=secret,
+            serializer=serializer,
+            l1_maxsize=l1_maxsize,
+            l1_ttl=l1_ttl,
         )
     new_store = store if store is not None else MemoryStore(l1_maxsize, l1_ttl)
     old_store = settings.store
@@ -100,11 +130,3 @@ def configure(
         core.rebind()
     if old_store is not new_store and old_store is not store:
         old_store.close()
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
-    return scheme + sep + rest

@@ -9,7 +9,7 @@ unreachable and age out under LRU).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping
+from collections.abc import Callable, Hashable, Mapping, MutableMapping
 from typing import Any
 
 from memo._config import settings
@@ -89,7 +89,17 @@ class Core:
         """Both keys of a call from its normalised values."""
         if local is None:
             local = self.keys.local(self.prefix, values)
-        return CacheKey(local, lambda: self.keys.remote(self.namespace(), values))
+        return CacheKey(local, lambda: self.remote_key(values))
+
+    def remote_key(self, values: tuple[Any, ...]) -> str:
+        """The Redis key of these values under the function's shared generation."""
+        generation = self.store.generation(self.keys.generation_name)
+        return self.keys.remote(self.namespace(), values, generation)
+
+    def on_generation(self, name: str) -> None:
+        """Another process ran invalidate_all(): move this process's L1 entries aside too."""
+        if name == self.keys.generation_name:
+            self._new_token()
 
     def namespace(self) -> str:
         """The store's own namespace if it has one, else the configured one."""
@@ -97,7 +107,7 @@ class Core:
 
     def cache_key(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
         """The Redis key of a call (pure: no I/O)."""
-        return self.keys.remote(self.namespace(), self.keys.values(args, kwargs))
+        return self.remote_key(self.keys.values(args, kwargs))
 
     # -- sync --------------------------------------------------------------------------------
 
@@ -114,26 +124,36 @@ class Core:
         normalised, values = (
             (values, values) if local is not None else self.keys.split(args, kwargs)
         )
-        flow = cached_flow(self.plan, self.key_for(values, local), normalised)
-        return self._run(flow, args, kwargs)
+        key = self.key_for(values, local)
+        return self._run(cached_flow(self.plan, key, normalised), key, args, kwargs)
 
     def refresh(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
         """Recompute, store and return."""
         normalised, values = self.keys.split(args, kwargs)
-        return self._run(refresh_flow(self.plan, self.key_for(values), normalised), args, kwargs)
+        key = self.key_for(values)
+        return self._run(refresh_flow(self.plan, key, normalised), key, args, kwargs)
 
     def invalidate(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """Remove one call's entry; True if one was there."""
-        return bool(self._run(_remove_flow(self.key_for(self.keys.values(args, kwargs)))))
+        key = self.key_for(self.keys.values(args, kwargs))
+        return bool(self._run(_remove_flow(key), key))
 
     def invalidate_all(self) -> None:
-        """Forget every entry of this function by moving to a fresh token."""
+        """Forget every entry of this function: a fresh L1 token, a new shared generation."""
+        self._new_token()
+        self.store.bump_generation(self.keys.generation_name)
+
+    def _new_token(self) -> None:
         self.token = next(_TOKENS)
         self.prefix = (self.token,)
 
-    def _run(self, flow: Flow, args: Any = (), kwargs: Any = None) -> Any:
+    def _run(self, flow: Flow, key: CacheKey, args: Any = (), kwargs: Any = None) -> Any:
         function, kw = self.function, kwargs or {}
-        return run_sync(flow, self.store, lambda: function(*args, **kw), self.thread_flights)
+        try:
+            return run_sync(flow, self.store, lambda: function(*args, **kw), self.thread_flights)
+        finally:
+            if key.failed:  # a tier degraded on this call: counted, never raised
+                self.plan.stats.errors += 1
 
     # -- async -------------------------------------------------------------------------------
 
@@ -150,27 +170,34 @@ class Core:
         normalised, values = (
             (values, values) if local is not None else self.keys.split(args, kwargs)
         )
-        flow = cached_flow(self.plan, self.key_for(values, local), normalised)
-        return await self._arun(flow, args, kwargs)
+        key = self.key_for(values, local)
+        return await self._arun(cached_flow(self.plan, key, normalised), key, args, kwargs)
 
     async def arefresh(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
         """`refresh` for `async def` functions."""
         normalised, values = self.keys.split(args, kwargs)
-        flow = refresh_flow(self.plan, self.key_for(values), normalised)
-        return await self._arun(flow, args, kwargs)
+        key = self.key_for(values)
+        return await self._arun(refresh_flow(self.plan, key, normalised), key, args, kwargs)
 
     async def ainvalidate(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """`invalidate` for `async def` functions."""
-        flow = _remove_flow(self.key_for(self.keys.values(args, kwargs)))
-        return bool(await self._arun(flow))
+        key = self.key_for(self.keys.values(args, kwargs))
+        return bool(await self._arun(_remove_flow(key), key))
 
     async def ainvalidate_all(self) -> None:
         """`invalidate_all` for `async def` functions."""
-        self.invalidate_all()
+        self._new_token()
+        await self.store.abump_generation(self.keys.generation_name)
 
-    def _arun(self, flow: Flow, args: Any = (), kwargs: Any = None) -> Awaitable[Any]:
+    async def _arun(self, flow: Flow, key: CacheKey, args: Any = (), kwargs: Any = None) -> Any:
         function, kw = self.function, kwargs or {}
-        return run_async(flow, self.store, lambda: function(*args, **kw), self.task_flights)
+        try:
+            return await run_async(
+                flow, self.store, lambda: function(*args, **kw), self.task_flights
+            )
+        finally:
+            if key.failed:
+                self.plan.stats.errors += 1
 
 
 def _remove_flow(key: CacheKey) -> Flow:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import memo
 from memo._demo_db import Product, ProductDB, zipf_workload
@@ -72,6 +75,7 @@ class DemoResult:
     threads: int
     tasks: int
     scenarios: tuple[ScenarioResult, ...]
+    store: str = "L1 only, a fresh memo.MemoryStore per scenario"
 
     def __getitem__(self, name: str) -> ScenarioResult:
         for scenario in self.scenarios:
@@ -116,6 +120,7 @@ def run_demo(
     threads: int = 8,
     tasks: int = 32,
     progress: Progress | None = None,
+    redis_url: str | None = None,
 ) -> DemoResult:
     """Run every scenario on a database of `keys` products and return their numbers."""
     if min(calls, keys, threads, tasks) < 1 or not 0 <= latency_ms < math.inf:
@@ -125,19 +130,20 @@ def run_demo(
     latency = latency_ms / 1000
     stampede_latency_ms = max(latency_ms, STAMPEDE_MIN_LATENCY_MS)
     scenarios: list[ScenarioResult] = []
+    fresh = _stores(redis_url)
     with ProductDB(keys, latency, seed) as db:
         say(f"uncached: {calls} calls, each one a query")
         scenarios.append(_uncached(db, workload))
         say("@memo.cached")
-        scenarios.append(_cached_sync(db, workload))
+        scenarios.append(_cached_sync(db, workload, fresh))
         say(f"uncached, async def, {tasks} tasks")
         scenarios.append(_uncached_async(db, workload, tasks))
         say(f"@memo.cached, async def, {tasks} tasks")
-        scenarios.append(_cached_async(db, workload, tasks))
+        scenarios.append(_cached_async(db, workload, tasks, fresh))
     with ProductDB(keys, stampede_latency_ms / 1000, seed) as slow_db:
         for lock in (True, False):
             say(f"stampede: {threads} threads, one cold key, lock={lock}")
-            scenarios.append(_stampede(slow_db, workload[0], threads, lock=lock))
+            scenarios.append(_stampede(slow_db, workload[0], threads, fresh, lock=lock))
     return DemoResult(
         calls=calls,
         keys=keys,
@@ -148,6 +154,7 @@ def run_demo(
         threads=threads,
         tasks=tasks,
         scenarios=tuple(scenarios),
+        store=_describe(redis_url),
     )
 
 
@@ -170,9 +177,35 @@ def _async_loader(db: ProductDB) -> ALoad:
     return load_product
 
 
-def _store(db: ProductDB) -> memo.MemoryStore:
-    """A fresh L1 store big enough for every product: the demo measures hits, not eviction."""
-    return memo.MemoryStore(maxsize=max(db.size, 1))
+Stores = Callable[[ProductDB], Any]
+
+
+def _stores(redis_url: str | None) -> Stores:
+    """Makes each scenario's fresh store: L1 only, or L1 over Redis in a namespace of its own."""
+
+    def l1_only(db: ProductDB) -> memo.MemoryStore:
+        # Big enough for every product: the demo measures hits, not eviction.
+        return memo.MemoryStore(maxsize=max(db.size, 1))
+
+    if redis_url is None:
+        return l1_only
+
+    # Products are dataclasses: pickled, so signed with a secret made for this run.
+    secret = os.environ.get("MEMO_SECRET") or secrets.token_hex(16)
+
+    def tiered(db: ProductDB) -> memo.TieredStore:
+        namespace = f"demo-{secrets.token_hex(4)}"
+        l2 = memo.RedisStore(redis_url, namespace=namespace, secret=secret)
+        return memo.TieredStore(l1_only(db), l2)
+
+    return tiered
+
+
+def _describe(redis_url: str | None) -> str:
+    if redis_url is None:
+        return "L1 only, a fresh memo.MemoryStore per scenario"
+    where = redis_url.partition("://")[2].rpartition("@")[2]
+    return f"L1 + L2 (Redis at {where}), a fresh namespace per scenario"
 
 
 # -- the scenarios ------------------------------------------------------------------------
@@ -184,9 +217,9 @@ def _uncached(db: ProductDB, workload: Sequence[int]) -> ScenarioResult:
     return _result("uncached", "uncached", db, stats=None, latencies=latencies, wall=wall)
 
 
-def _cached_sync(db: ProductDB, workload: Sequence[int]) -> ScenarioResult:
+def _cached_sync(db: ProductDB, workload: Sequence[int], stores: Stores) -> ScenarioResult:
     db.reset_calls()
-    load_product = memo.cached(ttl=TTL, store=_store(db))(_loader(db))
+    load_product = memo.cached(ttl=TTL, store=stores(db))(_loader(db))
     latencies, wall = _time_sync(load_product, workload)
     return _result(
         "cached", "@cached", db, stats=load_product.stats, latencies=latencies, wall=wall
@@ -200,9 +233,11 @@ def _uncached_async(db: ProductDB, workload: Sequence[int], tasks: int) -> Scena
     return _result("uncached-async", label, db, stats=None, latencies=latencies, wall=wall)
 
 
-def _cached_async(db: ProductDB, workload: Sequence[int], tasks: int) -> ScenarioResult:
+def _cached_async(
+    db: ProductDB, workload: Sequence[int], tasks: int, stores: Stores
+) -> ScenarioResult:
     db.reset_calls()
-    load_product = memo.cached(ttl=TTL, store=_store(db))(_async_loader(db))
+    load_product = memo.cached(ttl=TTL, store=stores(db))(_async_loader(db))
     latencies, wall = asyncio.run(_time_tasks(load_product, workload, tasks))
     label = f"@cached async ({plural(tasks, 'task')})"
     return _result(
@@ -210,9 +245,11 @@ def _cached_async(db: ProductDB, workload: Sequence[int], tasks: int) -> Scenari
     )
 
 
-def _stampede(db: ProductDB, product_id: int, threads: int, *, lock: bool) -> ScenarioResult:
+def _stampede(
+    db: ProductDB, product_id: int, threads: int, stores: Stores, *, lock: bool
+) -> ScenarioResult:
     db.reset_calls()
-    load_product = memo.cached(ttl=TTL, store=_store(db), lock=lock)(_loader(db))
+    load_product = memo.cached(ttl=TTL, store=stores(db), lock=lock)(_loader(db))
     latencies, wall = _time_threads(load_product, product_id, threads)
     name = "stampede-lock" if lock else "stampede-nolock"
     label = f"stampede lock={lock} ({plural(threads, 'thread')})"

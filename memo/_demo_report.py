@@ -68,7 +68,7 @@ def _header(result: DemoResult) -> list[str]:
         f"{result.latency_ms:g} ms simulated latency per query",
         f"workload: {result.calls:,} calls over {result.keys:,} ids, Zipf-skewed "
         f"(seed {result.seed}): {result.distinct_keys:,} distinct ids",
-        "store: L1 only, a fresh memo.MemoryStore per scenario (no Redis tier in this version)",
+        f"store: {result.store}",
     ]
 
 

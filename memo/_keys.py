@@ -101,16 +101,28 @@ class KeyBuilder:
                 return (*prefix, DIGESTED, self.digest(values))
         return prefix + values
 
-    def digest(self, values: tuple[Any, ...]) -> str:
-        """xxh3-128 of the canonical encoding; KeyBuildError naming the parameter if none."""
+    def digest(self, values: tuple[Any, ...], generation: int = 0) -> str:
+        """xxh3-128 of the canonical encoding; KeyBuildError naming the parameter if none.
+
+        A function moved to generation n by `invalidate_all()` hashes n in too, so all its
+        old entries become unreachable at once (they expire by their TTL).
+        """
         try:
-            return _canonical.digest(_canonical.encode_arguments(values))
+            data = _canonical.encode_arguments(values)
         except _canonical.Unencodable:
             raise self._key_error(values) from None
+        if generation:
+            data += b"\x00generation:" + str(generation).encode()
+        return _canonical.digest(data)
 
-    def remote(self, namespace: str, values: tuple[Any, ...]) -> str:
+    def remote(self, namespace: str, values: tuple[Any, ...], generation: int = 0) -> str:
         """The Redis key: `memo:{namespace}:{module.qualname}:v{version}:{<digest>}`."""
-        return self.prefix(namespace) + "{" + self.digest(values) + "}"
+        return self.prefix(namespace) + "{" + self.digest(values, generation) + "}"
+
+    @property
+    def generation_name(self) -> str:
+        """The name under which this function's generation is shared: module.qualname:vN."""
+        return f"{self.name}:v{self.version}"
 
     def prefix(self, namespace: str) -> str:
         """Every key of this function starts with this text."""

@@ -192,8 +192,9 @@ class MemoryStore:
         *,
         delta: float = 0.0,
         tags: tuple[str, ...] = (),
+        remote: str | None = None,
     ) -> None:
-        """Store by L1 key."""
+        """Store by L1 key (remote: the entry's Redis key, when there is an L2)."""
         entry = Entry(value, self._deadline(ttl), delta)
         with self._lock:
             if local in self._tags_of:
@@ -202,7 +203,16 @@ class MemoryStore:
             self.data.move_to_end(local)
             if tags:
                 self._tag(local, tags)
+            if remote is not None:
+                self._by_remote[remote] = local
+                self._remote_of[local] = remote
             self._evict(local)
+
+    def delete_remote(self, remote: str) -> bool:
+        """Delete the entry stored under Redis key remote, if L1 has it."""
+        with self._lock:
+            local = self._by_remote.get(remote)
+            return False if local is None else self._pop(local)
 
     def delete_local(self, local: Hashable) -> bool:
         """Delete by L1 key; True if a live entry was removed."""

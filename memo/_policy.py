@@ -224,6 +224,7 @@ def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
     # A leader that finished between our lookup and our election has stored its value.
     entry = yield Lookup(key, local_only=True)
     if entry is not None:
+        plan.stats.waits += 1  # served by another caller's compute, as a follower would be
         yield Land(key, Outcome(plan.unpack(entry.value)))
         return plan.unpack(entry.value)
     try:

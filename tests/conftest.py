@@ -10,6 +10,8 @@ import memo
 from memo._clock import CLOCK
 from memo.testing import FakeClock
 
+pytest_plugins = ["tests.redis_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def fresh_memo() -> Iterator[None]:
@@ -18,6 +20,18 @@ def fresh_memo() -> Iterator[None]:
     yield
     CLOCK.reset()
     memo.configure()
+
+
+@pytest.fixture(autouse=True)
+def close_new_redis_stores() -> Iterator[None]:
+    """RedisStores a test made are closed after it, so no listener thread outlives its test."""
+    from memo._redis import _STORES
+
+    before = {id(store) for store in _STORES}
+    yield
+    for store in list(_STORES):
+        if id(store) not in before:
+            store.close()
 
 
 @pytest.fixture

@@ -79,36 +79,44 @@ def test_bad_demo_option_is_a_usage_error(
     assert captured.out == ""
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["--redis-url", "redis://localhost:6379/0", "demo"],
-        ["demo", "--redis-url", "redis://localhost:6379/0"],
-    ],
-)
-def test_redis_url_is_refused_in_this_version(
-    argv: list[str], capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_demo_with_redis_url_uses_l2(
+    where: str, redis_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--redis-url, before or after the command, exits 2 saying there is no Redis tier yet."""
-    assert main(argv) == 2
-    captured = capsys.readouterr()
-    assert captured.err.startswith("memo: error: ")
-    assert "no Redis tier" in captured.err
-    assert captured.out == ""  # the demo did not run
+    """--redis-url, before or after the command, runs the demo on L1 + L2."""
+    demo = ["demo", "--calls", "60", "--keys", "20", "--latency-ms", "0", "--threads", "4"]
+    argv = (
+        ["--redis-url", redis_url, *demo]
+        if where == "before"
+        else [*demo, "--redis-url", redis_url]
+    )
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "L1 + L2 (Redis at 127.0.0.1:" in out
+    assert "stampede lock=True" in out
 
 
-def test_memo_redis_url_env_is_refused(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_memo_redis_url_env_is_used(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """MEMO_REDIS_URL in the environment has the same effect as --redis-url."""
-    monkeypatch.setenv("MEMO_REDIS_URL", "redis://localhost:6379/0")
-    assert main(["demo"]) == 2
-    assert "no Redis tier" in capsys.readouterr().err
+    monkeypatch.setenv("MEMO_REDIS_URL", redis_url)
+    assert main(["demo", "--calls", "20", "--keys", "5", "--latency-ms", "0"]) == 0
+    assert "L1 + L2" in capsys.readouterr().out
+
+
+def test_unusable_redis_url_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """A URL memo cannot use exits 2 with the accepted forms, and the demo does not run."""
+    assert main(["--redis-url", "http://cache:6379", "demo"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("memo: error: ")
+    assert "unknown scheme" in captured.err
+    assert captured.out == ""
 
 
 def test_redis_url_password_is_not_printed(capsys: pytest.CaptureFixture[str]) -> None:
     """The error about --redis-url does not echo the URL's password."""
-    assert main(["--redis-url", "redis://user:hunter2@cache:6379/0", "demo"]) == 2
+    assert main(["--redis-url", "http://user:hunter2@cache:6379/0", "demo"]) == 2
     err = capsys.readouterr().err
     assert "hunter2" not in err
     assert "cache:6379" in err

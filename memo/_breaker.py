@@ -1,0 +1,105 @@
+"""A circuit breaker per Redis endpoint: after repeated failures, skip L2 until a probe works.
+
+Closed: calls go to Redis. After `threshold` consecutive failures the breaker opens: calls
+skip L2 at once (they fall back to L1 and the function), and a background thread probes the
+endpoint every `probe_interval` seconds, so no caller ever waits on a dead server. The first
+successful probe closes the breaker again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+__all__ = ["CircuitBreaker"]
+
+log = logging.getLogger("memo")
+
+
+class CircuitBreaker:
+    """Counts consecutive failures of one endpoint and decides whether to try it."""
+
+    def __init__(
+        self,
+        name: str,
+        probe: Callable[[], object],
+        *,
+        threshold: int = 3,
+        probe_interval: float = 0.25,
+        on_change: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.threshold = threshold
+        self.probe_interval = probe_interval
+        self._probe = probe
+        self._on_change = on_change
+        self._failures = 0
+        self._open = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._prober: threading.Thread | None = None
+        self.opened = 0  # how many times it opened, for stats and tests
+
+    @property
+    def is_open(self) -> bool:
+        """True while calls should skip this endpoint."""
+        return self._open
+
+    def success(self) -> None:
+        """A call worked: forget earlier failures."""
+        if self._failures:
+            self._failures = 0
+
+    def failure(self, exc: BaseException) -> None:
+        """A call failed; open after `threshold` failures in a row."""
+        with self._lock:
+            self._failures += 1
+            if self._open or self._failures < self.threshold:
+                return
+            self._open = True
+            self.opened += 1
+            self._start_prober()
+        log.warning("memo: Redis %s unreachable (%s); skipping L2 until it answers", self.name, exc)
+        self._notify(False)
+
+    def close(self) -> None:
+        """Stop probing (the store is closing)."""
+        self._stop.set()
+        prober = self._prober
+        if prober is not None and prober is not threading.current_thread():
+            prober.join(2)
+
+    def after_fork(self) -> None:
+        """In a forked child the prober thread does not exist; start clean."""
+        self._lock = threading.Lock()
+        self._prober = None
+        self._open = False
+        self._failures = 0
+
+    def _start_prober(self) -> None:
+        self._stop.clear()
+        self._prober = threading.Thread(
+            target=self._probe_until_back, name=f"memo-breaker-{self.name}", daemon=True
+        )
+        self._prober.start()
+
+    def _probe_until_back(self) -> None:
+        while not self._stop.wait(self.probe_interval):
+            try:
+                self._probe()
+            except Exception:  # still down: keep probing
+                continue
+            with self._lock:
+                self._open = False
+                self._failures = 0
+            log.warning("memo: Redis %s answers again; L2 back in use", self.name)
+            self._notify(True)
+            return
+
+    def _notify(self, healthy: bool) -> None:
+        if self._on_change is not None:
+            try:
+                self._on_change(healthy)
+            except Exception:  # a listener's bug must not break the breaker
+                log.exception("memo: breaker listener failed")

@@ -1,0 +1,243 @@
+"""L1 coherence: one connection per process hears every write, invalidation and fill.
+
+Every write and delete memo makes in Redis publishes `kind|writer|payload` on the
+namespace's channel in the same script, so the message is ordered with the write. A
+background thread subscribes, loads the function generations, and then:
+
+- `k|…|key`: another process wrote or deleted key → evict it from this process's L1, and
+  wake anything here waiting for that key to be filled (stampede waiters);
+- `t|…|tag`: evict every L1 entry stored with tag;
+- `g|…|name=n`: function name moved to generation n (its `invalidate_all()`).
+
+`seq` counts foreign events, so a tier that read from Redis can tell whether an event came
+in before it puts the value in L1 (the race that leaves a stale L1 entry behind). The thread
+pings through the subscription; if the connection drops or goes silent, L1 is flushed and
+bypassed (`healthy` false) until it is subscribed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+__all__ = ["EventSink", "Events"]
+
+log = logging.getLogger("memo")
+
+
+class EventSink(Protocol):
+    """What the listener tells: a TieredStore evicting its L1, cores changing generation."""
+
+    def on_key(self, remote: str) -> None: ...
+    def on_tag(self, tag: str) -> None: ...
+    def on_generation(self, name: str, generation: int) -> None: ...
+    def on_coherence(self, healthy: bool) -> None: ...
+
+
+class Events:
+    """The background subscriber of one RedisStore."""
+
+    def __init__(
+        self, store: Any, *, ping_interval: float = 1.0, ping_timeout: float = 1.0
+    ) -> None:
+        self.store = store
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.seq = 0
+        self.healthy = False
+        self.sinks: list[EventSink] = []
+        self._waiters: dict[str, list[Callable[[], None]]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pubsub: Any = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def ensure_started(self) -> None:
+        """Start the thread on first use (never at import or decoration)."""
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._stop.clear()
+                    self._thread = threading.Thread(
+                        target=self._run, name=f"memo-events-{self.store.name}", daemon=True
+                    )
+                    self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening (the store is closing)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(3)
+        self._thread = None
+
+    def after_fork(self) -> None:
+        """A forked child has no listener thread: start over on next use."""
+        self._lock = threading.Lock()
+        self._thread = None
+        self._pubsub = None
+        self.healthy = False
+        self._waiters = {}
+
+    def kill_connection(self) -> None:
+        """Close the subscription socket (fault tests): the thread must notice and recover."""
+        pubsub = self._pubsub
+        if pubsub is not None:
+            with contextlib.suppress(Exception):  # already gone
+                pubsub.connection.disconnect()
+
+    # -- waiters -------------------------------------------------------------------------
+
+    def wait_for(self, remote: str, timeout: float) -> None:
+        """Block until remote is filled or deleted somewhere, or timeout passes."""
+        done = threading.Event()
+        self._add_waiter(remote, done.set)
+        try:
+            done.wait(timeout)
+        finally:
+            self._remove_waiter(remote, done.set)
+
+    async def await_for(self, remote: str, timeout: float) -> None:
+        """`wait_for` for async callers."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(_resolve, future)
+
+        self._add_waiter(remote, wake)
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self._remove_waiter(remote, wake)
+
+    def _add_waiter(self, remote: str, wake: Callable[[], None]) -> None:
+        with self._lock:
+            self._waiters.setdefault(remote, []).append(wake)
+
+    def _remove_waiter(self, remote: str, wake: Callable[[], None]) -> None:
+        with self._lock:
+            waiting = self._waiters.get(remote)
+            if waiting is not None and wake in waiting:
+                waiting.remove(wake)
+                if not waiting:
+                    del self._waiters[remote]
+
+    def _wake(self, remote: str) -> None:
+        with self._lock:
+            waiting = self._waiters.pop(remote, [])
+        for wake in waiting:
+            wake()
+
+    # -- the thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        backoff = 0.05
+        while not self._stop.is_set():
+            try:
+                self._subscribe()
+                backoff = 0.05
+                self._listen()
+            except Exception as exc:
+                if self._stop.is_set():
+                    break
+                log.debug("memo: event connection lost: %s", exc)
+            self._set_health(False)
+            self._close_pubsub()
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 1.0)
+        self._set_health(False)
+        self._close_pubsub()
+
+    def _subscribe(self) -> None:
+        if self.store.breaker.is_open:
+            raise ConnectionError("Redis unreachable")
+        pubsub = self.store.client.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = pubsub
+        pubsub.subscribe(self.store.channel)
+        generations = self.store.client.execute_command("HGETALL", self.store.generations_key)
+        for name, generation in _pairs(generations):
+            self._generation(name, int(generation))
+        self._set_health(True)
+
+    def _listen(self) -> None:
+        pubsub = self._pubsub
+        last_ping = time.monotonic()
+        awaiting_pong = False
+        while not self._stop.is_set():
+            message = pubsub.get_message(timeout=0.05)
+            now = time.monotonic()
+            if message is not None:
+                if message.get("type") == "pong" or message.get("data") in (b"memo", "memo"):
+                    awaiting_pong = False
+                elif message.get("type") == "message":
+                    self._dispatch(message["data"])
+            if awaiting_pong and now - last_ping > self.ping_timeout:
+                raise ConnectionError("event connection silent")
+            if not awaiting_pong and now - last_ping >= self.ping_interval:
+                pubsub.ping("memo")
+                last_ping, awaiting_pong = now, True
+
+    def _dispatch(self, data: Any) -> None:
+        text = data.decode() if isinstance(data, bytes) else str(data)
+        kind, _, rest = text.partition("|")
+        writer, _, payload = rest.partition("|")
+        foreign = writer != self.store.writer_id
+        if foreign:
+            self.seq += 1
+        if kind == "k":
+            if foreign:
+                for sink in list(self.sinks):
+                    sink.on_key(payload)
+            self._wake(payload)
+        elif kind == "t" and foreign:
+            for sink in list(self.sinks):
+                sink.on_tag(payload)
+        elif kind == "g":
+            name, _, generation = payload.rpartition("=")
+            if generation.isdigit():
+                self._generation(name, int(generation))
+
+    def _generation(self, name: str, generation: int) -> None:
+        if self.store.generations.get(name, 0) >= generation:
+            return
+        self.store.generations[name] = generation
+        self.seq += 1
+        for sink in list(self.sinks):
+            sink.on_generation(name, generation)
+
+    def _set_health(self, healthy: bool) -> None:
+        if self.healthy == healthy:
+            return
+        self.healthy = healthy
+        self.seq += 1
+        for sink in list(self.sinks):
+            sink.on_coherence(healthy)
+
+    def _close_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):  # best effort on a broken connection
+                pubsub.close()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _pairs(reply: Any) -> list[tuple[str, Any]]:
+    if isinstance(reply, dict):
+        items = list(reply.items())
+    else:
+        items = list(zip(reply[::2], reply[1::2], strict=True)) if reply else []
+    return [(k.decode() if isinstance(k, bytes) else str(k), v) for k, v in items]

@@ -1,0 +1,142 @@
+"""Making redis-py clients from a URL, with timeouts a cache can live with.
+
+redis-py's defaults block for a minute on a hung server and retry timeouts; a cache must
+give up in a fraction of a second and retry only a broken connection, once. Supported URLs:
+`redis://`, `rediss://` (TLS), `unix://`, `redis+sentinel://host:port[,host:port]/service[/db]`
+and Redis Cluster as `redis+cluster://host:port[,host:port]` or any URL with `?cluster=true`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from memo._errors import ConfigurationError
+
+__all__ = ["Endpoint", "import_redis", "parse_url"]
+
+_SCHEMES = (
+    "redis",
+    "rediss",
+    "unix",
+    "redis+sentinel",
+    "rediss+sentinel",
+    "redis+cluster",
+    "rediss+cluster",
+)
+
+
+def import_redis() -> Any:
+    """redis-py, or a ConfigurationError that says how to install it."""
+    try:
+        import redis  # noqa: PLC0415 - optional extra, imported on first use
+    except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+        raise ConfigurationError(
+            "memo's Redis tier needs redis-py: pip install 'memo-cache[redis]'"
+        ) from exc
+    return redis
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to reach Redis, parsed from a URL."""
+
+    kind: str  # "standalone" | "sentinel" | "cluster"
+    url: str  # for standalone: the URL redis-py takes; otherwise the original
+    hosts: tuple[tuple[str, int], ...] = ()
+    service: str = ""
+    db: int = 0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+
+    @property
+    def name(self) -> str:
+        """host:port (or service name) for logs, never with credentials."""
+        if self.kind == "sentinel":
+            return f"sentinel:{self.service}"
+        if self.hosts:
+            return ",".join(f"{h}:{p}" for h, p in self.hosts)
+        return urlsplit(self.url).path or "unix"
+
+    def options(self, timeout: float) -> dict[str, Any]:
+        """Client keyword arguments: short timeouts, connection errors retried once."""
+        redis = import_redis()
+        from redis.backoff import NoBackoff  # noqa: PLC0415
+        from redis.retry import Retry  # noqa: PLC0415
+
+        return {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+            "health_check_interval": 0,
+        }
+
+
+def parse_url(url: str) -> Endpoint:
+    """An Endpoint from any supported URL; ConfigurationError naming the problem otherwise."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _SCHEMES:
+        raise ConfigurationError(
+            f"Redis URL {_redact(url)!r}: unknown scheme {scheme!r}; use redis://, rediss://, "
+            "unix://, redis+sentinel://host:port/service or redis+cluster://host:port."
+        )
+    query = dict(parse_qsl(parts.query))
+    cluster = scheme.endswith("+cluster") or query.pop("cluster", "").lower() in ("1", "true")
+    tls = scheme.startswith("rediss")
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    if scheme.endswith("+sentinel"):
+        return _sentinel(url, parts, username, password, tls)
+    if cluster:
+        return Endpoint(
+            "cluster", url, _hosts(url, parts.netloc), username=username, password=password, tls=tls
+        )
+    plain = urlunsplit(
+        ("rediss" if tls else scheme, parts.netloc, parts.path, urlencode(query), "")
+    )
+    hosts = () if scheme == "unix" else ((parts.hostname or "localhost", parts.port or 6379),)
+    return Endpoint("standalone", plain, hosts, username=username, password=password, tls=tls)
+
+
+def _sentinel(
+    url: str, parts: Any, username: str | None, password: str | None, tls: bool
+) -> Endpoint:
+    segments = [s for s in parts.path.split("/") if s]
+    if not segments:
+        raise ConfigurationError(
+            f"Redis URL {_redact(url)!r}: a sentinel URL names the service, e.g. "
+            "redis+sentinel://127.0.0.1:26379/mymaster/0"
+        )
+    db = int(segments[1]) if len(segments) > 1 and segments[1].isdigit() else 0
+    return Endpoint(
+        "sentinel",
+        url,
+        _hosts(url, parts.netloc),
+        service=segments[0],
+        db=db,
+        username=username,
+        password=password,
+        tls=tls,
+    )
+
+
+def _hosts(url: str, netloc: str) -> tuple[tuple[str, int], ...]:
+    hosts = []
+    for item in netloc.rpartition("@")[2].split(","):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigurationError(
+                f"Redis URL {_redact(url)!r}: expected host:port[,host:port], got {item!r}"
+            )
+        hosts.append((host.strip("[]"), int(port)))
+    return tuple(hosts)
+
+
+def _redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    return scheme + sep + rest

@@ -1,0 +1,242 @@
+"""L1 over L2: one store with the protocol of its tiers, kept coherent across processes.
+
+Reads try L1, then Redis (one GET), and put what Redis had into L1. Writes go to Redis and
+then L1. L1 is used only while this process hears every invalidation (the events
+connection is healthy) or while Redis is unreachable altogether (then L1 and the function
+are all there is); otherwise it is flushed and bypassed. A value read or written while an
+event from another process came in does not enter L1, so a concurrent write elsewhere can
+never leave a stale copy here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, MutableMapping
+from typing import Any
+
+from memo._clock import CLOCK
+from memo._entry import CacheKey, Entry
+from memo._errors import ConfigurationError, SerializationError
+from memo._memory import MemoryStore
+from memo._redis import RedisStore
+
+__all__ = ["TieredStore"]
+
+
+class TieredStore:
+    """L1 (a MemoryStore) in front of L2 (a RedisStore)."""
+
+    def __init__(self, l1: MemoryStore, l2: RedisStore) -> None:
+        if not isinstance(l1, MemoryStore) or not isinstance(l2, RedisStore):
+            raise ConfigurationError(
+                "TieredStore(l1, l2) takes a memo.MemoryStore and a memo.RedisStore, e.g. "
+                "TieredStore(MemoryStore(maxsize=10_000), RedisStore('redis://localhost'))."
+            )
+        self.memory = l1
+        self.redis = l2
+        self.namespace = l2.namespace
+        l2.events.sinks.append(self)
+        l2.listeners.append(self)
+
+    def __repr__(self) -> str:
+        return f"TieredStore({self.memory!r}, {self.redis!r})"
+
+    # -- when L1 may be used -------------------------------------------------------------
+
+    @property
+    def l1_active(self) -> bool:
+        """L1 is trusted while invalidations arrive, or when Redis is down for everyone here."""
+        return self.redis.events.healthy or self.redis.breaker.is_open
+
+    @property
+    def l1(self) -> MutableMapping[Hashable, Entry] | None:
+        """The dict the hit path reads, or None while L1 is bypassed."""
+        return self.memory.data if self.l1_active else None
+
+    def on_coherence(self, healthy: bool) -> None:
+        """The events connection came or went: either way, what L1 holds may be stale."""
+        self.memory.clear()
+        self._rebind()
+
+    def on_l2_health(self, healthy: bool) -> None:
+        """Redis came back or went away: L1's role changes with it."""
+        if healthy:
+            self.memory.clear()  # entries made during the outage may miss replayed events
+        self._rebind()
+
+    def on_key(self, remote: str) -> None:
+        """Another process wrote or deleted remote."""
+        self.memory.delete_remote(remote)
+
+    def on_tag(self, tag: str) -> None:
+        """Another process invalidated tag."""
+        self.memory.delete_tag(tag)
+
+    def on_generation(self, name: str, generation: int) -> None:
+        """A function moved to a new generation: its L1 entries are unreachable now."""
+        for core in self._cores():
+            core.on_generation(name)
+
+    def _rebind(self) -> None:
+        for core in self._cores():
+            core.rebind()
+
+    def _cores(self) -> list[Any]:
+        from memo._config import settings  # noqa: PLC0415 - the registry imports stores
+
+        return [core for core in settings.all_cores() if core.store is self]
+
+    # -- the store protocol, sync ----------------------------------------------------------
+
+    def get(self, key: CacheKey, *, local_only: bool = False) -> Entry | None:
+        """L1, else Redis; a Redis hit is copied into L1 unless an event raced it."""
+        self.redis.events.ensure_started()
+        active = self.l1_active
+        if active:
+            entry = self.memory.get_local(key.local)
+            if entry is not None or local_only:
+                return entry
+        seq = self.redis.events.seq
+        entry = self.redis.get(key)
+        if entry is not None and active and self.redis.events.seq == seq:
+            self._promote(key, entry)
+        return entry
+
+    def set(
+        self,
+        key: CacheKey,
+        value: Any,
+        ttl: float | None,
+        *,
+        delta: float = 0.0,
+        tags: Iterable[str] = (),
+        token: str = "",
+        mode: str = "set",
+    ) -> bool:
+        """Redis first, then L1 (if the write won and no event raced it)."""
+        tags = tuple(tags)
+        seq = self.redis.events.seq
+        try:
+            written = self.redis.set(
+                key, value, ttl, delta=delta, tags=tags, token=token, mode=mode
+            )
+        except SerializationError:
+            self._keep_local(key, value, ttl, delta, tags)
+            raise
+        if (written or key.failed) and self.redis.events.seq == seq:
+            self._keep_local(key, value, ttl, delta, tags)
+        return written
+
+    def delete(self, key: CacheKey) -> bool:
+        """Remove from both tiers and from every process's L1."""
+        local = self.memory.delete_local(key.local)
+        return self.redis.delete(key) or local
+
+    def delete_tag(self, tag: str) -> int:
+        """Remove every entry with tag from both tiers, in every process."""
+        local = self.memory.delete_tag(tag)
+        return max(self.redis.delete_tag(tag), local)
+
+    def claim(self, key: CacheKey, token: str) -> bool | None:
+        """The key's lease across processes."""
+        return self.redis.claim(key, token)
+
+    def release(self, key: CacheKey, token: str) -> None:
+        """Give the lease back."""
+        self.redis.release(key, token)
+
+    def wait(self, key: CacheKey, timeout: float) -> None:
+        """Until key is filled elsewhere, or timeout."""
+        self.redis.wait(key, timeout)
+
+    def generation(self, name: str) -> int:
+        """The function's generation, shared through Redis."""
+        return self.redis.generation(name)
+
+    def bump_generation(self, name: str) -> int | None:
+        """Move the function to a new generation in every process."""
+        return self.redis.bump_generation(name)
+
+    def close(self) -> None:
+        """Close L2 (L1 needs nothing)."""
+        self.redis.close()
+
+    # -- the store protocol, async ---------------------------------------------------------
+
+    async def aget(self, key: CacheKey, *, local_only: bool = False) -> Entry | None:
+        """`get` for async callers."""
+        self.redis.events.ensure_started()
+        active = self.l1_active
+        if active:
+            entry = self.memory.get_local(key.local)
+            if entry is not None or local_only:
+                return entry
+        seq = self.redis.events.seq
+        entry = await self.redis.aget(key)
+        if entry is not None and active and self.redis.events.seq == seq:
+            self._promote(key, entry)
+        return entry
+
+    async def aset(
+        self,
+        key: CacheKey,
+        value: Any,
+        ttl: float | None,
+        *,
+        delta: float = 0.0,
+        tags: Iterable[str] = (),
+        token: str = "",
+        mode: str = "set",
+    ) -> bool:
+        """`set` for async callers."""
+        tags = tuple(tags)
+        seq = self.redis.events.seq
+        try:
+            written = await self.redis.aset(
+                key, value, ttl, delta=delta, tags=tags, token=token, mode=mode
+            )
+        except SerializationError:
+            self._keep_local(key, value, ttl, delta, tags)
+            raise
+        if (written or key.failed) and self.redis.events.seq == seq:
+            self._keep_local(key, value, ttl, delta, tags)
+        return written
+
+    async def adelete(self, key: CacheKey) -> bool:
+        """`delete` for async callers."""
+        local = self.memory.delete_local(key.local)
+        return await self.redis.adelete(key) or local
+
+    async def adelete_tag(self, tag: str) -> int:
+        """`delete_tag` for async callers."""
+        local = self.memory.delete_tag(tag)
+        return max(await self.redis.adelete_tag(tag), local)
+
+    async def aclaim(self, key: CacheKey, token: str) -> bool | None:
+        """`claim` for async callers."""
+        return await self.redis.aclaim(key, token)
+
+    async def arelease(self, key: CacheKey, token: str) -> None:
+        """`release` for async callers."""
+        await self.redis.arelease(key, token)
+
+    async def await_fill(self, key: CacheKey, timeout: float) -> None:
+        """`wait` for async callers."""
+        await self.redis.await_fill(key, timeout)
+
+    async def abump_generation(self, name: str) -> int | None:
+        """`bump_generation` for async callers."""
+        return await self.redis.abump_generation(name)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _promote(self, key: CacheKey, entry: Entry) -> None:
+        remaining = entry.expires - CLOCK.monotonic()
+        ttl = None if remaining == float("inf") else remaining
+        if ttl is None or ttl > 0:
+            self.memory.set_local(key.local, entry.value, ttl, delta=entry.delta, remote=key.remote)
+
+    def _keep_local(
+        self, key: CacheKey, value: Any, ttl: float | None, delta: float, tags: tuple[str, ...]
+    ) -> None:
+        if self.l1_active:
+            self.memory.set_local(key.local, value, ttl, delta=delta, tags=tags, remote=key.remote)
