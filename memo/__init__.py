@@ -1,10 +1,12 @@
 """memo: memoize sync and async functions over a tiered cache (L1 in-process, L2 in Redis)."""
 
-from memo._api import cached, stats
+from memo._adaptive import adaptive
+from memo._api import cached, refresh_ahead, stats
 from memo._config import configure
 from memo._disabled import disabled
 from memo._errors import ConfigurationError, KeyBuildError, MemoError, SerializationError
 from memo._memory import MemoryStore
+from memo._patterns import invalidates, write_through
 from memo._redis import RedisStore
 from memo._serializers import Serializer
 from memo._stats import Stats
@@ -26,10 +28,14 @@ __all__ = [
     "Serializer",
     "Stats",
     "TieredStore",
+    "adaptive",
     "ainvalidate_tag",
     "cached",
     "configure",
     "disabled",
     "invalidate_tag",
+    "invalidates",
+    "refresh_ahead",
     "stats",
+    "write_through",
 ]

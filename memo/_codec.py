@@ -81,9 +81,12 @@ class Rejected(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decoded:
-    """A checked entry: the value and its metadata (``size`` is the whole entry's bytes)."""
+    """A checked entry: the value and its metadata (``size`` is the whole entry's bytes).
+
+    Not frozen: a frozen dataclass costs a microsecond more to build, on every L2 hit.
+    """
 
     value: Any
     created: float

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["EventSink", "Events"]
+__all__ = ["EventSink", "Events", "pairs"]
 
 log = logging.getLogger("memo")
 
@@ -165,7 +165,7 @@ class Events:
         self._pubsub = pubsub
         pubsub.subscribe(self.store.channel)
         generations = self.store.client.execute_command("HGETALL", self.store.generations_key)
-        for name, generation in _pairs(generations):
+        for name, generation in pairs(generations):
             self._generation(name, int(generation))
         self._set_health(True)
 
@@ -235,7 +235,8 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def _pairs(reply: Any) -> list[tuple[str, Any]]:
+def pairs(reply: Any) -> list[tuple[str, Any]]:
+    """HGETALL's reply as (field, value) pairs, whichever protocol answered."""
     if isinstance(reply, dict):
         items = list(reply.items())
     else:

@@ -80,6 +80,14 @@ class Settings:
 settings = Settings()
 
 
+def _after_fork_in_child() -> None:
+    settings.lock = threading.Lock()  # a thread of the parent may have held it
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def configure(
     *,
     store: Store | None = None,

@@ -12,19 +12,31 @@ import itertools
 from collections.abc import Callable, Hashable, Mapping, MutableMapping
 from typing import Any
 
+from memo._clock import CLOCK
 from memo._config import settings
 from memo._disabled import is_disabled
 from memo._drivers import run_async, run_sync
 from memo._entry import CacheKey, Entry
 from memo._flight import AsyncFlights, ThreadFlights
 from memo._keys import KeyBuilder
-from memo._policy import Flow, Plan, Remove, cached_flow, refresh_flow
+from memo._policy import (
+    Flow,
+    Plan,
+    Remove,
+    background_flow,
+    hit,
+    miss_flow,
+    refresh_flow,
+    write_flow,
+)
 from memo._protocol import Store
+from memo._refresher import REFRESHER
 
 __all__ = ["Core"]
 
 _TOKENS = itertools.count(1)
 _NO_L1: MutableMapping[Hashable, Entry] = {}
+_REMOTES_KEPT = 4_096  # Redis keys remembered per function (bounded: cleared when full)
 
 
 class Core:
@@ -41,6 +53,8 @@ class Core:
         "on_rebind",
         "plan",
         "prefix",
+        "remotes",
+        "soft_rule",
         "store",
         "task_flights",
         "thread_flights",
@@ -61,6 +75,8 @@ class Core:
         self.plan = plan
         self.is_async = is_async
         self.explicit_store = store
+        self.soft_rule = plan.soft_rule()
+        self.remotes: dict[tuple[Hashable, int], str] = {}
         self.l1_copy = plan.l1_copy  # as decorated; configure(l1_copy=True) adds to it
         self.on_rebind: Callable[[], None] | None = None
         self.thread_flights = ThreadFlights()
@@ -76,6 +92,7 @@ class Core:
         """Point at the current store (the explicit one, else the configured default)."""
         store = self.explicit_store if self.explicit_store is not None else settings.store
         self.store = store
+        self.remotes.clear()  # the namespace may have changed with the store
         self.l1 = store.l1 if store.l1 is not None else _NO_L1
         l1_copy = self.l1_copy or (self.explicit_store is None and settings.l1_copy)
         if l1_copy != self.plan.l1_copy:
@@ -89,12 +106,23 @@ class Core:
         """Both keys of a call from its normalised values."""
         if local is None:
             local = self.keys.local(self.prefix, values)
-        return CacheKey(local, lambda: self.remote_key(values))
+        return CacheKey(local, lambda: self.remote_for(local, values), self.soft_rule)
 
     def remote_key(self, values: tuple[Any, ...]) -> str:
         """The Redis key of these values under the function's shared generation."""
         generation = self.store.generation(self.keys.generation_name)
         return self.keys.remote(self.namespace(), values, generation)
+
+    def remote_for(self, local: Hashable, values: tuple[Any, ...]) -> str:
+        """remote_key, remembered for recent L1 keys: an L2 hit then skips the hashing."""
+        generation = self.store.generation(self.keys.generation_name)
+        remote = self.remotes.get((local, generation))
+        if remote is None:
+            if len(self.remotes) >= _REMOTES_KEPT:
+                self.remotes.clear()
+            remote = self.keys.remote(self.namespace(), values, generation)
+            self.remotes[(local, generation)] = remote
+        return remote
 
     def on_generation(self, name: str) -> None:
         """Another process ran invalidate_all(): move this process's L1 entries aside too."""
@@ -125,13 +153,48 @@ class Core:
             (values, values) if local is not None else self.keys.split(args, kwargs)
         )
         key = self.key_for(values, local)
-        return self._run(cached_flow(self.plan, key, normalised), key, args, kwargs)
+        if self.plan.adaptive is not None:
+            self.plan.adaptive.observe(key.local)
+        # The lookup is the one step every call makes: done here, in this colour, so a hit
+        # does not pay for the policy generator; the policy starts at the miss.
+        entry = self.store.get(key)
+        if entry is not None:
+            if self.plan.refreshes and self.plan.due(entry, CLOCK.monotonic()):
+                self.refresh_later(args, kwargs, key, normalised)
+            return hit(self.plan, entry)
+        return self._run(miss_flow(self.plan, key, normalised), key, args, kwargs)
+
+    def refresh_later(
+        self,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        key: Hashable | CacheKey,
+        normalised: tuple[Any, ...],
+    ) -> None:
+        """A hit found its entry due: recompute it in the background, once per key."""
+        if not isinstance(key, CacheKey):  # from the hit path, which has only the L1 key
+            key = self.key_for(normalised, key)
+        flow, cache_key = background_flow(self.plan, key, normalised), key
+        if self.is_async:
+            REFRESHER.spawn(
+                (self.token, key.local), lambda: self._arun(flow, cache_key, args, kwargs)
+            )
+        else:
+            REFRESHER.submit(
+                (self.token, key.local), lambda: self._run(flow, cache_key, args, kwargs)
+            )
 
     def refresh(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
         """Recompute, store and return."""
         normalised, values = self.keys.split(args, kwargs)
         key = self.key_for(values)
         return self._run(refresh_flow(self.plan, key, normalised), key, args, kwargs)
+
+    def write(self, args: tuple[Any, ...], kwargs: Mapping[str, Any], value: Any) -> None:
+        """Make value the entry of this call (a write-through), in every tier and process."""
+        normalised, values = self.keys.split(args, kwargs)
+        key = self.key_for(values)
+        self._run(write_flow(self.plan, key, normalised, value), key)
 
     def invalidate(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """Remove one call's entry; True if one was there."""
@@ -171,13 +234,26 @@ class Core:
             (values, values) if local is not None else self.keys.split(args, kwargs)
         )
         key = self.key_for(values, local)
-        return await self._arun(cached_flow(self.plan, key, normalised), key, args, kwargs)
+        if self.plan.adaptive is not None:
+            self.plan.adaptive.observe(key.local)
+        entry = await self.store.aget(key)
+        if entry is not None:
+            if self.plan.refreshes and self.plan.due(entry, CLOCK.monotonic()):
+                self.refresh_later(args, kwargs, key, normalised)
+            return hit(self.plan, entry)
+        return await self._arun(miss_flow(self.plan, key, normalised), key, args, kwargs)
 
     async def arefresh(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
         """`refresh` for `async def` functions."""
         normalised, values = self.keys.split(args, kwargs)
         key = self.key_for(values)
         return await self._arun(refresh_flow(self.plan, key, normalised), key, args, kwargs)
+
+    async def awrite(self, args: tuple[Any, ...], kwargs: Mapping[str, Any], value: Any) -> None:
+        """`write` for async callers."""
+        normalised, values = self.keys.split(args, kwargs)
+        key = self.key_for(values)
+        await self._arun(write_flow(self.plan, key, normalised, value), key)
 
     async def ainvalidate(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """`invalidate` for `async def` functions."""

@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from memo._adaptive import Adaptive
 from memo._core import Core
 from memo._errors import ConfigurationError
 from memo._keys import KeyBuilder, check_template
@@ -35,6 +36,9 @@ _DEFAULTS: dict[str, Any] = {
     "lock": True,
     "lock_timeout": 10.0,
     "l1_copy": False,
+    "early_refresh": None,
+    "stale_ttl": None,
+    "refresh_at": None,
 }
 
 
@@ -109,7 +113,8 @@ def _is_async(function: Callable[..., Any]) -> bool:
 
 
 def _plan(display: str, keys: KeyBuilder, normaliser: Normaliser, o: dict[str, Any]) -> Plan:
-    ttl = seconds(display, "ttl", o["ttl"])
+    adaptive = o["ttl"] if isinstance(o["ttl"], Adaptive) else None
+    ttl = None if adaptive is not None else seconds(display, "ttl", o["ttl"])
     none_ttl = seconds(display, "none_ttl", o["none_ttl"])
     jitter = o["jitter"]
     if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0 <= jitter < 1:
@@ -117,14 +122,14 @@ def _plan(display: str, keys: KeyBuilder, normaliser: Normaliser, o: dict[str, A
             f"{display}: jitter={jitter!r} must be a fraction in [0, 1): each TTL is drawn "
             "from [ttl·(1-jitter), ttl]; e.g. jitter=0.1."
         )
-    if jitter and ttl is None and none_ttl is None:
+    has_ttl = ttl is not None or adaptive is not None
+    if jitter and not has_ttl and none_ttl is None:
         raise ConfigurationError(f"{display}: jitter= needs a ttl= to spread; set ttl=…")
-    for name in ("condition",):
-        if o[name] is not None and not callable(o[name]):
-            raise ConfigurationError(
-                f"{display}: {name}= must be a callable taking the result and returning a "
-                f"bool, not {type(o[name]).__qualname__}."
-            )
+    if o["condition"] is not None and not callable(o["condition"]):
+        raise ConfigurationError(
+            f"{display}: condition= must be a callable taking the result and returning a "
+            f"bool, not {type(o['condition']).__qualname__}."
+        )
     lock_timeout = seconds(display, "lock_timeout", o["lock_timeout"])
     return Plan(
         name=display,
@@ -137,13 +142,55 @@ def _plan(display: str, keys: KeyBuilder, normaliser: Normaliser, o: dict[str, A
         lock_timeout=lock_timeout if lock_timeout is not None else 10.0,
         l1_copy=bool(o["l1_copy"]),
         tags=_tag_renderer(display, normaliser, o["tags"]),
+        adaptive=adaptive,
+        **_refresh_options(display, o, has_ttl),
     )
+
+
+def _refresh_options(display: str, o: dict[str, Any], has_ttl: bool) -> dict[str, Any]:
+    """refresh_at, stale_ttl and early_refresh, checked; each needs a ttl to refresh within."""
+    refresh_at, beta = o["refresh_at"], o["early_refresh"]
+    stale_ttl = seconds(display, "stale_ttl", o["stale_ttl"])
+    if refresh_at is not None and (
+        isinstance(refresh_at, bool)
+        or not isinstance(refresh_at, (int, float))
+        or not 0 < refresh_at < 1
+    ):
+        raise ConfigurationError(
+            f"{display}: refresh_at={refresh_at!r} must be a fraction of the TTL in (0, 1), "
+            "e.g. refresh_at=0.8 refreshes after 80% of the TTL."
+        )
+    if beta is not None and (
+        isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 < beta < math.inf
+    ):
+        raise ConfigurationError(
+            f"{display}: early_refresh={beta!r} is XFetch's β, a positive number; 1.0 is the "
+            "usual choice (larger refreshes earlier)."
+        )
+    for name, value in (
+        ("refresh_at", refresh_at),
+        ("stale_ttl", stale_ttl),
+        ("early_refresh", beta),
+    ):
+        if value is not None and not has_ttl:
+            raise ConfigurationError(
+                f"{display}: {name}= needs a ttl= (it works within the entry's lifetime)."
+            )
+    return {
+        "refresh_at": None if refresh_at is None else float(refresh_at),
+        "stale_ttl": stale_ttl,
+        "early_beta": None if beta is None else float(beta),
+    }
 
 
 def seconds(display: str, option: str, value: Any) -> float | None:
     """A positive, finite number of seconds (or None), from a number or a timedelta."""
     if value is None:
         return None
+    if isinstance(value, Adaptive):
+        raise ConfigurationError(
+            f"{display}: {option}= takes seconds; memo.adaptive(...) is for ttl= only."
+        )
     if isinstance(value, datetime.timedelta):
         value = value.total_seconds()
     if (

@@ -56,7 +56,14 @@ def _do_sync(op: Any, store: Store, call: Callable[[], Any], flights: ThreadFlig
         return value, time.perf_counter() - start
     if kind is Put:
         return store.set(
-            op.key, op.value, op.ttl, delta=op.delta, tags=op.tags, token=op.token, mode=op.mode
+            op.key,
+            op.value,
+            op.ttl,
+            delta=op.delta,
+            tags=op.tags,
+            token=op.token,
+            mode=op.mode,
+            soft=op.soft,
         )
     if kind is Claim:
         return store.claim(op.key, op.token)
@@ -105,7 +112,14 @@ async def _do_async(
         return value, time.perf_counter() - start
     if kind is Put:
         return await store.aset(
-            op.key, op.value, op.ttl, delta=op.delta, tags=op.tags, token=op.token, mode=op.mode
+            op.key,
+            op.value,
+            op.ttl,
+            delta=op.delta,
+            tags=op.tags,
+            token=op.token,
+            mode=op.mode,
+            soft=op.soft,
         )
     if kind is Claim:
         return await store.aclaim(op.key, op.token)

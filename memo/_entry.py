@@ -8,19 +8,28 @@ from typing import Any
 __all__ = ["CacheKey", "Entry"]
 
 
-class Entry:
-    """A cached value with its L1 deadline (monotonic seconds) and compute time δ.
+FOREVER = float("inf")
 
-    `used` is L1's second-chance bit: a hit sets it, eviction passes over a set entry once.
+
+class Entry:
+    """A cached value with its L1 deadlines (monotonic seconds) and compute time δ.
+
+    `expires`: after it the entry is gone. `soft`: after it a hit still returns the value
+    but starts one background refresh (refresh-ahead, early refresh, stale-while-refresh);
+    the shared `FOREVER` for functions that never refresh. `used` is L1's second-chance
+    bit: a hit sets it, eviction passes over a set entry once.
     """
 
-    __slots__ = ("delta", "expires", "used", "value")
+    __slots__ = ("delta", "expires", "soft", "used", "value")
     remote = False  # read from L2 (RemoteEntry sets it), for the l1/l2 hit counters
 
-    def __init__(self, value: Any, expires: float, delta: float = 0.0) -> None:
+    def __init__(
+        self, value: Any, expires: float, delta: float = 0.0, soft: float = FOREVER
+    ) -> None:
         self.value = value
         self.expires = expires
         self.delta = delta
+        self.soft = soft
         self.used = False
 
     def __repr__(self) -> str:
@@ -30,13 +39,16 @@ class Entry:
 class CacheKey:
     """Both names of one cached call: the L1 key and, built only when a tier asks, the Redis key."""
 
-    __slots__ = ("_make_remote", "_remote", "failed", "local")
+    __slots__ = ("_make_remote", "_remote", "failed", "local", "soft_rule")
 
-    def __init__(self, local: Hashable, make_remote: Any) -> None:
+    def __init__(self, local: Hashable, make_remote: Any, soft_rule: Any = None) -> None:
         self.local = local
         self._make_remote = make_remote
         self._remote: str | None = None
         self.failed = False  # set by a tier that degraded on this key (counted as an error)
+        # (fraction, minus) of a refreshing function: an entry read from L2 becomes soft at
+        # created + fraction·(expires - created) - minus, the same rule its writer used.
+        self.soft_rule: tuple[float, float] | None = soft_rule
 
     @property
     def remote(self) -> str:

@@ -56,7 +56,17 @@ def function_name(function: Callable[..., Any]) -> str:
 class KeyBuilder:
     """Builds the keys of one decorated function; validated at decoration."""
 
-    __slots__ = ("display", "fast", "keep", "key", "name", "normaliser", "template", "version")
+    __slots__ = (
+        "display",
+        "fast",
+        "keep",
+        "key",
+        "name",
+        "normaliser",
+        "prefixes",
+        "template",
+        "version",
+    )
 
     def __init__(
         self,
@@ -70,6 +80,7 @@ class KeyBuilder:
         self.display = f"{getattr(function, '__module__', '?')}.{function.__qualname__}()"
         self.name = function_name(function)
         self.normaliser = normaliser
+        self.prefixes: dict[str, str] = {}
         self.version = _check_version(self.display, version)
         self.keep = _kept_indices(self.display, normaliser.names, ignore)
         self.template = _check_template(self.display, normaliser.names, key)
@@ -126,6 +137,12 @@ class KeyBuilder:
 
     def prefix(self, namespace: str) -> str:
         """Every key of this function starts with this text."""
+        prefix = self.prefixes.get(namespace)
+        if prefix is None:
+            prefix = self.prefixes[namespace] = self._prefix(namespace)
+        return prefix
+
+    def _prefix(self, namespace: str) -> str:
         prefix = f"memo:{namespace}:{self.name}:v{self.version}:"
         room = MAX_KEY_LENGTH - 34  # braces and 32 hex digits
         if len(prefix) > room:

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from memo._clock import CLOCK
-from memo._entry import CacheKey, Entry
+from memo._entry import FOREVER, CacheKey, Entry
 from memo._errors import ConfigurationError
 
 __all__ = ["MemoryStore"]
@@ -50,6 +50,7 @@ class MemoryStore:
         # (which names the Redis key) finds the L1 entry. Empty for an L1-only store.
         self._by_remote: dict[str, Hashable] = {}
         self._remote_of: dict[Hashable, str] = {}
+        self._leases: dict[Hashable, str] = {}  # L1 key -> token of a compute in flight
         self._writes_since_sweep = 0
 
     def __repr__(self) -> str:
@@ -79,14 +80,20 @@ class MemoryStore:
         tags: Iterable[str] = (),
         token: str = "",
         mode: str = "set",
+        soft: float | None = None,
     ) -> bool:
         """Store value for ttl seconds (None: until evicted), capped by the store's own ttl.
 
-        mode="nx" stores only when no live entry is there (token: unused in one process).
+        mode="nx" stores only when no live entry is there; with a token, only while that
+        token holds the key's lease (an invalidation ends it); soft: seconds until a hit
+        should start a background refresh.
         """
         if mode == "nx" and self.get_local(key.local) is not None:
             return False
-        self.set_local(key.local, value, ttl, delta=delta, tags=tuple(tags))
+        held = self._leases.pop(key.local, None) if self._leases else None
+        if token and held != token:
+            return False  # the lease ended (invalidated, or a newer write) while computing
+        self.set_local(key.local, value, ttl, delta=delta, tags=tuple(tags), soft=soft)
         return True
 
     def delete(self, key: CacheKey) -> bool:
@@ -113,9 +120,10 @@ class MemoryStore:
         tags: Iterable[str] = (),
         token: str = "",
         mode: str = "set",
+        soft: float | None = None,
     ) -> bool:
         """`set` for async callers."""
-        return self.set(key, value, ttl, delta=delta, tags=tags, token=token, mode=mode)
+        return self.set(key, value, ttl, delta=delta, tags=tags, token=token, mode=mode, soft=soft)
 
     async def adelete(self, key: CacheKey) -> bool:
         """`delete` for async callers."""
@@ -128,18 +136,26 @@ class MemoryStore:
     # -- leases and generations: one process needs neither -----------------------------
 
     def claim(self, key: CacheKey, token: str) -> bool | None:
-        """Always granted: in one process, single-flight already elected the computer."""
+        """Granted (single-flight already elected one computer per key in this process).
+
+        The token is remembered so that a write carrying it is refused once the key was
+        invalidated or claimed again meanwhile: a refresh never brings back a deleted key.
+        """
+        self._leases[key.local] = token
         return True
 
     async def aclaim(self, key: CacheKey, token: str) -> bool | None:
         """`claim` for async callers."""
-        return True
+        return self.claim(key, token)
 
     def release(self, key: CacheKey, token: str) -> None:
-        """Nothing to release."""
+        """Forget the lease token (the compute failed)."""
+        if self._leases.get(key.local) == token:
+            self._leases.pop(key.local, None)
 
     async def arelease(self, key: CacheKey, token: str) -> None:
-        """Nothing to release."""
+        """`release` for async callers."""
+        self.release(key, token)
 
     def wait(self, key: CacheKey, timeout: float) -> None:
         """Never needed: claims are always granted."""
@@ -167,9 +183,15 @@ class MemoryStore:
             self._tags_of.clear()
             self._by_remote.clear()
             self._remote_of.clear()
+            self._leases.clear()
 
     def close(self) -> None:
         """Nothing to release; here so every store can be closed alike."""
+
+    def after_fork(self) -> None:
+        """In a forked child: a fresh lock (another thread may have held it) and no entries."""
+        self._lock = threading.Lock()
+        self.clear()
 
     # -- by L1 key -----------------------------------------------------------------------
 
@@ -193,10 +215,20 @@ class MemoryStore:
         delta: float = 0.0,
         tags: tuple[str, ...] = (),
         remote: str | None = None,
+        soft: float | None = None,
+        only_if: Callable[[], bool] | None = None,
     ) -> None:
-        """Store by L1 key (remote: the entry's Redis key, when there is an L2)."""
-        entry = Entry(value, self._deadline(ttl), delta)
+        """Store by L1 key (remote: the entry's Redis key, when there is an L2).
+
+        only_if is checked under the store's lock, atomically with the insert: the tiered
+        store passes "no invalidation event came in meanwhile".
+        """
+        expires = self._deadline(ttl)
+        soft_at = FOREVER if soft is None else min(CLOCK.monotonic() + soft, expires)
+        entry = Entry(value, expires, delta, soft_at)
         with self._lock:
+            if only_if is not None and not only_if():
+                return
             if local in self._tags_of:
                 self._untag(local)
             self.data[local] = entry
@@ -228,6 +260,8 @@ class MemoryStore:
 
     def _pop(self, local: Hashable) -> bool:
         entry = self.data.pop(local, None)
+        if self._leases:
+            self._leases.pop(local, None)  # an invalidation ends any compute's right to write
         self._forget(local)
         return entry is not None and entry.expires > CLOCK.monotonic()
 

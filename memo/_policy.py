@@ -8,6 +8,7 @@ concurrent miss or a failure lives here; only *how* to do it exists in two colou
 
 from __future__ import annotations
 
+import logging
 import math
 import pickle
 import random
@@ -17,6 +18,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from memo._adaptive import Adaptive
 from memo._clock import CLOCK
 from memo._entry import CacheKey, Entry
 from memo._errors import SerializationError
@@ -35,8 +37,10 @@ __all__ = [
     "Release",
     "Remove",
     "Wait",
-    "cached_flow",
+    "hit",
+    "miss_flow",
     "refresh_flow",
+    "write_flow",
 ]
 
 
@@ -55,7 +59,8 @@ class Lookup:
 class Put:
     """Write value under key for ttl seconds → whether it was written.
 
-    token: write only while holding that lease; mode "nx": only if no entry is there.
+    token: write only while holding that lease; mode "nx": only if no entry is there;
+    soft: seconds until a hit should start a background refresh (None: never).
     """
 
     key: CacheKey
@@ -65,6 +70,7 @@ class Put:
     tags: tuple[str, ...]
     token: str = ""
     mode: str = "set"
+    soft: float | None = None
 
 
 @dataclass(slots=True)
@@ -140,15 +146,57 @@ class Plan:
     lock_timeout: float = 10.0
     l1_copy: bool = False
     tags: Callable[[tuple[Any, ...]], tuple[str, ...]] | None = None
+    refresh_at: float | None = None  # refresh-ahead: fraction of the TTL
+    stale_ttl: float | None = None  # served this long past the TTL while one caller refreshes
+    early_beta: float | None = None  # XFetch's β
+    adaptive: Adaptive | None = None
     stats: Stats = field(default_factory=Stats)
     warned: set[str] = field(default_factory=set)
 
-    def ttl_for(self, value: Any) -> float | None:
-        """This result's TTL: none_ttl for None, jitter drawn below the nominal TTL."""
-        ttl = self.none_ttl if value is None and self.none_ttl is not None else self.ttl
+    @property
+    def refreshes(self) -> bool:
+        """Whether hits may start background refreshes."""
+        return bool(self.refresh_at or self.stale_ttl or self.early_beta)
+
+    def ttl_for(self, value: Any, key: CacheKey | None = None) -> float | None:
+        """This result's TTL: none_ttl for None, adaptive per key, jitter below nominal."""
+        if value is None and self.none_ttl is not None:
+            ttl: float | None = self.none_ttl
+        elif self.adaptive is not None and key is not None:
+            ttl = self.adaptive.ttl(key.local)
+        else:
+            ttl = self.ttl
         if ttl is not None and self.jitter:
             ttl *= 1.0 - random.random() * self.jitter
         return ttl
+
+    def lifetimes(self, value: Any, key: CacheKey) -> tuple[float | None, float | None]:
+        """(how long the entry lives, when a hit should start refreshing it), in seconds."""
+        ttl = self.ttl_for(value, key)
+        if ttl is None or not self.refreshes:
+            return ttl, None
+        stale = self.stale_ttl or 0.0
+        soft = ttl * self.refresh_at if self.refresh_at else ttl
+        return ttl + stale, soft
+
+    def soft_rule(self) -> tuple[float, float] | None:
+        """lifetimes() as (fraction, minus) of the stored lifetime, for entries read from L2."""
+        if not self.refreshes:
+            return None
+        stale = self.stale_ttl or 0.0
+        fraction = self.refresh_at or 1.0
+        return fraction, fraction * stale
+
+    def due(self, entry: Entry, now: float) -> bool:
+        """Whether a hit on entry at now should start a background refresh.
+
+        Early refresh is XFetch (Vattani et al., VLDB 2015): refresh when
+        now - δ·β·ln(rand()) ≥ expiry, so keys that are slow to compute refresh earlier
+        and the chance grows as expiry nears, one caller at a time.
+        """
+        if self.early_beta:
+            return now - entry.delta * self.early_beta * math.log(_unit()) >= entry.soft
+        return now >= entry.soft
 
     def should_store(self, value: Any) -> bool:
         """Negative caching and `condition=` decide whether a result is kept."""
@@ -174,6 +222,12 @@ class Plan:
         """The value a caller receives from what L1 holds (a fresh copy with l1_copy)."""
         return pickle.loads(stored) if self.l1_copy else stored
 
+    def log_once(self, topic: str, message: str) -> None:
+        """A warning on logger "memo" the first time topic comes up for this function."""
+        if topic not in self.warned:
+            self.warned.add(topic)
+            log.warning(message)
+
     def warn_once(self, topic: str, message: str) -> None:
         """A RuntimeWarning the first time topic comes up for this function."""
         if topic not in self.warned:
@@ -182,6 +236,12 @@ class Plan:
 
 
 _UNPACKABLE: Any = object()
+log = logging.getLogger("memo")
+
+
+def _unit() -> float:
+    """A uniform draw in (0, 1]: ln(0) must never happen."""
+    return 1.0 - random.random()
 
 
 # -- the policies -------------------------------------------------------------------------
@@ -189,11 +249,12 @@ _UNPACKABLE: Any = object()
 _WAIT_SLICE = 1.0  # a waiter looks again at least this often, in case the holder died
 
 
-def cached_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
-    """Cache-aside read with single-flight in the process and a lease across processes."""
-    entry = yield Lookup(key)
-    if entry is not None:
-        return _hit(plan, entry)
+def miss_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
+    """A lookup found nothing: single-flight in the process, a lease across processes.
+
+    (The lookup itself is the caller's, in its colour, so that a hit never pays for a
+    generator; `hit()` is what a found entry goes through.)
+    """
     plan.stats.misses += 1
     if not plan.lock:
         return (yield from _compute_and_store(plan, key, normalised))
@@ -212,7 +273,8 @@ def refresh_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow
     return (yield from _compute_and_store(plan, key, normalised))
 
 
-def _hit(plan: Plan, entry: Entry) -> Any:
+def hit(plan: Plan, entry: Entry) -> Any:
+    """A lookup found entry: count it by tier and hand out the value."""
     if entry.remote:
         plan.stats.l2_hits += 1
     else:
@@ -272,17 +334,68 @@ def _compute_and_store(
 ) -> Flow:
     value, delta = yield Compute()
     plan.stats.compute_time += delta
-    if plan.should_store(value):
-        stored = plan.pack(value)
-        if stored is not _UNPACKABLE:
-            tags = plan.tags(normalised) if plan.tags is not None else ()
-            try:
-                yield Put(key, stored, plan.ttl_for(value), delta, tags, token, mode)
-            except SerializationError as exc:
-                plan.warn_once(
-                    "serialize",
-                    f"{plan.name}: its result cannot be stored in Redis ({exc}); it stays in "
-                    "this process's L1 only. Return a value the serializer supports, or "
-                    "configure a secret= so pickle can be used.",
-                )
+    yield from _store(plan, key, normalised, value, delta=delta, token=token, mode=mode)
     return value
+
+
+def background_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
+    """A refresh started by a hit: one per key across processes; a failure keeps the entry."""
+    token = secrets.token_hex(8)
+    claimed = yield Claim(key, token)
+    if claimed is not True:
+        # Held elsewhere (another process refreshes it), or Redis did not answer: the entry
+        # is still served, and a later hit asks again. Never a second, unguarded compute.
+        return None
+    current = yield Lookup(key)
+    if current is not None and not plan.due(current, CLOCK.monotonic()):
+        yield Release(key, token)  # refreshed meanwhile (by another process): nothing to do
+        return None
+    try:
+        yield from _compute_and_store(plan, key, normalised, token)
+    except Exception as exc:
+        yield Release(key, token)
+        plan.stats.errors += 1
+        plan.log_once(
+            "refresh",
+            f"{plan.name}: background refresh failed ({exc!r}); "
+            "the cached value is kept until it expires",
+        )
+        return None
+    plan.stats.refreshes += 1
+    return None
+
+
+def write_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], value: Any) -> Flow:
+    """Make value this call's entry (write-through); drop the entry if options refuse value."""
+    if not (yield from _store(plan, key, normalised, value, delta=0.0, token="", mode="set")):
+        yield Remove(key)
+
+
+def _store(
+    plan: Plan,
+    key: CacheKey,
+    normalised: tuple[Any, ...],
+    value: Any,
+    *,
+    delta: float,
+    token: str,
+    mode: str,
+) -> Flow:
+    """Put value under key if the options keep it; whether it was handed to the store."""
+    if not plan.should_store(value):
+        return False
+    stored = plan.pack(value)
+    if stored is _UNPACKABLE:
+        return False
+    tags = plan.tags(normalised) if plan.tags is not None else ()
+    ttl, soft = plan.lifetimes(value, key)
+    try:
+        yield Put(key, stored, ttl, delta, tags, token, mode, soft)
+    except SerializationError as exc:
+        plan.warn_once(
+            "serialize",
+            f"{plan.name}: its result cannot be stored in Redis ({exc}); it stays in "
+            "this process's L1 only. Return a value the serializer supports, or "
+            "configure a secret= so pickle can be used.",
+        )
+    return True

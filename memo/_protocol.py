@@ -33,6 +33,7 @@ class Store(Protocol):
         tags: Iterable[str] = (),
         token: str = "",
         mode: str = "set",
+        soft: float | None = None,
     ) -> bool: ...
 
     def delete(self, key: CacheKey) -> bool: ...
@@ -51,6 +52,7 @@ class Store(Protocol):
         tags: Iterable[str] = (),
         token: str = "",
         mode: str = "set",
+        soft: float | None = None,
     ) -> bool: ...
 
     async def adelete(self, key: CacheKey) -> bool: ...

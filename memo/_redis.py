@@ -25,8 +25,8 @@ from typing import Any
 from memo._breaker import CircuitBreaker
 from memo._clock import CLOCK
 from memo._codec import Codec, Rejected
-from memo._coherence import Events
-from memo._entry import CacheKey, Entry
+from memo._coherence import Events, pairs
+from memo._entry import FOREVER, CacheKey, Entry
 from memo._errors import ConfigurationError
 from memo._redis_client import Endpoint, import_redis, parse_url
 from memo._redis_ops import DELETE, EXTEND, RELEASE, TAG, WRITE, Batch, Command, Op, ScriptCall
@@ -102,6 +102,7 @@ class RedisStore:
         self._pending_overflow = False
         self._last_log = 0.0
         self.generations: dict[str, int] = {}
+        self._generations_loaded = False
         self.breaker = CircuitBreaker(self.name, self._probe, on_change=self._health_changed)
         self.listeners: list[Any] = []  # objects with on_l2_health(bool); TieredStore registers
         self.events = Events(self)
@@ -205,6 +206,10 @@ class RedisStore:
         ok = yield Command(("SET", self.entry_key(remote), token, "NX", "PX", int(ttl * 1000)))
         return bool(ok)
 
+    def _read_generations(self) -> Op:
+        reply = yield Command(("HGETALL", self.generations_key))
+        return [(name, int(value)) for name, value in pairs(reply)]
+
     def _release(self, remote: str, token: str) -> Op:
         args = (token, self.channel, self.message("k", remote))
         return bool((yield RELEASE((self.entry_key(remote),), args)))
@@ -225,11 +230,17 @@ class RedisStore:
             self.corrupt += 1
             self._log(f"memo: rejected L2 entry {_key_hash(key.remote)} ({exc.reason}); a miss")
             return None
-        remaining = None if decoded.expires is None else decoded.expires - CLOCK.time()
+        now_wall, now = CLOCK.time(), CLOCK.monotonic()
+        remaining = None if decoded.expires is None else decoded.expires - now_wall
         if remaining is not None and remaining <= 0:
             return None
-        deadline = float("inf") if remaining is None else CLOCK.monotonic() + remaining
-        return RemoteEntry(decoded.value, deadline, decoded.delta, decoded.created)
+        deadline = FOREVER if remaining is None else now + remaining
+        entry = RemoteEntry(decoded.value, deadline, decoded.delta, decoded.created)
+        if key.soft_rule is not None and decoded.expires is not None:
+            fraction, minus = key.soft_rule
+            ttl = decoded.expires - decoded.created
+            entry.soft = now + (decoded.created + fraction * ttl - minus - now_wall)
+        return entry
 
     # -- the store protocol, sync --------------------------------------------------------
 
@@ -238,9 +249,14 @@ class RedisStore:
 
         local_only asks for the in-process tier, which an L2-only store does not have.
         """
-        if local_only:
+        if local_only or self.breaker.is_open:
             return None
-        return self._run(self._get(key), None, key)  # type: ignore[no-any-return]
+        try:  # the hit path: one GET, no operation generator
+            raw = self.client.execute_command("GET", key.remote)
+        except Exception as exc:
+            return self._failed(exc, None, key)  # type: ignore[no-any-return]
+        self.breaker.success()
+        return None if raw is None else self._decode(key, raw)
 
     def set(
         self,
@@ -252,6 +268,7 @@ class RedisStore:
         tags: Iterable[str] = (),
         token: str = "",
         mode: str = "set",
+        soft: float | None = None,
     ) -> bool:
         """Store value; with token, only while that lease is held; mode 'nx': only if absent."""
         op = self._set(key, value, ttl, delta=delta, tags=tuple(tags), token=token, mode=mode)
@@ -292,9 +309,27 @@ class RedisStore:
         self.events.wait_for(key.remote, timeout)
 
     def generation(self, name: str) -> int:
-        """The function's current generation as this process knows it."""
+        """The function's current generation, shared through Redis.
+
+        The first call in a process reads them all (one HGETALL, bounded by the socket
+        timeout) so that no key is built from a generation older than the last
+        invalidate_all() anywhere; the events connection keeps them current after that.
+        """
         self.events.ensure_started()
+        if not self._generations_loaded:
+            self.load_generations()
         return self.generations.get(name, 0)
+
+    def load_generations(self) -> bool:
+        """Read every function's generation now; False if Redis did not answer."""
+        reply = self._run(self._read_generations(), None)
+        if reply is None:
+            return False
+        for name, generation in reply:
+            if generation > self.generations.get(name, 0):
+                self.generations[name] = generation
+        self._generations_loaded = True
+        return True
 
     def bump_generation(self, name: str) -> int | None:
         """Move function name to a new generation everywhere; None if Redis fails."""
@@ -332,6 +367,7 @@ class RedisStore:
         tags: Iterable[str] = (),
         token: str = "",
         mode: str = "set",
+        soft: float | None = None,
     ) -> bool:
         """`set` for async callers."""
         op = self._set(key, value, ttl, delta=delta, tags=tuple(tags), token=token, mode=mode)
@@ -509,8 +545,11 @@ class RedisStore:
             self._client = None
         self._leases = {}
         self._keeper = None
+        self._generations_loaded = False
         self.breaker.after_fork()
         self.events.after_fork()
+        for listener in list(self.listeners):
+            listener.on_fork()
 
 
 async def _close_with_loop(client: Any) -> AsyncIterator[None]:

@@ -10,11 +10,11 @@ never leave a stale copy here.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, MutableMapping
+from collections.abc import Callable, Hashable, Iterable, MutableMapping
 from typing import Any
 
 from memo._clock import CLOCK
-from memo._entry import CacheKey, Entry
+from memo._entry import FOREVER, CacheKey, Entry
 from memo._errors import ConfigurationError, SerializationError
 from memo._memory import MemoryStore
 from memo._redis import RedisStore
@@ -63,6 +63,11 @@ class TieredStore:
             self.memory.clear()  # entries made during the outage may miss replayed events
         self._rebind()
 
+    def on_fork(self) -> None:
+        """In a forked child: what L1 holds was never checked against events here."""
+        self.memory.after_fork()
+        self._rebind()
+
     def on_key(self, remote: str) -> None:
         """Another process wrote or deleted remote."""
         self.memory.delete_remote(remote)
@@ -97,8 +102,8 @@ class TieredStore:
                 return entry
         seq = self.redis.events.seq
         entry = self.redis.get(key)
-        if entry is not None and active and self.redis.events.seq == seq:
-            self._promote(key, entry)
+        if entry is not None and active:
+            self._promote(key, entry, seq)
         return entry
 
     def set(
@@ -111,6 +116,7 @@ class TieredStore:
         tags: Iterable[str] = (),
         token: str = "",
         mode: str = "set",
+        soft: float | None = None,
     ) -> bool:
         """Redis first, then L1 (if the write won and no event raced it)."""
         tags = tuple(tags)
@@ -120,10 +126,10 @@ class TieredStore:
                 key, value, ttl, delta=delta, tags=tags, token=token, mode=mode
             )
         except SerializationError:
-            self._keep_local(key, value, ttl, delta, tags)
+            self._keep_local(key, value, ttl, delta=delta, tags=tags, soft=soft)
             raise
-        if (written or key.failed) and self.redis.events.seq == seq:
-            self._keep_local(key, value, ttl, delta, tags)
+        if written or key.failed:
+            self._keep_local(key, value, ttl, delta=delta, tags=tags, soft=soft, seq=seq)
         return written
 
     def delete(self, key: CacheKey) -> bool:
@@ -172,8 +178,8 @@ class TieredStore:
                 return entry
         seq = self.redis.events.seq
         entry = await self.redis.aget(key)
-        if entry is not None and active and self.redis.events.seq == seq:
-            self._promote(key, entry)
+        if entry is not None and active:
+            self._promote(key, entry, seq)
         return entry
 
     async def aset(
@@ -186,6 +192,7 @@ class TieredStore:
         tags: Iterable[str] = (),
         token: str = "",
         mode: str = "set",
+        soft: float | None = None,
     ) -> bool:
         """`set` for async callers."""
         tags = tuple(tags)
@@ -195,10 +202,10 @@ class TieredStore:
                 key, value, ttl, delta=delta, tags=tags, token=token, mode=mode
             )
         except SerializationError:
-            self._keep_local(key, value, ttl, delta, tags)
+            self._keep_local(key, value, ttl, delta=delta, tags=tags, soft=soft)
             raise
-        if (written or key.failed) and self.redis.events.seq == seq:
-            self._keep_local(key, value, ttl, delta, tags)
+        if written or key.failed:
+            self._keep_local(key, value, ttl, delta=delta, tags=tags, soft=soft, seq=seq)
         return written
 
     async def adelete(self, key: CacheKey) -> bool:
@@ -229,14 +236,45 @@ class TieredStore:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _promote(self, key: CacheKey, entry: Entry) -> None:
-        remaining = entry.expires - CLOCK.monotonic()
-        ttl = None if remaining == float("inf") else remaining
+    def _promote(self, key: CacheKey, entry: Entry, seq: int) -> None:
+        now = CLOCK.monotonic()
+        ttl = None if entry.expires == FOREVER else entry.expires - now
+        soft = None if entry.soft == FOREVER else entry.soft - now
         if ttl is None or ttl > 0:
-            self.memory.set_local(key.local, entry.value, ttl, delta=entry.delta, remote=key.remote)
+            self.memory.set_local(
+                key.local,
+                entry.value,
+                ttl,
+                delta=entry.delta,
+                remote=key.remote,
+                soft=soft,
+                only_if=self._quiet_since(seq),
+            )
+
+    def _quiet_since(self, seq: int) -> Callable[[], bool]:
+        """Checked under L1's lock: no event from another process since seq was read."""
+        events = self.redis.events
+        return lambda: events.seq == seq
 
     def _keep_local(
-        self, key: CacheKey, value: Any, ttl: float | None, delta: float, tags: tuple[str, ...]
+        self,
+        key: CacheKey,
+        value: Any,
+        ttl: float | None,
+        *,
+        delta: float,
+        tags: tuple[str, ...],
+        soft: float | None,
+        seq: int | None = None,
     ) -> None:
         if self.l1_active:
-            self.memory.set_local(key.local, value, ttl, delta=delta, tags=tags, remote=key.remote)
+            self.memory.set_local(
+                key.local,
+                value,
+                ttl,
+                delta=delta,
+                tags=tags,
+                remote=key.remote,
+                soft=soft,
+                only_if=None if seq is None else self._quiet_since(seq),
+            )

@@ -201,8 +201,9 @@ _HIT_PATH = """
         key = core.prefix + values
         l1 = core.l1
         entry = l1.get(key)
-        if entry is not None and entry.expires > clock.monotonic():
-            entry.used = True
+        now = clock.monotonic()
+        if entry is not None and entry.expires > now:
+            entry.used = True{observe}{refresh}
             stats.l1_hits += 1
             return {value}
         return {wait}miss(args, kwargs, key, values)
@@ -238,6 +239,13 @@ def _hit_path(core: Core) -> Callable[..., Any]:
         wait="await " if core.is_async else "",
         fast_types=checks or "True",
         value="plan.unpack(entry.value)" if core.plan.l1_copy else "entry.value",
+        observe="\n            plan.adaptive.observe(key)" if core.plan.adaptive else "",
+        refresh=(
+            "\n            if plan.due(entry, now):"
+            "\n                core.refresh_later(args, kwargs, key, values)"
+            if core.plan.refreshes
+            else ""
+        ),
     )
     exec(compile(source, f"<memo hit path of {core.plan.name}>", "exec"), namespace)
     hit_path: Callable[..., Any] = namespace["__call__"]

@@ -165,13 +165,27 @@ def test_claim(ops: Ops) -> None:
 
 
 def test_write_with_lost_lease_is_refused(ops: Ops) -> None:
-    """A write carrying a lease token is refused once the lease is gone (shared stores)."""
+    """A write carrying a lease token is refused once an invalidation ended the lease."""
     key = ops.key()
     assert ops.claim(key, "holder") is True
     ops.delete(key)  # an invalidation also ends the lease
-    written = ops.set(key, "late", token="holder")
-    if isinstance(ops.store, memo.MemoryStore):
-        assert written is True
-    else:
-        assert written is False
-        assert ops.get(key) is None
+    assert ops.set(key, "late", token="holder") is False
+    assert ops.get(key) is None
+
+
+def test_write_with_held_lease_lands(ops: Ops) -> None:
+    """A write carrying the token of the lease it holds is stored and ends the lease."""
+    key = ops.key()
+    assert ops.claim(key, "holder") is True
+    assert ops.set(key, "mine", token="holder") is True
+    assert ops.get(key) == "mine"
+    assert ops.claim(key, "next") is True
+
+
+def test_plain_write_ends_a_lease(ops: Ops) -> None:
+    """An authoritative write (refresh, write-through) ends a compute's lease in flight."""
+    key = ops.key()
+    assert ops.claim(key, "old-compute") is True
+    assert ops.set(key, "newer") is True
+    assert ops.set(key, "older", token="old-compute") is False
+    assert ops.get(key) == "newer"

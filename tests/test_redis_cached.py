@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 import redis
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 import memo
 from memo._config import settings
@@ -403,3 +406,17 @@ def test_bad_urls_are_configuration_errors() -> None:
         memo.RedisStore("redis+sentinel://127.0.0.1:26379")
     with pytest.raises(memo.ConfigurationError, match="redis_url="):
         memo.configure(secret="x")
+
+
+@hypothesis_settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(garbage=st.binary(max_size=300))
+def test_fuzzed_l2_bytes_are_misses(redis_url: str, namespace: str, garbage: bytes) -> None:
+    """Whatever bytes sit in L2 under a key, the call returns the function's value."""
+    store = memo.RedisStore(redis_url, namespace=namespace, secret=SECRET)
+    f = memo.cached(store=store, lock=False)(lambda x: {"x": x})
+    with raw(redis_url) as client:
+        client.set(f.cache_key(1), garbage)
+    assert f(1) == {"x": 1}
+    store.close()
