@@ -133,6 +133,26 @@ class MemoryStore:
         """`delete_tag` for async callers."""
         return self.delete_tag(tag)
 
+    # -- batches (warming) ----------------------------------------------------------------
+
+    def get_many(self, keys: list[CacheKey]) -> list[Entry | None]:
+        """The entries of keys, in order."""
+        return [self.get_local(key.local) for key in keys]
+
+    def set_many(self, items: list[Any]) -> int:
+        """Store (key, value, ttl, delta, tags, soft) items; how many."""
+        for key, value, ttl, delta, tags, soft in items:
+            self.set_local(key.local, value, ttl, delta=delta, tags=tags, soft=soft)
+        return len(items)
+
+    async def aget_many(self, keys: list[CacheKey]) -> list[Entry | None]:
+        """`get_many` for async callers."""
+        return self.get_many(keys)
+
+    async def aset_many(self, items: list[Any]) -> int:
+        """`set_many` for async callers."""
+        return self.set_many(items)
+
     # -- leases and generations: one process needs neither -----------------------------
 
     def claim(self, key: CacheKey, token: str) -> bool | None:

@@ -39,6 +39,7 @@ __all__ = [
     "Wait",
     "hit",
     "miss_flow",
+    "prepare",
     "refresh_flow",
     "write_flow",
 ]
@@ -363,6 +364,20 @@ def background_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> F
         return None
     plan.stats.refreshes += 1
     return None
+
+
+def prepare(
+    plan: Plan, key: CacheKey, normalised: tuple[Any, ...], value: Any, delta: float
+) -> tuple[CacheKey, Any, float | None, float, tuple[str, ...], float | None] | None:
+    """The (key, value, ttl, delta, tags, soft) a batch write stores, or None if not kept."""
+    if not plan.should_store(value):
+        return None
+    stored = plan.pack(value)
+    if stored is _UNPACKABLE:
+        return None
+    tags = plan.tags(normalised) if plan.tags is not None else ()
+    ttl, soft = plan.lifetimes(value, key)
+    return key, stored, ttl, delta, tags, soft
 
 
 def write_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], value: Any) -> Flow:

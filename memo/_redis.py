@@ -35,6 +35,8 @@ __all__ = ["RedisStore", "RemoteEntry"]
 
 log = logging.getLogger("memo")
 _PENDING_LIMIT = 10_000
+# One entry to store in a batch: key, value, ttl, delta, tags, soft.
+Item = tuple[CacheKey, Any, "float | None", float, tuple[str, ...], "float | None"]
 
 
 class RemoteEntry(Entry):
@@ -210,6 +212,30 @@ class RedisStore:
         reply = yield Command(("HGETALL", self.generations_key))
         return [(name, int(value)) for name, value in pairs(reply)]
 
+    def _get_many(self, keys: list[CacheKey]) -> Op:
+        replies = yield Batch(tuple(Command(("GET", key.remote)) for key in keys))
+        return [
+            None if raw is None else self._decode(key, raw)
+            for key, raw in zip(keys, replies, strict=True)
+        ]
+
+    def _set_many(self, items: list[Item]) -> Op:
+        calls: list[Command | ScriptCall] = []
+        for key, value, ttl, delta, tags, _soft in items:
+            now = CLOCK.time()
+            expires = None if ttl is None else now + ttl
+            payload = self.codec.encode(
+                key.remote, value, created=now, expires=expires, delta=delta
+            )
+            ttl_ms = 0 if ttl is None else max(1, int(ttl * 1000))
+            message = self.message("k", key.remote)
+            args = (payload, ttl_ms, "", "set", self.channel, message)
+            calls.append(WRITE((key.remote, self.entry_key(key.remote)), args))
+            calls.extend(_tag_command(self.tag_key(t), key.remote, ttl_ms) for t in tags)
+        if calls:
+            yield Batch(tuple(calls))
+        return len(items)
+
     def _release(self, remote: str, token: str) -> Op:
         args = (token, self.channel, self.message("k", remote))
         return bool((yield RELEASE((self.entry_key(remote),), args)))
@@ -297,6 +323,24 @@ class RedisStore:
         if result:
             self._keep_lease(key.remote, token)
         return None if result is None else bool(result)
+
+    def get_many(self, keys: list[CacheKey]) -> list[Entry | None]:
+        """Entries of keys in one round trip (a pipeline); all None if Redis fails."""
+        found = self._run(self._get_many(keys), None)
+        return [None] * len(keys) if found is None else list(found)
+
+    def set_many(self, items: list[Item]) -> int:
+        """Store (key, value, ttl, delta, tags, soft) items in one round trip; how many."""
+        return int(self._run(self._set_many(items), 0) or 0)
+
+    async def aget_many(self, keys: list[CacheKey]) -> list[Entry | None]:
+        """`get_many` for async callers."""
+        found = await self._arun(self._get_many(keys), None)
+        return [None] * len(keys) if found is None else list(found)
+
+    async def aset_many(self, items: list[Item]) -> int:
+        """`set_many` for async callers."""
+        return int(await self._arun(self._set_many(items), 0) or 0)
 
     def release(self, key: CacheKey, token: str) -> None:
         """Give up a lease (the compute failed) so waiters retry now."""

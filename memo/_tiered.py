@@ -142,6 +142,49 @@ class TieredStore:
         local = self.memory.delete_tag(tag)
         return max(self.redis.delete_tag(tag), local)
 
+    def get_many(self, keys: list[CacheKey]) -> list[Entry | None]:
+        """L1 for each key, then one pipelined round trip to Redis for the rest."""
+        found: list[Entry | None] = [
+            self.memory.get_local(key.local) if self.l1_active else None for key in keys
+        ]
+        missing = [i for i, entry in enumerate(found) if entry is None]
+        seq = self.redis.events.seq
+        for i, entry in zip(missing, self.redis.get_many([keys[i] for i in missing]), strict=True):
+            found[i] = entry
+            if entry is not None and self.l1_active:
+                self._promote(keys[i], entry, seq)
+        return found
+
+    def set_many(self, items: list[Any]) -> int:
+        """One pipelined round trip to Redis, then L1."""
+        seq = self.redis.events.seq
+        stored = self.redis.set_many(items)
+        for key, value, ttl, delta, tags, soft in items:
+            self._keep_local(key, value, ttl, delta=delta, tags=tags, soft=soft, seq=seq)
+        return stored
+
+    async def aget_many(self, keys: list[CacheKey]) -> list[Entry | None]:
+        """`get_many` for async callers."""
+        found: list[Entry | None] = [
+            self.memory.get_local(key.local) if self.l1_active else None for key in keys
+        ]
+        missing = [i for i, entry in enumerate(found) if entry is None]
+        seq = self.redis.events.seq
+        remote = await self.redis.aget_many([keys[i] for i in missing])
+        for i, entry in zip(missing, remote, strict=True):
+            found[i] = entry
+            if entry is not None and self.l1_active:
+                self._promote(keys[i], entry, seq)
+        return found
+
+    async def aset_many(self, items: list[Any]) -> int:
+        """`set_many` for async callers."""
+        seq = self.redis.events.seq
+        stored = await self.redis.aset_many(items)
+        for key, value, ttl, delta, tags, soft in items:
+            self._keep_local(key, value, ttl, delta=delta, tags=tags, soft=soft, seq=seq)
+        return stored
+
     def claim(self, key: CacheKey, token: str) -> bool | None:
         """The key's lease across processes."""
         return self.redis.claim(key, token)

@@ -7,10 +7,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, overload
 
 from memo._stats import Stats
+from memo._warm import WarmReport
 
 __all__ = ["AsyncMemoized", "Memoized"]
 
@@ -40,6 +41,17 @@ class Memoized(Protocol[P, R_co]):
 
     def refresh(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
         """Recompute, store and return."""
+        ...
+
+    def warm(
+        self,
+        calls: Iterable[Any],
+        *,
+        concurrency: int = 8,
+        batch_size: int = 100,
+        progress: bool | None = None,
+    ) -> WarmReport:
+        """Fill the cache for many calls; counts of warmed, skipped and failed."""
         ...
 
     @property
@@ -80,6 +92,17 @@ class AsyncMemoized(Protocol[P, R_co]):
 
     def refresh(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R_co]:
         """Recompute, store and return."""
+        ...
+
+    def warm(
+        self,
+        calls: Iterable[Any],
+        *,
+        concurrency: int = 8,
+        batch_size: int = 100,
+        progress: bool | None = None,
+    ) -> Coroutine[Any, Any, WarmReport]:
+        """Fill the cache for many calls; counts of warmed, skipped and failed."""
         ...
 
     @property

@@ -10,7 +10,7 @@ classes and static methods stays wrapt's job (`__bound_function_wrapper__`).
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import wrapt
@@ -20,6 +20,7 @@ from memo._core import Core
 from memo._disabled import ACTIVE
 from memo._keys import FAST_TYPES
 from memo._stats import Stats
+from memo._warm import WarmReport, awarm, warm
 
 __all__ = ["wrap"]
 
@@ -71,6 +72,25 @@ class _SyncHandles:
         """This function's counters (live)."""
         return self._memo_core().plan.stats
 
+    def warm(
+        self,
+        calls: Iterable[Any],
+        *,
+        concurrency: int = 8,
+        batch_size: int = 100,
+        progress: bool | None = None,
+    ) -> WarmReport:
+        """Fill the cache for each call (a tuple of arguments, a dict of keyword arguments,
+        or one argument); already cached calls are skipped. Returns warmed/skipped/failed."""
+        return warm(
+            self._memo_core(),
+            calls,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            progress=progress,
+            prefix=self._memo_args(()),
+        )
+
 
 class _AsyncHandles(_SyncHandles):
     """Handles of an `async def` cached function: those doing I/O are awaitable."""
@@ -88,6 +108,24 @@ class _AsyncHandles(_SyncHandles):
     async def refresh(self, *args: Any, **kwargs: Any) -> Any:
         """Recompute this call, store the result and return it."""
         return await self._memo_core().arefresh(self._memo_args(args), kwargs)
+
+    async def warm(  # type: ignore[override]
+        self,
+        calls: Iterable[Any],
+        *,
+        concurrency: int = 8,
+        batch_size: int = 100,
+        progress: bool | None = None,
+    ) -> WarmReport:
+        """`warm` for an async function: calls run as tasks, at most concurrency at once."""
+        return await awarm(
+            self._memo_core(),
+            calls,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            progress=progress,
+            prefix=self._memo_args(()),
+        )
 
 
 # -- bound (methods, classmethods, staticmethods) --------------------------------------
