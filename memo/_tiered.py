@@ -11,7 +11,7 @@ never leave a stale copy here.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from memo._clock import CLOCK
 from memo._entry import FOREVER, CacheKey, Entry
@@ -94,17 +94,10 @@ class TieredStore:
 
     def get(self, key: CacheKey, *, local_only: bool = False) -> Entry | None:
         """L1, else Redis; a Redis hit is copied into L1 unless an event raced it."""
-        self.redis.events.ensure_started()
-        active = self.l1_active
-        if active:
-            entry = self.memory.get_local(key.local)
-            if entry is not None or local_only:
-                return entry
-        seq = self.redis.events.seq
-        entry = self.redis.get(key)
-        if entry is not None and active:
-            self._promote(key, entry, seq)
-        return entry
+        entry, seq = self._before_get(key)
+        if entry is not None or local_only or seq is None:
+            return entry
+        return self._after_get(key, self.redis.get(key), seq)
 
     def set(
         self,
@@ -119,18 +112,15 @@ class TieredStore:
         soft: float | None = None,
     ) -> bool:
         """Redis first, then L1 (if the write won and no event raced it)."""
-        tags = tuple(tags)
-        seq = self.redis.events.seq
+        local = _Local(key, value, ttl, delta, tuple(tags), soft, self.redis.events.seq)
         try:
             written = self.redis.set(
-                key, value, ttl, delta=delta, tags=tags, token=token, mode=mode
+                key, value, ttl, delta=delta, tags=local.tags, token=token, mode=mode
             )
         except SerializationError:
-            self._keep_local(key, value, ttl, delta=delta, tags=tags, soft=soft)
+            self._keep(local, raced=False)
             raise
-        if written or key.failed:
-            self._keep_local(key, value, ttl, delta=delta, tags=tags, soft=soft, seq=seq)
-        return written
+        return self._after_set(local, written)
 
     def delete(self, key: CacheKey) -> bool:
         """Remove from both tiers and from every process's L1."""
@@ -144,45 +134,15 @@ class TieredStore:
 
     def get_many(self, keys: list[CacheKey]) -> list[Entry | None]:
         """L1 for each key, then one pipelined round trip to Redis for the rest."""
-        found: list[Entry | None] = [
-            self.memory.get_local(key.local) if self.l1_active else None for key in keys
-        ]
-        missing = [i for i, entry in enumerate(found) if entry is None]
-        seq = self.redis.events.seq
-        for i, entry in zip(missing, self.redis.get_many([keys[i] for i in missing]), strict=True):
-            found[i] = entry
-            if entry is not None and self.l1_active:
-                self._promote(keys[i], entry, seq)
-        return found
+        found, missing, seq = self._before_many(keys)
+        remote = self.redis.get_many([keys[i] for i in missing])
+        return self._after_many(keys, found, missing, remote, seq)
 
     def set_many(self, items: list[Any]) -> int:
         """One pipelined round trip to Redis, then L1."""
         seq = self.redis.events.seq
         stored = self.redis.set_many(items)
-        for key, value, ttl, delta, tags, soft in items:
-            self._keep_local(key, value, ttl, delta=delta, tags=tags, soft=soft, seq=seq)
-        return stored
-
-    async def aget_many(self, keys: list[CacheKey]) -> list[Entry | None]:
-        """`get_many` for async callers."""
-        found: list[Entry | None] = [
-            self.memory.get_local(key.local) if self.l1_active else None for key in keys
-        ]
-        missing = [i for i, entry in enumerate(found) if entry is None]
-        seq = self.redis.events.seq
-        remote = await self.redis.aget_many([keys[i] for i in missing])
-        for i, entry in zip(missing, remote, strict=True):
-            found[i] = entry
-            if entry is not None and self.l1_active:
-                self._promote(keys[i], entry, seq)
-        return found
-
-    async def aset_many(self, items: list[Any]) -> int:
-        """`set_many` for async callers."""
-        seq = self.redis.events.seq
-        stored = await self.redis.aset_many(items)
-        for key, value, ttl, delta, tags, soft in items:
-            self._keep_local(key, value, ttl, delta=delta, tags=tags, soft=soft, seq=seq)
+        self._keep_many(items, seq)
         return stored
 
     def claim(self, key: CacheKey, token: str) -> bool | None:
@@ -209,21 +169,14 @@ class TieredStore:
         """Close L2 (L1 needs nothing)."""
         self.redis.close()
 
-    # -- the store protocol, async ---------------------------------------------------------
+    # -- the store protocol, async: the same steps around awaited Redis calls ---------------
 
     async def aget(self, key: CacheKey, *, local_only: bool = False) -> Entry | None:
         """`get` for async callers."""
-        self.redis.events.ensure_started()
-        active = self.l1_active
-        if active:
-            entry = self.memory.get_local(key.local)
-            if entry is not None or local_only:
-                return entry
-        seq = self.redis.events.seq
-        entry = await self.redis.aget(key)
-        if entry is not None and active:
-            self._promote(key, entry, seq)
-        return entry
+        entry, seq = self._before_get(key)
+        if entry is not None or local_only or seq is None:
+            return entry
+        return self._after_get(key, await self.redis.aget(key), seq)
 
     async def aset(
         self,
@@ -238,18 +191,15 @@ class TieredStore:
         soft: float | None = None,
     ) -> bool:
         """`set` for async callers."""
-        tags = tuple(tags)
-        seq = self.redis.events.seq
+        local = _Local(key, value, ttl, delta, tuple(tags), soft, self.redis.events.seq)
         try:
             written = await self.redis.aset(
-                key, value, ttl, delta=delta, tags=tags, token=token, mode=mode
+                key, value, ttl, delta=delta, tags=local.tags, token=token, mode=mode
             )
         except SerializationError:
-            self._keep_local(key, value, ttl, delta=delta, tags=tags, soft=soft)
+            self._keep(local, raced=False)
             raise
-        if written or key.failed:
-            self._keep_local(key, value, ttl, delta=delta, tags=tags, soft=soft, seq=seq)
-        return written
+        return self._after_set(local, written)
 
     async def adelete(self, key: CacheKey) -> bool:
         """`delete` for async callers."""
@@ -260,6 +210,19 @@ class TieredStore:
         """`delete_tag` for async callers."""
         local = self.memory.delete_tag(tag)
         return max(await self.redis.adelete_tag(tag), local)
+
+    async def aget_many(self, keys: list[CacheKey]) -> list[Entry | None]:
+        """`get_many` for async callers."""
+        found, missing, seq = self._before_many(keys)
+        remote = await self.redis.aget_many([keys[i] for i in missing])
+        return self._after_many(keys, found, missing, remote, seq)
+
+    async def aset_many(self, items: list[Any]) -> int:
+        """`set_many` for async callers."""
+        seq = self.redis.events.seq
+        stored = await self.redis.aset_many(items)
+        self._keep_many(items, seq)
+        return stored
 
     async def aclaim(self, key: CacheKey, token: str) -> bool | None:
         """`claim` for async callers."""
@@ -276,6 +239,49 @@ class TieredStore:
     async def abump_generation(self, name: str) -> int | None:
         """`bump_generation` for async callers."""
         return await self.redis.abump_generation(name)
+
+    # -- the steps both colours share -----------------------------------------------------
+
+    def _before_get(self, key: CacheKey) -> tuple[Entry | None, int | None]:
+        """(L1's entry, None) when L1 answers; else (None, the event count before Redis)."""
+        self.redis.events.ensure_started()
+        if self.l1_active:
+            entry = self.memory.get_local(key.local)
+            if entry is not None:
+                return entry, None
+        return None, self.redis.events.seq
+
+    def _after_get(self, key: CacheKey, entry: Entry | None, seq: int) -> Entry | None:
+        if entry is not None and self.l1_active:
+            self._promote(key, entry, seq)
+        return entry
+
+    def _after_set(self, local: _Local, written: bool) -> bool:
+        if written or local.key.failed:
+            self._keep(local, raced=True)
+        return written
+
+    def _before_many(self, keys: list[CacheKey]) -> tuple[list[Entry | None], list[int], int]:
+        active = self.l1_active
+        found = [self.memory.get_local(key.local) if active else None for key in keys]
+        missing = [i for i, entry in enumerate(found) if entry is None]
+        return found, missing, self.redis.events.seq
+
+    def _after_many(
+        self,
+        keys: list[CacheKey],
+        found: list[Entry | None],
+        missing: list[int],
+        remote: list[Entry | None],
+        seq: int,
+    ) -> list[Entry | None]:
+        for i, entry in zip(missing, remote, strict=True):
+            found[i] = self._after_get(keys[i], entry, seq)
+        return found
+
+    def _keep_many(self, items: list[Any], seq: int) -> None:
+        for key, value, ttl, delta, tags, soft in items:
+            self._keep(_Local(key, value, ttl, delta, tags, soft, seq), raced=True)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -299,25 +305,28 @@ class TieredStore:
         events = self.redis.events
         return lambda: events.seq == seq
 
-    def _keep_local(
-        self,
-        key: CacheKey,
-        value: Any,
-        ttl: float | None,
-        *,
-        delta: float,
-        tags: tuple[str, ...],
-        soft: float | None,
-        seq: int | None = None,
-    ) -> None:
+    def _keep(self, local: _Local, *, raced: bool) -> None:
+        """Put a written value in L1 (raced: unless an event came in since local.seq)."""
         if self.l1_active:
             self.memory.set_local(
-                key.local,
-                value,
-                ttl,
-                delta=delta,
-                tags=tags,
-                remote=key.remote,
-                soft=soft,
-                only_if=None if seq is None else self._quiet_since(seq),
+                local.key.local,
+                local.value,
+                local.ttl,
+                delta=local.delta,
+                tags=local.tags,
+                remote=local.key.remote,
+                soft=local.soft,
+                only_if=self._quiet_since(local.seq) if raced else None,
             )
+
+
+class _Local(NamedTuple):
+    """A write's L1 copy, waiting for Redis's answer."""
+
+    key: CacheKey
+    value: Any
+    ttl: float | None
+    delta: float
+    tags: tuple[str, ...]
+    soft: float | None
+    seq: int
