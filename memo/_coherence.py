@@ -167,6 +167,7 @@ class Events:
         generations = self.store.client.execute_command("HGETALL", self.store.generations_key)
         for name, generation in pairs(generations):
             self._generation(name, int(generation))
+        self.store.generations_loaded()
         self._set_health(True)
 
     def _listen(self) -> None:

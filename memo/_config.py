@@ -74,7 +74,7 @@ class Settings:
         seen: dict[int, Store] = {id(self.store): self.store}
         for core in self.all_cores():
             seen.setdefault(id(core.store), core.store)
-        return list(seen.values())
+        return [store for store in seen.values() if not getattr(store, "closed", False)]
 
 
 settings = Settings()

@@ -159,8 +159,9 @@ class Core:
         # does not pay for the policy generator; the policy starts at the miss.
         entry = self.store.get(key)
         if entry is not None:
-            if self.plan.refreshes and self.plan.due(entry, CLOCK.monotonic()):
-                self.refresh_later(args, kwargs, key, normalised)
+            now = CLOCK.monotonic()
+            if self.plan.refreshes and self.plan.due(entry, now):
+                self.refresh_later(args, kwargs, key, normalised, entry=entry, now=now)
             return hit(self.plan, entry)
         return self._run(miss_flow(self.plan, key, normalised), key, args, kwargs)
 
@@ -170,8 +171,14 @@ class Core:
         kwargs: Mapping[str, Any],
         key: Hashable | CacheKey,
         normalised: tuple[Any, ...],
+        *,
+        entry: Entry,
+        now: float,
     ) -> None:
         """A hit found its entry due: recompute it in the background, once per key."""
+        stale_ttl = self.plan.stale_ttl
+        if stale_ttl and now >= entry.expires - stale_ttl:
+            self.plan.stats.stale += 1  # served past its TTL while a refresh runs
         if not isinstance(key, CacheKey):  # from the hit path, which has only the L1 key
             key = self.key_for(normalised, key)
         flow, cache_key = background_flow(self.plan, key, normalised), key
@@ -192,6 +199,8 @@ class Core:
 
     def write(self, args: tuple[Any, ...], kwargs: Mapping[str, Any], value: Any) -> None:
         """Make value the entry of this call (a write-through), in every tier and process."""
+        if is_disabled():
+            return
         normalised, values = self.keys.split(args, kwargs)
         key = self.key_for(values)
         self._run(write_flow(self.plan, key, normalised, value), key)
@@ -216,7 +225,7 @@ class Core:
             return run_sync(flow, self.store, lambda: function(*args, **kw), self.thread_flights)
         finally:
             if key.failed:  # a tier degraded on this call: counted, never raised
-                self.plan.stats.errors += 1
+                self.plan.stats.error(key.error)
 
     # -- async -------------------------------------------------------------------------------
 
@@ -238,8 +247,9 @@ class Core:
             self.plan.adaptive.observe(key.local)
         entry = await self.store.aget(key)
         if entry is not None:
-            if self.plan.refreshes and self.plan.due(entry, CLOCK.monotonic()):
-                self.refresh_later(args, kwargs, key, normalised)
+            now = CLOCK.monotonic()
+            if self.plan.refreshes and self.plan.due(entry, now):
+                self.refresh_later(args, kwargs, key, normalised, entry=entry, now=now)
             return hit(self.plan, entry)
         return await self._arun(miss_flow(self.plan, key, normalised), key, args, kwargs)
 
@@ -251,6 +261,8 @@ class Core:
 
     async def awrite(self, args: tuple[Any, ...], kwargs: Mapping[str, Any], value: Any) -> None:
         """`write` for async callers."""
+        if is_disabled():
+            return
         normalised, values = self.keys.split(args, kwargs)
         key = self.key_for(values)
         await self._arun(write_flow(self.plan, key, normalised, value), key)
@@ -273,7 +285,7 @@ class Core:
             )
         finally:
             if key.failed:
-                self.plan.stats.errors += 1
+                self.plan.stats.error(key.error)
 
 
 def _remove_flow(key: CacheKey) -> Flow:

@@ -355,7 +355,7 @@ def background_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> F
         yield from _compute_and_store(plan, key, normalised, token)
     except Exception as exc:
         yield Release(key, token)
-        plan.stats.errors += 1
+        plan.stats.error(type(exc).__name__)
         plan.log_once(
             "refresh",
             f"{plan.name}: background refresh failed ({exc!r}); "
@@ -405,7 +405,9 @@ def _store(
     tags = plan.tags(normalised) if plan.tags is not None else ()
     ttl, soft = plan.lifetimes(value, key)
     try:
-        yield Put(key, stored, ttl, delta, tags, token, mode, soft)
+        written = yield Put(key, stored, ttl, delta, tags, token, mode, soft)
+        if token and not written:
+            yield Release(key, token)  # a write that did not land must not hold the lease
     except SerializationError as exc:
         plan.warn_once(
             "serialize",

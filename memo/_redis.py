@@ -102,6 +102,8 @@ class RedisStore:
         self._lock = threading.Lock()
         self._pending: deque[tuple[str, str]] = deque()
         self._pending_overflow = False
+        self._replaying = False
+        self.closed = False
         self._last_log = 0.0
         self.generations: dict[str, int] = {}
         self._generations_loaded = False
@@ -275,13 +277,15 @@ class RedisStore:
 
         local_only asks for the in-process tier, which an L2-only store does not have.
         """
-        if local_only or self.breaker.is_open:
+        if local_only:
+            return None
+        if self._skip(key):
             return None
         try:  # the hit path: one GET, no operation generator
             raw = self.client.execute_command("GET", key.remote)
         except Exception as exc:
             return self._failed(exc, None, key)  # type: ignore[no-any-return]
-        self.breaker.success()
+        self._succeeded()
         return None if raw is None else self._decode(key, raw)
 
     def set(
@@ -343,9 +347,11 @@ class RedisStore:
         return int(await self._arun(self._set_many(items), 0) or 0)
 
     def release(self, key: CacheKey, token: str) -> None:
-        """Give up a lease (the compute failed) so waiters retry now."""
+        """Give up a lease (the compute failed, or its write did not land) so waiters retry
+        now; if Redis does not answer, the release is replayed when it does."""
         self._forget_lease(key.remote)
-        self._run(self._release(key.remote, token), None, key)
+        if self._run(self._release(key.remote, token), None) is None:
+            self._remember("r", f"{key.remote}\x00{token}")
 
     def wait(self, key: CacheKey, timeout: float) -> None:
         """Block until key is filled or deleted by anyone, or timeout passes."""
@@ -363,6 +369,10 @@ class RedisStore:
         if not self._generations_loaded:
             self.load_generations()
         return self.generations.get(name, 0)
+
+    def generations_loaded(self) -> None:
+        """The events connection read every generation: keys need not read them again."""
+        self._generations_loaded = True
 
     def load_generations(self) -> bool:
         """Read every function's generation now; False if Redis did not answer."""
@@ -386,6 +396,7 @@ class RedisStore:
 
     def close(self) -> None:
         """Stop background threads and close the clients."""
+        self.closed = True
         self.events.stop()
         self.breaker.close()
         client, self._client = self._client, None
@@ -444,7 +455,8 @@ class RedisStore:
     async def arelease(self, key: CacheKey, token: str) -> None:
         """`release` for async callers."""
         self._forget_lease(key.remote)
-        await self._arun(self._release(key.remote, token), None, key)
+        if await self._arun(self._release(key.remote, token), None) is None:
+            self._remember("r", f"{key.remote}\x00{token}")
 
     async def await_fill(self, key: CacheKey, timeout: float) -> None:
         """`wait` for async callers."""
@@ -462,8 +474,18 @@ class RedisStore:
 
     # -- executors ---------------------------------------------------------------------------
 
+    def _skip(self, key: CacheKey | None) -> bool:
+        """Whether to leave Redis out: its breaker is open, or this call already met an outage
+        (a hung server then costs a call one timeout, not one per command)."""
+        if self.breaker.is_open or (key is not None and key.outage):
+            if key is not None:
+                key.failed = True  # degraded: L1 keeps the value, the call counts an error
+                key.error = key.error or "RedisUnavailable"
+            return True
+        return False
+
     def _run(self, op: Op, fallback: Any, key: CacheKey | None = None) -> Any:
-        if self.breaker.is_open:
+        if self._skip(key):
             op.close()
             return fallback
         client = self.client
@@ -473,13 +495,13 @@ class RedisStore:
                 request = op.send(reply)
                 reply = _send_sync(client, request)
         except StopIteration as stop:
-            self.breaker.success()
+            self._succeeded()
             return stop.value
         except Exception as exc:
             return self._failed(exc, fallback, key)
 
     async def _arun(self, op: Op, fallback: Any, key: CacheKey | None = None) -> Any:
-        if self.breaker.is_open:
+        if self._skip(key):
             op.close()
             return fallback
         reply: Any = None
@@ -489,7 +511,7 @@ class RedisStore:
                 request = op.send(reply)
                 reply = await _send_async(client, request)
         except StopIteration as stop:
-            self.breaker.success()
+            self._succeeded()
             return stop.value
         except Exception as exc:
             return self._failed(exc, fallback, key)
@@ -497,18 +519,35 @@ class RedisStore:
     def _failed(self, exc: Exception, fallback: Any, key: CacheKey | None) -> Any:
         from memo._errors import SerializationError  # noqa: PLC0415
 
-        if isinstance(exc, SerializationError):
+        if isinstance(exc, SerializationError) or self.on_error == "raise":
             raise exc
         redis = import_redis()
-        if self.on_error == "raise" or not isinstance(exc, (redis.RedisError, OSError)):
-            raise exc
         self.errors += 1
+        outage = _is_outage(redis, exc)
         if key is not None:
             key.failed = True
-        if _is_outage(redis, exc):
+            key.error = type(exc).__name__
+            key.outage = key.outage or outage
+        if outage:
             self.breaker.failure(exc)
         self._log(f"memo: Redis {self.name} {type(exc).__name__}: {_short(exc)}; degraded")
         return fallback
+
+    def _succeeded(self) -> None:
+        self.breaker.success()
+        if self._pending and not self._replaying:
+            self._replay_soon()  # invalidations lost in a short blip: send them now
+
+    def _replay_soon(self) -> None:
+        self._replaying = True
+
+        def run() -> None:
+            try:
+                self.replay()
+            finally:
+                self._replaying = False
+
+        threading.Thread(target=run, name=f"memo-replay-{self.name}", daemon=True).start()
 
     def _log(self, message: str) -> None:
         now = time.monotonic()
@@ -570,7 +609,7 @@ class RedisStore:
             overflow, self._pending_overflow = self._pending_overflow, False
         sent = 0
         for kind, payload in pending:
-            op = {"k": self._delete, "t": self._delete_tag, "g": self._bump}[kind](payload)
+            op = self._pending_op(kind, payload)
             if self._run(op, None) is None:
                 self._remember(kind, payload)
             else:
@@ -579,6 +618,12 @@ class RedisStore:
             for name in list(self.generations) or []:
                 self._run(self._bump(name), None)
         return sent
+
+    def _pending_op(self, kind: str, payload: str) -> Op:
+        if kind == "r":
+            remote, _, token = payload.partition("\x00")
+            return self._release(remote, token)
+        return {"k": self._delete, "t": self._delete_tag, "g": self._bump}[kind](payload)
 
     def after_fork(self) -> None:
         """In a forked child: new connections, no inherited threads or locks."""
@@ -705,10 +750,10 @@ def _make_client(endpoint: Endpoint | None, timeout: float, *, sync: bool) -> An
             "async def functions, or build the store from a url=."
         )
     redis = import_redis()
-    options = endpoint.options(timeout)
+    options = endpoint.options(timeout, sync=sync)
     if endpoint.kind == "standalone":
         factory = redis.Redis if sync else redis.asyncio.Redis
-        return factory.from_url(endpoint.url, **options)
+        return factory.from_url(endpoint.url, **options, **_without_maintenance_handshake())
     auth = {"username": endpoint.username, "password": endpoint.password}
     if endpoint.kind == "cluster":
         return _cluster_client(redis, endpoint, options, auth, sync=sync)
@@ -724,6 +769,16 @@ def _make_client(endpoint: Endpoint | None, timeout: float, *, sync: bool) -> An
     client = sentinel.master_for(endpoint.service)
     client.memo_sentinel = sentinel  # its connections to the sentinels close with the client
     return client
+
+
+def _without_maintenance_handshake() -> dict[str, Any]:
+    """redis-py 8 asks each new connection for maintenance notifications, which older
+    servers refuse with an error and a log line: a round trip a cache does not need."""
+    try:
+        from redis.maint_notifications import MaintNotificationsConfig  # noqa: PLC0415
+    except ImportError:  # redis-py before the feature: nothing to turn off
+        return {}
+    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
 
 
 def _cluster_client(

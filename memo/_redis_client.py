@@ -60,16 +60,21 @@ class Endpoint:
             return ",".join(f"{h}:{p}" for h, p in self.hosts)
         return urlsplit(self.url).path or "unix"
 
-    def options(self, timeout: float) -> dict[str, Any]:
-        """Client keyword arguments: short timeouts, connection errors retried once."""
+    def options(self, timeout: float, *, sync: bool = True) -> dict[str, Any]:
+        """Client keyword arguments: short timeouts, connection errors retried once.
+
+        The asyncio client needs redis.asyncio's Retry: the sync one would hand back the
+        coroutine unawaited, and nothing would ever be retried.
+        """
         redis = import_redis()
         from redis.backoff import NoBackoff  # noqa: PLC0415
-        from redis.retry import Retry  # noqa: PLC0415
 
+        retry_class = redis.retry.Retry if sync else redis.asyncio.retry.Retry
+        retry = retry_class(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
         return {
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
-            "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+            "retry": retry,
             "health_check_interval": 0,
         }
 

@@ -65,21 +65,18 @@ Op = Generator[Any, Any, Any]
 # KEYS: entry, lease. ARGV: payload, ttl ms (0: none), lease token ('' : none),
 # mode ('set' | 'nx'), channel, message. Returns 1 if written. A plain 'set' (a refresh,
 # a write-through) is authoritative: it also ends any lease, so a compute that started
-# earlier elsewhere cannot overwrite the newer value when it finishes.
+# earlier elsewhere cannot overwrite the newer value when it finishes. The SET comes first:
+# Redis checks maxmemory at a script's first write, and a DEL would slip past it.
 WRITE = Script(
     """
-if ARGV[3] ~= '' then
-  if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
-  redis.call('DEL', KEYS[2])
-elseif ARGV[4] == 'set' then
-  redis.call('DEL', KEYS[2])
-end
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
 if ARGV[4] == 'nx' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if ARGV[2] == '0' then
   redis.call('SET', KEYS[1], ARGV[1])
 else
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
+if ARGV[3] ~= '' or ARGV[4] == 'set' then redis.call('DEL', KEYS[2]) end
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 """

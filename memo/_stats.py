@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections import Counter
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 __all__ = ["Stats"]
 
@@ -21,7 +23,9 @@ class Stats:
     errors: int = 0
     waits: int = 0
     refreshes: int = 0
+    stale: int = 0
     compute_time: float = 0.0
+    errors_by_class: Counter[str] = field(default_factory=Counter)
 
     @property
     def hits(self) -> int:
@@ -37,6 +41,11 @@ class Stats:
     def __add__(self, other: Stats) -> Stats:
         return Stats(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
+    def error(self, kind: str) -> None:
+        """Count one degraded call, by the class of the error behind it."""
+        self.errors += 1
+        self.errors_by_class[kind or "unknown"] += 1
+
     def reset(self) -> None:
         """Zero every counter."""
         for f in fields(self):
@@ -44,11 +53,12 @@ class Stats:
 
     def snapshot(self) -> Stats:
         """A copy that later calls do not change."""
-        return Stats(*(getattr(self, f.name) for f in fields(self)))
+        return replace(self, errors_by_class=Counter(self.errors_by_class))
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, Any]:
         """Counters plus `hits` and `hit_rate`, for printing and exporting."""
-        out: dict[str, float] = {f.name: getattr(self, f.name) for f in fields(self)}
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["errors_by_class"] = dict(self.errors_by_class)
         out["hits"] = self.hits
         out["hit_rate"] = self.hit_rate
         return out

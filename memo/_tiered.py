@@ -40,6 +40,11 @@ class TieredStore:
     def __repr__(self) -> str:
         return f"TieredStore({self.memory!r}, {self.redis!r})"
 
+    @property
+    def closed(self) -> bool:
+        """Whether close() was called (its Redis tier no longer serves)."""
+        return self.redis.closed
+
     # -- when L1 may be used -------------------------------------------------------------
 
     @property

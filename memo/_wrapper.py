@@ -280,7 +280,7 @@ def _hit_path(core: Core) -> Callable[..., Any]:
         observe="\n            plan.adaptive.observe(key)" if core.plan.adaptive else "",
         refresh=(
             "\n            if plan.due(entry, now):"
-            "\n                core.refresh_later(args, kwargs, key, values)"
+            "\n                core.refresh_later(args, kwargs, key, values, entry=entry, now=now)"
             if core.plan.refreshes
             else ""
         ),
