@@ -13,6 +13,7 @@ from memo._stats import Stats
 from memo._tags import ainvalidate_tag, invalidate_tag
 from memo._tiered import TieredStore
 from memo._types import AsyncMemoized, Memoized
+from memo._write_behind import Write, flush, write_behind
 
 __version__ = "0.1.0.dev0"
 
@@ -28,14 +29,17 @@ __all__ = [
     "Serializer",
     "Stats",
     "TieredStore",
+    "Write",
     "adaptive",
     "ainvalidate_tag",
     "cached",
     "configure",
     "disabled",
+    "flush",
     "invalidate_tag",
     "invalidates",
     "refresh_ahead",
     "stats",
+    "write_behind",
     "write_through",
 ]
