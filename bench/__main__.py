@@ -11,13 +11,28 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from bench import l1_hit, memory
+from bench import l1_hit, l2_hit, memory, stampede, write_behind
 from bench._report import SuiteResult
 from bench._settings import Settings
 
 Suite = Callable[[Settings], SuiteResult]
-SUITES: dict[str, Suite] = {"l1": l1_hit.run, "memory": memory.run}
-PACKAGES = ("memo-cache", "cachetools", "cachebox", "async-lru")
+SUITES: dict[str, Suite] = {
+    "l1": l1_hit.run,
+    "memory": memory.run,
+    "l2": l2_hit.run,
+    "stampede": stampede.run,
+    "write_behind": write_behind.run,
+}
+PACKAGES = (
+    "memo-cache",
+    "cachetools",
+    "cachebox",
+    "async-lru",
+    "redis",
+    "dogpile.cache",
+    "cashews",
+    "aiocache",
+)
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
