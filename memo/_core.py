@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Callable, Hashable, Mapping, MutableMapping
 from typing import Any
 
+from memo import _observe as observe
 from memo._clock import CLOCK
 from memo._config import settings
 from memo._disabled import is_disabled
@@ -19,6 +20,7 @@ from memo._drivers import run_async, run_sync
 from memo._entry import CacheKey, Entry
 from memo._flight import AsyncFlights, ThreadFlights
 from memo._keys import KeyBuilder
+from memo._observe import OBSERVERS
 from memo._policy import (
     Flow,
     Plan,
@@ -163,7 +165,16 @@ class Core:
             if self.plan.refreshes and self.plan.due(entry, now):
                 self.refresh_later(args, kwargs, key, normalised, entry=entry, now=now)
             return hit(self.plan, entry)
-        return self._run(miss_flow(self.plan, key, normalised), key, args, kwargs)
+        if not OBSERVERS:
+            return self._run(miss_flow(self.plan, key, normalised), key, args, kwargs)
+        tokens = observe.start(self.plan.name, key)
+        try:
+            value = self._run(miss_flow(self.plan, key, normalised), key, args, kwargs)
+        except BaseException as exc:
+            observe.finish(tokens, exc)
+            raise
+        observe.finish(tokens, None)
+        return value
 
     def refresh_later(
         self,
@@ -251,7 +262,16 @@ class Core:
             if self.plan.refreshes and self.plan.due(entry, now):
                 self.refresh_later(args, kwargs, key, normalised, entry=entry, now=now)
             return hit(self.plan, entry)
-        return await self._arun(miss_flow(self.plan, key, normalised), key, args, kwargs)
+        if not OBSERVERS:
+            return await self._arun(miss_flow(self.plan, key, normalised), key, args, kwargs)
+        tokens = observe.start(self.plan.name, key)
+        try:
+            value = await self._arun(miss_flow(self.plan, key, normalised), key, args, kwargs)
+        except BaseException as exc:
+            observe.finish(tokens, exc)
+            raise
+        observe.finish(tokens, None)
+        return value
 
     async def arefresh(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
         """`refresh` for `async def` functions."""
