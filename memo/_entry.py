@@ -36,6 +36,17 @@ class Entry:
         return f"Entry(value={self.value!r}, expires={self.expires!r}, delta={self.delta!r})"
 
 
+class RemoteEntry(Entry):
+    """An entry read from L2; `expires` is already turned into an L1 (monotonic) deadline."""
+
+    __slots__ = ("created",)
+    remote = True
+
+    def __init__(self, value: Any, expires: float, delta: float, created: float) -> None:
+        super().__init__(value, expires, delta)
+        self.created = created
+
+
 class CacheKey:
     """Both names of one cached call: the L1 key and, built only when a tier asks, the Redis key."""
 

@@ -8,13 +8,15 @@ and Redis Cluster as `redis+cluster://host:port[,host:port]` or any URL with `?c
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from memo._errors import ConfigurationError
 
-__all__ = ["Endpoint", "import_redis", "parse_url"]
+__all__ = ["Endpoint", "close_with_loop", "import_redis", "make_client", "parse_url"]
 
 _SCHEMES = (
     "redis",
@@ -145,3 +147,73 @@ def _redact(url: str) -> str:
     if "@" in rest:
         rest = "***@" + rest.rpartition("@")[2]
     return scheme + sep + rest
+
+
+def make_client(endpoint: Endpoint | None, timeout: float, *, sync: bool) -> Any:
+    if endpoint is None:
+        raise ConfigurationError(
+            "RedisStore(client=...) was given without async_client=; pass both to use "
+            "async def functions, or build the store from a url=."
+        )
+    redis = import_redis()
+    options = endpoint.options(timeout, sync=sync)
+    if endpoint.kind == "standalone":
+        factory = redis.Redis if sync else redis.asyncio.Redis
+        return factory.from_url(endpoint.url, **options, **_without_maintenance_handshake())
+    auth = {"username": endpoint.username, "password": endpoint.password}
+    if endpoint.kind == "cluster":
+        return _cluster_client(redis, endpoint, options, auth, sync=sync)
+    module = redis.sentinel if sync else redis.asyncio.sentinel
+    sentinel = module.Sentinel(
+        list(endpoint.hosts),
+        sentinel_kwargs={"socket_timeout": timeout},
+        **options,
+        **auth,
+        db=endpoint.db,
+        ssl=endpoint.tls,
+    )
+    client = sentinel.master_for(endpoint.service)
+    client.memo_sentinel = sentinel  # its connections to the sentinels close with the client
+    return client
+
+
+def _without_maintenance_handshake() -> dict[str, Any]:
+    """redis-py 8 asks each new connection for maintenance notifications, which older
+    servers refuse with an error and a log line: a round trip a cache does not need."""
+    try:
+        from redis.maint_notifications import MaintNotificationsConfig  # noqa: PLC0415
+    except ImportError:  # redis-py before the feature: nothing to turn off
+        return {}
+    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+
+
+def _cluster_client(
+    redis: Any, endpoint: Endpoint, options: dict[str, Any], auth: dict[str, Any], *, sync: bool
+) -> Any:
+    options = {k: v for k, v in options.items() if k != "health_check_interval"}
+    if sync:
+        nodes = [redis.cluster.ClusterNode(h, p) for h, p in endpoint.hosts]
+        return redis.cluster.RedisCluster(startup_nodes=nodes, ssl=endpoint.tls, **auth, **options)
+    nodes = [redis.asyncio.cluster.ClusterNode(h, p) for h, p in endpoint.hosts]
+    return redis.asyncio.cluster.RedisCluster(
+        startup_nodes=nodes, ssl=endpoint.tls, **auth, **options
+    )
+
+
+async def close_with_loop(client: Any) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        await _aclose(client)
+
+
+async def _aclose(client: Any) -> None:
+    """Close an asyncio client with every connection it owns (its pool, its sentinels)."""
+    with contextlib.suppress(Exception):
+        await client.aclose()
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None:
+        with contextlib.suppress(Exception):
+            await pool.disconnect()
+    for sentinel in getattr(getattr(client, "memo_sentinel", None), "sentinels", ()):
+        await _aclose(sentinel)
