@@ -55,20 +55,27 @@ class Events:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.running = False
         self._pubsub: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def ensure_started(self) -> None:
-        """Start the thread on first use (never at import or decoration)."""
-        if self._thread is None or not self._thread.is_alive():
-            with self._lock:
-                if self._thread is None or not self._thread.is_alive():
-                    self._stop.clear()
-                    self._thread = threading.Thread(
-                        target=self._run, name=f"memo-events-{self.store.name}", daemon=True
-                    )
-                    self._thread.start()
+        """Start the thread on first use (never at import or decoration).
+
+        Called on every Redis access, so the common case is one attribute test; the
+        thread clears `running` itself when it ends.
+        """
+        if self.running:
+            return
+        with self._lock:
+            if not self.running:
+                self.running = True
+                self._stop.clear()
+                self._thread = threading.Thread(
+                    target=self._run, name=f"memo-events-{self.store.name}", daemon=True
+                )
+                self._thread.start()
 
     def stop(self) -> None:
         """Stop listening (the store is closing)."""
@@ -77,11 +84,13 @@ class Events:
         if thread is not None and thread is not threading.current_thread():
             thread.join(3)
         self._thread = None
+        self.running = False
 
     def after_fork(self) -> None:
         """A forked child has no listener thread: start over on next use."""
         self._lock = threading.Lock()
         self._thread = None
+        self.running = False
         self._pubsub = None
         self.healthy = False
         self._waiters = {}
@@ -141,6 +150,12 @@ class Events:
     # -- the thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self.running = False
+
+    def _loop(self) -> None:
         backoff = 0.05
         while not self._stop.is_set():
             try:

@@ -154,10 +154,10 @@ class Plan:
     stats: Stats = field(default_factory=Stats)
     warned: set[str] = field(default_factory=set)
 
-    @property
-    def refreshes(self) -> bool:
-        """Whether hits may start background refreshes."""
-        return bool(self.refresh_at or self.stale_ttl or self.early_beta)
+    refreshes: bool = field(init=False, default=False)  # hits may start background refreshes
+
+    def __post_init__(self) -> None:
+        self.refreshes = bool(self.refresh_at or self.stale_ttl or self.early_beta)
 
     def ttl_for(self, value: Any, key: CacheKey | None = None) -> float | None:
         """This result's TTL: none_ttl for None, adaptive per key, jitter below nominal."""
