@@ -236,9 +236,15 @@ class RedisStore(Resilience):
 
     async def aget(self, key: CacheKey, *, local_only: bool = False) -> Entry | None:
         """`get` for async callers."""
-        if local_only:
+        if local_only or self._skip(key):
             return None
-        return await self._arun(self._get(key), None, key)  # type: ignore[no-any-return]
+        try:  # the hit path: one GET, no operation generator
+            client = await self.async_client()
+            raw = await client.execute_command("GET", key.remote)
+        except Exception as exc:
+            return self._failed(exc, None, key)  # type: ignore[no-any-return]
+        self._succeeded()
+        return None if raw is None else self._decode(key, raw)
 
     async def aset(
         self,
