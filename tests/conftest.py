@@ -10,7 +10,7 @@ import memo
 from memo._clock import CLOCK
 from memo.testing import FakeClock
 
-pytest_plugins = ["tests.redis_fixtures"]
+pytest_plugins = ["tests.redis_fixtures", "pytester"]
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,11 @@ blocks above it defined and cached. That namespace is a module named `app` (cach
 `memo:default:app.get_user:...`), and each page starts from `memo.configure()` and the real
 clock. A block that is not meant to run has the line `<!-- skip-example -->` right above its
 fence; there are only a few.
+
+A page whose first line is `<!-- needs-redis -->` runs against the test Redis server: its
+namespace starts with `REDIS_URL` (the `redis_url` fixture: the session server, as an ACL user
+limited to `memo:*`) and `NAMESPACE` (a namespace of that page's run) already bound. Stores
+the page makes stay open from block to block and are closed when the next page starts.
 """
 
 from __future__ import annotations
@@ -13,18 +18,22 @@ import gc
 import re
 import sys
 import types
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import memo
 from memo._clock import CLOCK
+from memo._redis import _STORES
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = (*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md")
 SKIP_MARK = "<!-- skip-example -->"
+REDIS_MARK = "<!-- needs-redis -->"
 MAX_SKIPPED = 3
 MODULE = "app"
 _OPEN = re.compile(r"^```(?:python|py)\b")
@@ -71,7 +80,17 @@ def collect(page: Path) -> list[Block]:
     return blocks
 
 
+def needs_redis(page: Path) -> bool:
+    """Whether the page's first non-blank line is the `<!-- needs-redis -->` mark."""
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            return line.strip() == REDIS_MARK
+    return False
+
+
 BLOCKS = [block for page in PAGES for block in collect(page)]
+REDIS_PAGES = frozenset(page for page in PAGES if needs_redis(page))
+Bindings = Callable[[], Mapping[str, Any]]
 
 
 class PageRun:
@@ -81,15 +100,25 @@ class PageRun:
         self.page: Path | None = None
         self.ran = 0
         self.module = types.ModuleType(MODULE)
+        self.stores_before: weakref.WeakSet[Any] = weakref.WeakSet(_STORES)
 
-    def start(self, page: Path) -> None:
+    def start(self, page: Path, bindings: Mapping[str, Any]) -> None:
         """A fresh module, a fresh default store and the real clock, for a new page."""
         self.page, self.ran = page, 0
+        self.close_stores()
         self.module = types.ModuleType(MODULE)
+        self.module.__dict__.update(bindings)
         sys.modules[MODULE] = self.module
         gc.collect()  # the previous page's functions leave memo.stats()
         CLOCK.reset()
         memo.configure()
+
+    def close_stores(self) -> None:
+        """Close the RedisStores made since the last page started (their threads stop)."""
+        for store in list(_STORES):
+            if store not in self.stores_before:
+                store.close()
+        self.stores_before = weakref.WeakSet(_STORES)
 
     def run(self, block: Block) -> None:
         """Execute block in the page's namespace, reporting errors at the Markdown line."""
@@ -110,6 +139,7 @@ def _module_teardown() -> Iterator[None]:
     sys.modules.pop(MODULE, None)
     CLOCK.reset()
     memo.configure()
+    _RUN.close_stores()
 
 
 @pytest.fixture(autouse=True)
@@ -118,11 +148,31 @@ def fresh_memo() -> Iterator[None]:
     yield
 
 
-def _prepare(block: Block) -> None:
+@pytest.fixture(autouse=True)
+def close_new_redis_stores() -> Iterator[None]:
+    """Overrides conftest's per-test closing: a page's stores live until the next page."""
+    yield
+
+
+def _bindings(block: Block, request: pytest.FixtureRequest) -> Bindings:
+    """The names a page starts with: REDIS_URL and NAMESPACE on a `needs-redis` page."""
+
+    def bind() -> Mapping[str, Any]:
+        if block.page not in REDIS_PAGES:
+            return {}
+        return {
+            "REDIS_URL": request.getfixturevalue("redis_url"),
+            "NAMESPACE": request.getfixturevalue("namespace"),
+        }
+
+    return bind
+
+
+def _prepare(block: Block, bindings: Bindings) -> None:
     """Bring the page's namespace to the state just above block, replaying if needed."""
     if _RUN.page == block.page and _RUN.ran == block.index:
         return
-    _RUN.start(block.page)
+    _RUN.start(block.page, bindings())
     for earlier in BLOCKS:
         if earlier.page == block.page and earlier.index < block.index and not earlier.skip:
             try:
@@ -133,13 +183,13 @@ def _prepare(block: Block) -> None:
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.name for block in BLOCKS])
-def test_example(block: Block) -> None:
+def test_example(block: Block, request: pytest.FixtureRequest) -> None:
     """The ```python block runs without error after the blocks above it on its page."""
     if block.skip:
         if _RUN.page == block.page and _RUN.ran == block.index:
             _RUN.ran += 1
         pytest.skip(f"marked {SKIP_MARK}")
-    _prepare(block)
+    _prepare(block, _bindings(block, request))
     _RUN.run(block)
 
 
@@ -154,6 +204,30 @@ def test_few_examples_are_skipped() -> None:
     """At most a few blocks are marked <!-- skip-example -->."""
     skipped = [block.name for block in BLOCKS if block.skip]
     assert len(skipped) <= MAX_SKIPPED, skipped
+
+
+def test_redis_pages_have_examples() -> None:
+    """Pages marked <!-- needs-redis --> exist, and each has examples to run against Redis."""
+    assert REDIS_PAGES
+    pages = {block.page for block in BLOCKS}
+    assert pages >= REDIS_PAGES, sorted(str(page) for page in REDIS_PAGES - pages)
+
+
+def test_no_misplaced_redis_mark() -> None:
+    """The <!-- needs-redis --> mark counts only as a page's first line; it appears nowhere else."""
+    misplaced = [
+        f"{page.relative_to(ROOT)}:{number}"
+        for page in PAGES
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
+        if line.strip() == REDIS_MARK and number != _first(page)
+    ]
+    assert not misplaced, misplaced
+
+
+def _first(page: Path) -> int:
+    """The 1-based number of the page's first non-blank line."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, 1) if line.strip())
 
 
 def test_no_hidden_python_blocks() -> None:
