@@ -11,6 +11,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from memo import _fleet
 from memo._errors import ConfigurationError
 from memo._keys import valid_segment
 from memo._memory import MemoryStore
@@ -136,5 +137,7 @@ def configure(
     settings.l1_copy = l1_copy
     for core in settings.all_cores():
         core.rebind()
+    if url is not None:
+        _fleet.start_from_env(new_store)  # publish counters for `memo stats` fleet-wide
     if old_store is not new_store and old_store is not store:
         old_store.close()

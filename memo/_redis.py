@@ -224,7 +224,10 @@ class RedisStore(Resilience):
 
     def close(self) -> None:
         """Stop background threads and close the clients."""
+        from memo import _fleet  # noqa: PLC0415 - the fleet publisher imports stores
+
         self.closed = True
+        _fleet.stop_publishing(self)
         self.events.stop()
         self.breaker.close()
         client, self._client = self._client, None

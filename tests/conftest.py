@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,10 @@ from memo._clock import CLOCK
 from memo.testing import FakeClock
 
 pytest_plugins = ["tests.redis_fixtures", "pytester"]
+
+# configure(redis_url=...) would start a stats publisher per store; the fleet tests start
+# theirs explicitly, every other test runs without.
+os.environ.setdefault("MEMO_STATS_INTERVAL", "0")
 
 
 @pytest.fixture(autouse=True)
