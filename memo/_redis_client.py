@@ -9,6 +9,7 @@ and Redis Cluster as `redis+cluster://host:port[,host:port]` or any URL with `?c
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,7 +79,17 @@ class Endpoint:
             "socket_connect_timeout": timeout,
             "retry": retry,
             "health_check_interval": 0,
+            **_no_client_setinfo(redis),
         }
+
+
+def _no_client_setinfo(redis: Any) -> dict[str, Any]:
+    """Skip CLIENT SETINFO on each new connection: two round trips, and redis-py reads its
+    package metadata from disk to fill them in (milliseconds, in an event loop too)."""
+    parameters = inspect.signature(redis.Redis.__init__).parameters
+    if "driver_info" in parameters:
+        return {"driver_info": None}
+    return {"lib_name": None} if "lib_name" in parameters else {}
 
 
 def parse_url(url: str) -> Endpoint:

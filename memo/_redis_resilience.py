@@ -158,10 +158,15 @@ class Resilience(Commands):
     # -- leases held while computing ------------------------------------------------------
 
     def _keep_lease(self, remote: str, token: str) -> None:
-        """Extend the lease every third of its TTL while this process computes."""
+        """Extend the lease every third of its TTL while this process computes.
+
+        One keeper thread per store, started with the first lease and kept (asleep) while
+        the store lives: restarting it per burst of misses would make callers, an event loop
+        among them, wait on Thread.start() again and again.
+        """
         with self._lock:
             self._leases[remote] = token
-            if self._keeper is None or not self._keeper.is_alive():
+            if self._keeper is None:
                 self._keeper = threading.Thread(
                     target=self._extend_leases, daemon=True, name=f"memo-leases-{self.name}"
                 )
@@ -172,13 +177,10 @@ class Resilience(Commands):
             self._leases.pop(remote, None)
 
     def _extend_leases(self) -> None:
-        while True:
+        while not self.closed:
             time.sleep(self.lease_ttl / 3)
             with self._lock:
                 held = list(self._leases.items())
-                if not held:
-                    self._keeper = None
-                    return
             for remote, token in held:
                 if not self._run(self._extend(remote, token), False):
                     self._forget_lease(remote)  # lost it: the final write will be refused
