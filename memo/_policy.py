@@ -308,17 +308,25 @@ def _claim_and_compute(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -
     token = secrets.token_hex(8)
     claimed = yield Claim(key, token)
     deadline = CLOCK.monotonic() + plan.lock_timeout
+    waited = False
     for _ in range(math.ceil(plan.lock_timeout / _WAIT_SLICE) + 1):
         remaining = deadline - CLOCK.monotonic()
         if claimed is not False or remaining <= 0:
             break
         yield Wait(key, min(remaining, _WAIT_SLICE))
+        waited = True
         entry = yield Lookup(key)
         if entry is not None:
             plan.stats.waits += 1
             return plan.unpack(entry.value)
         claimed = yield Claim(key, token)
     if claimed is True:
+        if waited:  # the holder may have stored it between our last look and our claim
+            entry = yield Lookup(key)
+            if entry is not None:
+                yield Release(key, token)
+                plan.stats.waits += 1
+                return plan.unpack(entry.value)
         try:
             return (yield from _compute_and_store(plan, key, normalised, token))
         except BaseException:

@@ -143,10 +143,14 @@ class RedisStore(Resilience):
 
     def delete_tag(self, tag: str) -> int:
         """Remove every entry stored with tag, in every process."""
+        return len(self.delete_tag_keys(tag))
+
+    def delete_tag_keys(self, tag: str) -> list[str]:
+        """Like delete_tag; the Redis keys it removed (replayed later if Redis is away)."""
         removed = self._run(self._delete_tag(tag), None)
         if removed is None:
             self._remember("t", tag)
-        return int(removed or 0)
+        return list(removed or [])
 
     def claim(self, key: CacheKey, token: str, ttl: float | None = None) -> bool | None:
         """Take the key's lease: True if taken, False if held elsewhere, None if Redis fails."""
@@ -276,10 +280,14 @@ class RedisStore(Resilience):
 
     async def adelete_tag(self, tag: str) -> int:
         """`delete_tag` for async callers."""
+        return len(await self.adelete_tag_keys(tag))
+
+    async def adelete_tag_keys(self, tag: str) -> list[str]:
+        """`delete_tag_keys` for async callers."""
         removed = await self._arun(self._delete_tag(tag), None)
         if removed is None:
             self._remember("t", tag)
-        return int(removed or 0)
+        return list(removed or [])
 
     async def aclaim(self, key: CacheKey, token: str, ttl: float | None = None) -> bool | None:
         """`claim` for async callers."""

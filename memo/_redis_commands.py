@@ -89,11 +89,13 @@ class Commands:
         return bool(removed)
 
     def _delete_tag(self, tag: str) -> Op:
+        """Delete every member of the tag's set; the Redis keys that were removed."""
         members = yield Command(("SMEMBERS", self.tag_key(tag)))
-        removed = 0
+        removed: list[str] = []
         for member in members or ():
             remote = member.decode() if isinstance(member, bytes) else str(member)
-            removed += bool((yield from self._delete(remote)))
+            if (yield from self._delete(remote)):
+                removed.append(remote)
         yield Command(("DEL", self.tag_key(tag)))
         yield Command(("PUBLISH", self.channel, self.message("t", tag)))
         return removed

@@ -216,10 +216,21 @@ class Resilience(Commands):
                 self._remember(kind, payload)
             else:
                 sent += 1
-        if overflow:
-            for name in list(self.generations) or []:
+        if overflow:  # some invalidations were not kept: forget every function here instead
+            for name in self._function_names():
                 self._run(self._bump(name), None)
         return sent
+
+    def _function_names(self) -> set[str]:
+        """The generation names of every function using this store, known here or shared."""
+        from memo._config import settings  # noqa: PLC0415 - the registry imports stores
+
+        names = set(self.generations)
+        for core in settings.all_cores():
+            store: Any = core.store
+            if store is self or getattr(store, "redis", None) is self:
+                names.add(core.keys.generation_name)
+        return names
 
     def _pending_op(self, kind: str, payload: str) -> Op:
         if kind == "r":

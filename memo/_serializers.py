@@ -4,7 +4,7 @@
 entries whose HMAC tag it verified. ``json`` (the default without a secret) and ``msgpack`` are
 safe on untrusted bytes; both round-trip the same types *exactly* (a tuple comes back a tuple,
 ``-0.0`` and NaN payloads keep their bits) and refuse anything else with a
-:class:`~memo._errors.SerializationError` naming the type and where it sits in the value.
+`memo._errors.SerializationError` naming the type and where it sits in the value.
 
 Supported by json and msgpack: ``None``, ``bool``, ``int`` (any size), ``float``, ``str``
 (lone surrogates too), ``bytes``, ``list``, ``tuple``, ``dict`` (any supported hashable keys),
@@ -55,7 +55,7 @@ _SUPPORTED_TEXT = (
 class Serializer(Protocol):
     """What a store needs from a serializer; pass your own object with these three members.
 
-    ``dumps`` raises :class:`~memo.SerializationError` for a value it cannot represent. ``loads``
+    ``dumps`` raises `memo.SerializationError` for a value it cannot represent. ``loads``
     reads bytes written by ``dumps`` under the same ``name``; without a secret it also gets bytes
     that anyone able to write to Redis chose, so it must be safe on hostile input.
     """

@@ -135,7 +135,7 @@ class TieredStore:
     def delete_tag(self, tag: str) -> int:
         """Remove every entry with tag from both tiers, in every process."""
         local = self.memory.delete_tag(tag)
-        return max(self.redis.delete_tag(tag), local)
+        return max(self._evict_copies(self.redis.delete_tag_keys(tag)), local)
 
     def get_many(self, keys: list[CacheKey]) -> list[Entry | None]:
         """L1 for each key, then one pipelined round trip to Redis for the rest."""
@@ -214,7 +214,7 @@ class TieredStore:
     async def adelete_tag(self, tag: str) -> int:
         """`delete_tag` for async callers."""
         local = self.memory.delete_tag(tag)
-        return max(await self.redis.adelete_tag(tag), local)
+        return max(self._evict_copies(await self.redis.adelete_tag_keys(tag)), local)
 
     async def aget_many(self, keys: list[CacheKey]) -> list[Entry | None]:
         """`get_many` for async callers."""
@@ -246,6 +246,13 @@ class TieredStore:
         return await self.redis.abump_generation(name)
 
     # -- the steps both colours share -----------------------------------------------------
+
+    def _evict_copies(self, removed: list[str]) -> int:
+        """L1 copies read from L2 carry no tags: evict them by the Redis keys Redis removed
+        (other processes do so on the delete events; this one ignores its own)."""
+        for remote in removed:
+            self.memory.delete_remote(remote)
+        return len(removed)
 
     def _before_get(self, key: CacheKey) -> tuple[Entry | None, int | None]:
         """(L1's entry, None) when L1 answers; else (None, the event count before Redis)."""
