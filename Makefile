@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck docs bench redis clean
+.PHONY: demo test lint typecheck docs bench soak redis clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ test: $(STAMP) redis lint typecheck docs
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+soak: $(STAMP)
+	$(PY) -m bench.soak --minutes 10
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,225 @@
+"""The soak checker: holds the recorded history to memo's contract.
+
+Rules (each breach is one violation line):
+
+1. No op recorded an exception (memo is fail-safe: nothing reaches a caller).
+2. Staleness. A read of key k that returned version v and started at s is stale by
+   ``s - e`` where e is the end of the first completed write of k with a version above v
+   (writes of one key are sequential, see `bench._soak_worker`). The bounds:
+
+   - ``get``/``aget`` (invalidated on every write, in every process):
+     ``L1_TTL + max_outage + REPLAY_LAG``. A process's L1 may keep an entry for l1_ttl after
+     the event that should have evicted it was lost; an invalidation made while Redis was
+     unreachable reaches L2 only when the writer's breaker closes and it replays (the
+     breaker probes every 0.25 s), so a reader right after an outage may see the old L2 entry:
+     the outage's length (measured from the nemesis log) plus REPLAY_LAG (probe period,
+     replay thread, scheduling on a loaded box). The two cannot add up beyond their sum.
+   - writes by a process that was SIGKILLed afterwards: its not-yet-replayed invalidations
+     die with it (they live in its memory), so only the entry TTL bounds them:
+     ``READ_TTL + L1_TTL + REPLAY_LAG``.
+   - ``hot`` (refresh-ahead, never invalidated): ``HOT_TTL + L1_TTL + REPLAY_LAG``.
+
+3. Write-behind sink. For each key: the sink's version must be at least the last write
+   that was acknowledged durably, i.e. every write of a process that was never killed
+   (memo.flush at the end delivers its memory queue too), and the writes of a killed process
+   that ran entirely outside every Redis fault window widened by FAULT_MARGIN (then its XADD
+   succeeded; Redis runs with an append-only file, so a restarted server keeps the stream).
+   A write made during an outage sits in the killed process's memory and may be lost: the
+   documented contract only covers acknowledged (XADDed) writes. When the last write of a
+   key came from a process never killed, the sink must equal it exactly.
+4. Resources: per process, the maximum RSS is at most 2x the first sample after WARMUP
+   seconds plus 64 MiB, and the maximum number of open fds at most 2x plus 32.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench._soak_worker import HOT_TTL, L1_TTL, READ_TTL
+
+REPLAY_LAG = 1.5
+FAULT_MARGIN = 2.0
+WARMUP = 5.0
+RSS_SLACK = 64 << 20
+FD_SLACK = 32
+READS = ("get", "aget", "hot")
+WRITES = ("put", "aput", "drop", "adrop")
+WB_WRITES = ("wb", "awb")
+REDIS_FAULTS = ("redis_kill", "redis_stop", "proxy_flap", "proxy_drop")
+
+
+@dataclass
+class Verdict:
+    """What the checker found."""
+
+    violations: list[str] = field(default_factory=list)
+    ops: Counter[str] = field(default_factory=Counter)
+    errors: int = 0
+    bounds: dict[str, float] = field(default_factory=dict)
+    max_staleness: dict[str, float] = field(default_factory=dict)
+    stale_reads: int = 0
+    sink_keys: int = 0
+    sink_exact: int = 0
+    max_rss: int = 0
+    max_fds: int = 0
+    flushed: list[bool] = field(default_factory=list)
+
+
+def _add(verdict: Verdict, message: str, limit: int = 50) -> None:
+    if len(verdict.violations) < limit:
+        verdict.violations.append(message)
+    elif len(verdict.violations) == limit:
+        verdict.violations.append("... (more violations left out)")
+
+
+def check(
+    history: list[dict[str, Any]],
+    nemesis: list[dict[str, Any]],
+    sink: dict[int, int],
+) -> Verdict:
+    """Check the history (every process's records) against the rules above."""
+    verdict = Verdict()
+    killed = {int(event["pid"]) for event in nemesis if event["kind"] == "worker_kill"}
+    faults = [(e["s"], e["e"]) for e in nemesis if e["kind"] in REDIS_FAULTS]
+    max_outage = max((end - start for start, end in faults), default=0.0)
+    tight = L1_TTL + max_outage + REPLAY_LAG
+    verdict.bounds = {
+        "get/aget": tight,
+        "killed writer": READ_TTL + L1_TTL + REPLAY_LAG,
+        "hot": HOT_TTL + L1_TTL + REPLAY_LAG,
+    }
+    ops = [r for r in history if r["op"] not in ("res", "start", "flush")]
+    for record in ops:
+        verdict.ops[record["op"]] += 1
+        if record["err"] is not None:
+            verdict.errors += 1
+            _add(verdict, f"exception reached a caller: {_describe(record)}: {record['err']}")
+    _check_staleness(verdict, ops, killed, tight)
+    _check_sink(verdict, ops, sink, killed, faults)
+    _check_resources(verdict, history)
+    verdict.flushed = [bool(r["ok"]) for r in history if r["op"] == "flush"]
+    if not all(verdict.flushed):
+        _add(verdict, f"memo.flush() timed out in a worker: {verdict.flushed}")
+    return verdict
+
+
+def _describe(record: dict[str, Any]) -> str:
+    return (
+        f"{record['op']}(k={record['k']}) in slot {record['p']} pid {record['pid']} "
+        f"[{record['s']:.3f}, {record['e']:.3f}] -> {record['v']}"
+    )
+
+
+def _check_staleness(
+    verdict: Verdict, ops: list[dict[str, Any]], killed: set[int], tight: float
+) -> None:
+    every: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for record in ops:
+        if record["op"] in WRITES and record["err"] is None:
+            every[record["k"]].append(record)
+    for items in every.values():
+        items.sort(key=lambda r: r["v"])
+    surviving = {k: [r for r in items if r["pid"] not in killed] for k, items in every.items()}
+    index_all = {k: (items, [r["v"] for r in items]) for k, items in every.items()}
+    index_kept = {k: (items, [r["v"] for r in items]) for k, items in surviving.items()}
+    loose = verdict.bounds["killed writer"]
+    for record in ops:
+        op = record["op"]
+        if op not in READS or record["err"] is not None:
+            continue
+        # the first write of the key above the version read, among all writes (TTL-bounded
+        # when its process was killed), and among the writes of surviving processes
+        first = _first_newer(index_all.get(record["k"], _NONE), record)
+        if first is None:
+            continue
+        staleness = record["s"] - first["e"]
+        verdict.stale_reads += 1
+        verdict.max_staleness[op] = max(verdict.max_staleness.get(op, 0.0), staleness)
+        if op == "hot":
+            checks = [(first, verdict.bounds["hot"])]
+        else:
+            checks = [(first, loose)]
+            held = _first_newer(index_kept.get(record["k"], _NONE), record)
+            if held is not None:
+                checks.append((held, tight))
+        for newer, bound in checks:
+            late = record["s"] - newer["e"]
+            if late > bound:
+                _add(
+                    verdict,
+                    f"stale read: {_describe(record)} while version {newer['v']} was written "
+                    f"by {newer['op']} in pid {newer['pid']} ending {late:.3f} s before "
+                    f"(bound {bound:.3f} s)",
+                )
+                break
+
+
+_Index = tuple[list[dict[str, Any]], list[int]]
+_NONE: _Index = ([], [])
+
+
+def _first_newer(index: _Index, read: dict[str, Any]) -> dict[str, Any] | None:
+    """The first write (in versions order) above the version read, if it ended before the
+    read started."""
+    items, versions = index
+    at = bisect.bisect_right(versions, read["v"])
+    if at < len(items) and items[at]["e"] < read["s"]:
+        return items[at]
+    return None
+
+
+def _in_fault(record: dict[str, Any], faults: list[tuple[float, float]]) -> bool:
+    return any(
+        record["s"] <= end + FAULT_MARGIN and record["e"] >= start - FAULT_MARGIN
+        for start, end in faults
+    )
+
+
+def _check_sink(
+    verdict: Verdict,
+    ops: list[dict[str, Any]],
+    sink: dict[int, int],
+    killed: set[int],
+    faults: list[tuple[float, float]],
+) -> None:
+    by_key: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for record in ops:
+        if record["op"] in WB_WRITES and record["err"] is None:
+            by_key[record["k"]].append(record)
+    for k, items in sorted(by_key.items()):
+        verdict.sink_keys += 1
+        last = max(items, key=lambda r: r["v"])
+        acked = [r["v"] for r in items if r["pid"] not in killed or not _in_fault(r, faults)]
+        need = max(acked, default=0)
+        got = sink.get(k, 0)
+        if last["pid"] not in killed:
+            verdict.sink_exact += 1
+            if got != last["v"]:
+                _add(verdict, f"sink[{k}] = {got}, the model says {last['v']} ({_describe(last)})")
+        elif got < need:
+            _add(verdict, f"sink[{k}] = {got} lost an acknowledged write: version {need}")
+
+
+def _check_resources(verdict: Verdict, history: list[dict[str, Any]]) -> None:
+    samples: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    starts = {r["pid"]: r["t"] for r in history if r["op"] == "start"}
+    for record in history:
+        if record["op"] == "res":
+            samples[record["pid"]].append(record)
+    for pid, items in samples.items():
+        items.sort(key=lambda r: r["t"])
+        verdict.max_rss = max(verdict.max_rss, *(r["rss"] for r in items))
+        verdict.max_fds = max(verdict.max_fds, *(r["fds"] for r in items))
+        begin = starts.get(pid, items[0]["t"])
+        warm = [r for r in items if r["t"] >= begin + WARMUP]
+        if len(warm) < 2:
+            continue
+        base, rest = warm[0], warm[1:]
+        rss, fds = max(r["rss"] for r in rest), max(r["fds"] for r in rest)
+        if rss > 2 * base["rss"] + RSS_SLACK:
+            _add(verdict, f"pid {pid}: RSS grew from {base['rss']} to {rss} bytes")
+        if fds > 2 * base["fds"] + FD_SLACK:
+            _add(verdict, f"pid {pid}: open fds grew from {base['fds']} to {fds}")
