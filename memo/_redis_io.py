@@ -67,8 +67,17 @@ async def _script_async(client: Any, call: ScriptCall) -> Any:
 
 
 def is_outage(redis: Any, exc: BaseException) -> bool:
-    """Errors that say the server as a whole is unusable (they trip the breaker)."""
+    """Errors that say the server as a whole is unusable (they trip the breaker).
+
+    Running out of pooled connections is not one: the server is fine, this process merely
+    has more callers in flight than its pool; those calls degrade, the rest go on.
+    """
     exceptions = redis.exceptions
+    pool_full = getattr(exceptions, "MaxConnectionsError", None)
+    if pool_full is not None and isinstance(exc, pool_full):
+        return False
+    if "Too many connections" in str(exc) or "No connection available" in str(exc):
+        return False
     outage = (
         exceptions.ConnectionError,
         exceptions.TimeoutError,
