@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from bench import l1_hit, l2_hit, memory, stampede, write_behind
+from bench import l1_hit, l2_hit, memory, scaling, stampede, write_behind
 from bench._report import SuiteResult
 from bench._settings import Settings
 
@@ -22,6 +22,7 @@ SUITES: dict[str, Suite] = {
     "l2": l2_hit.run,
     "stampede": stampede.run,
     "write_behind": write_behind.run,
+    "scaling": scaling.run,
 }
 PACKAGES = (
     "memo-cache",
