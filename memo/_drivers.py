@@ -49,7 +49,7 @@ def run_sync(flow: Flow, store: Store, call: Callable[[], Any], flights: ThreadF
 def _do_sync(op: Any, store: Store, call: Callable[[], Any], flights: ThreadFlights) -> Any:
     kind = type(op)
     if kind is Lookup:
-        return store.get(op.key, local_only=op.local_only)
+        return store.get(op.key, local_only=op.local_only, fresh=op.fresh)
     if kind is Compute:
         start = time.perf_counter()
         value = call()
@@ -105,7 +105,7 @@ async def _do_async(
 ) -> Any:
     kind = type(op)
     if kind is Lookup:
-        return await store.aget(op.key, local_only=op.local_only)
+        return await store.aget(op.key, local_only=op.local_only, fresh=op.fresh)
     if kind is Compute:
         start = time.perf_counter()
         value = await call()

@@ -66,7 +66,7 @@ class MemoryStore:
 
     # -- the narrow store protocol -------------------------------------------------------
 
-    def get(self, key: CacheKey, *, local_only: bool = False) -> Entry | None:
+    def get(self, key: CacheKey, *, local_only: bool = False, fresh: bool = False) -> Entry | None:
         """The live entry for key, or None (a miss)."""
         return self.get_local(key.local)
 
@@ -106,7 +106,9 @@ class MemoryStore:
             keys = self._tags.pop(tag, set())
             return sum(self._pop(k) for k in keys)
 
-    async def aget(self, key: CacheKey, *, local_only: bool = False) -> Entry | None:
+    async def aget(
+        self, key: CacheKey, *, local_only: bool = False, fresh: bool = False
+    ) -> Entry | None:
         """`get` for async callers (L1 does no I/O)."""
         return self.get_local(key.local)
 

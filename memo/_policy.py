@@ -50,10 +50,12 @@ __all__ = [
 
 @dataclass(slots=True)
 class Lookup:
-    """Read key from the store (only its in-process tier if local_only) → Entry | None."""
+    """Read key from the store → Entry | None: only its in-process tier if local_only, past
+    it (the shared tier) if fresh."""
 
     key: CacheKey
     local_only: bool = False
+    fresh: bool = False
 
 
 @dataclass(slots=True)
@@ -355,14 +357,16 @@ def background_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> F
         # Held elsewhere (another process refreshes it), or Redis did not answer: the entry
         # is still served, and a later hit asks again. Never a second, unguarded compute.
         return None
-    current = yield Lookup(key)
+    current = yield Lookup(key, fresh=True)
     if current is not None and not plan.due(current, CLOCK.monotonic()):
         yield Release(key, token)  # refreshed meanwhile (by another process): nothing to do
         return None
     try:
         yield from _compute_and_store(plan, key, normalised, token)
-    except Exception as exc:
+    except BaseException as exc:  # cancelled too: a lease must never outlive its refresh
         yield Release(key, token)
+        if not isinstance(exc, Exception):
+            raise
         plan.stats.error(type(exc).__name__)
         plan.log_once(
             "refresh",

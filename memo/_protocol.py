@@ -21,7 +21,9 @@ class Store(Protocol):
     @property
     def l1(self) -> MutableMapping[Hashable, Entry] | None: ...
 
-    def get(self, key: CacheKey, *, local_only: bool = False) -> Entry | None: ...
+    def get(
+        self, key: CacheKey, *, local_only: bool = False, fresh: bool = False
+    ) -> Entry | None: ...
 
     def set(
         self,
@@ -40,7 +42,9 @@ class Store(Protocol):
 
     def delete_tag(self, tag: str) -> int: ...
 
-    async def aget(self, key: CacheKey, *, local_only: bool = False) -> Entry | None: ...
+    async def aget(
+        self, key: CacheKey, *, local_only: bool = False, fresh: bool = False
+    ) -> Entry | None: ...
 
     async def aset(
         self,

@@ -100,7 +100,7 @@ class RedisStore(Resilience):
 
     # -- the store protocol, sync --------------------------------------------------------
 
-    def get(self, key: CacheKey, *, local_only: bool = False) -> Entry | None:
+    def get(self, key: CacheKey, *, local_only: bool = False, fresh: bool = False) -> Entry | None:
         """The entry under key.remote, or None (missing, unreadable, or Redis failing).
 
         local_only asks for the in-process tier, which an L2-only store does not have.
@@ -132,7 +132,15 @@ class RedisStore(Resilience):
         op = self._set(key, value, ttl, delta=delta, tags=tuple(tags), token=token, mode=mode)
         if token:
             self._forget_lease(key.remote)
-        return bool(self._run(op, False, key))
+        written = bool(self._run(op, False, key))
+        self._after_write(key, written, token, mode)
+        return written
+
+    def _after_write(self, key: CacheKey, written: bool, token: str, mode: str) -> None:
+        """An authoritative write Redis did not take leaves an older value there: delete it
+        when Redis is back (the new value lives in this process's L1 meanwhile)."""
+        if not written and key.failed and mode == "set" and not token:
+            self._remember("k", key.remote)
 
     def delete(self, key: CacheKey) -> bool:
         """Remove key (and its lease) and tell every process; replayed later if Redis is down."""
@@ -241,7 +249,9 @@ class RedisStore(Resilience):
 
     # -- the store protocol, async -------------------------------------------------------
 
-    async def aget(self, key: CacheKey, *, local_only: bool = False) -> Entry | None:
+    async def aget(
+        self, key: CacheKey, *, local_only: bool = False, fresh: bool = False
+    ) -> Entry | None:
         """`get` for async callers."""
         if local_only or self._skip(key):
             return None
@@ -269,7 +279,9 @@ class RedisStore(Resilience):
         op = self._set(key, value, ttl, delta=delta, tags=tuple(tags), token=token, mode=mode)
         if token:
             self._forget_lease(key.remote)
-        return bool(await self._arun(op, False, key))
+        written = bool(await self._arun(op, False, key))
+        self._after_write(key, written, token, mode)
+        return written
 
     async def adelete(self, key: CacheKey) -> bool:
         """`delete` for async callers."""

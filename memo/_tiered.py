@@ -97,9 +97,13 @@ class TieredStore:
 
     # -- the store protocol, sync ----------------------------------------------------------
 
-    def get(self, key: CacheKey, *, local_only: bool = False) -> Entry | None:
-        """L1, else Redis; a Redis hit is copied into L1 unless an event raced it."""
-        entry, seq = self._before_get(key)
+    def get(self, key: CacheKey, *, local_only: bool = False, fresh: bool = False) -> Entry | None:
+        """L1, else Redis; a Redis hit is copied into L1 unless an event raced it.
+
+        fresh skips L1: a refresh deciding whether another process already refreshed must
+        not trust an L1 copy whose eviction event may still be on its way.
+        """
+        entry, seq = (None, self.redis.events.seq) if fresh else self._before_get(key)
         if entry is not None or local_only or seq is None:
             return entry
         return self._after_get(key, self.redis.get(key), seq)
@@ -176,9 +180,11 @@ class TieredStore:
 
     # -- the store protocol, async: the same steps around awaited Redis calls ---------------
 
-    async def aget(self, key: CacheKey, *, local_only: bool = False) -> Entry | None:
+    async def aget(
+        self, key: CacheKey, *, local_only: bool = False, fresh: bool = False
+    ) -> Entry | None:
         """`get` for async callers."""
-        entry, seq = self._before_get(key)
+        entry, seq = (None, self.redis.events.seq) if fresh else self._before_get(key)
         if entry is not None or local_only or seq is None:
             return entry
         return self._after_get(key, await self.redis.aget(key), seq)

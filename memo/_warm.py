@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from memo._disabled import is_disabled
 from memo._entry import CacheKey
 from memo._errors import ConfigurationError, KeyBuildError
 from memo._policy import prepare
@@ -54,6 +55,8 @@ def warm(
 ) -> WarmReport:
     """Warm a sync function's cache; see the module docstring."""
     _check(core, concurrency, batch_size)
+    if is_disabled():
+        return WarmReport()  # inside memo.disabled() nothing is read or written
     report, bar = WarmReport(), _bar(calls, progress, core.plan.name)
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="memo-warm") as pool:
         for batch in _batches(calls, batch_size, prefix):
@@ -78,6 +81,8 @@ async def awarm(
 ) -> WarmReport:
     """Warm an async function's cache; see the module docstring."""
     _check(core, concurrency, batch_size)
+    if is_disabled():
+        return WarmReport()
     report, bar = WarmReport(), _bar(calls, progress, core.plan.name)
     limit = asyncio.Semaphore(concurrency)
 
