@@ -179,6 +179,7 @@ class Events:
         pubsub = self.store.client.pubsub(ignore_subscribe_messages=True)
         self._pubsub = pubsub
         pubsub.subscribe(self.store.channel)
+        _no_silent_reconnect(pubsub)
         generations = self.store.client.execute_command("HGETALL", self.store.generations_key)
         for name, generation in pairs(generations):
             self._generation(name, int(generation))
@@ -244,6 +245,19 @@ class Events:
         if pubsub is not None:
             with contextlib.suppress(Exception):  # best effort on a broken connection
                 pubsub.close()
+
+
+def _no_silent_reconnect(pubsub: Any) -> None:
+    """redis-py's PubSub would reconnect and subscribe again by itself after a drop, so this
+    thread would never see the gap in which events were lost. Without retries on the
+    subscription's connection, a drop reaches the thread: L1 is flushed and bypassed, then
+    it subscribes again."""
+    from redis.backoff import NoBackoff  # noqa: PLC0415 - redis-py is imported by now
+    from redis.retry import Retry  # noqa: PLC0415
+
+    connection = getattr(pubsub, "connection", None)
+    if connection is not None and hasattr(connection, "retry"):
+        connection.retry = Retry(NoBackoff(), 0)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

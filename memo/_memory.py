@@ -250,6 +250,7 @@ class MemoryStore:
         entry = Entry(value, expires, delta, soft_at)
         with self._lock:
             if only_if is not None and not only_if():
+                self._pop(local)  # raced: neither the new value nor the one it replaced
                 return
             if local in self._tags_of:
                 self._untag(local)

@@ -216,10 +216,20 @@ class Resilience(Commands):
                 self._remember(kind, payload)
             else:
                 sent += 1
+                self._evict_own(kind, payload)
         if overflow:  # some invalidations were not kept: forget every function here instead
             for name in self._function_names():
                 self._run(self._bump(name), None)
         return sent
+
+    def _evict_own(self, kind: str, payload: str) -> None:
+        """A replayed invalidation tells other processes through events this one ignores:
+        evict here too (a read since the blip may have brought the old value back)."""
+        for listener in list(self.listeners):
+            if kind == "k":
+                listener.on_key(payload)
+            elif kind == "t":
+                listener.on_tag(payload)
 
     def _function_names(self) -> set[str]:
         """The generation names of every function using this store, known here or shared."""
