@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from bench import l1_hit, l2_hit, memory, scaling, stampede, write_behind
+from bench import l1_hit, l2_hit, memory, refresh, scaling, stampede, write_behind
 from bench._report import SuiteResult
 from bench._settings import Settings
 
@@ -23,6 +23,7 @@ SUITES: dict[str, Suite] = {
     "stampede": stampede.run,
     "write_behind": write_behind.run,
     "scaling": scaling.run,
+    "refresh": refresh.run,
 }
 PACKAGES = (
     "memo-cache",
