@@ -29,7 +29,7 @@ import memo
 from bench._report import SuiteResult, Table
 from bench._settings import Settings
 from bench.l2_hit import redis_server
-from memo._refresher import REFRESHER
+from memo._runtime.refresher import REFRESHER
 
 __all__ = ["run"]
 

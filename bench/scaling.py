@@ -132,7 +132,7 @@ def work(conn: Connection, url: str, namespace: str, counter: Synchronized[int])
     """A worker's main: set up memo (L1+L2) and the L2-only callers, then serve requests."""
     import redis
 
-    from memo._config import settings
+    from memo._runtime.settings import settings
 
     try:
         _Runs.counter = counter

@@ -64,7 +64,7 @@ def slow(k: int) -> dict[str, int]:
 
 def _warm() -> None:
     """The events subscription up (L1 is used once it is) and the client connected."""
-    from memo._config import settings
+    from memo._runtime.settings import settings
 
     store = settings.store
     assert isinstance(store, memo.TieredStore)

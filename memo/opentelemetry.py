@@ -25,10 +25,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from memo import __version__, _observe
+from memo import __version__
 from memo._errors import ConfigurationError
-from memo._fleet import errors_by_class
-from memo._stats import Stats
+from memo._policy.stats import Stats
+from memo._runtime import observe as _observe
+from memo._runtime.fleet import errors_by_class
 
 try:
     from opentelemetry import context as otel_context
@@ -51,7 +52,7 @@ Reading = Callable[[str, Stats], Iterable[tuple[float, dict[str, str]]]]
 
 
 def _this_process() -> Mapping[str, Stats]:
-    from memo._api import stats  # noqa: PLC0415 - the public function, read at call time
+    from memo._strategies.cached import stats  # noqa: PLC0415 - the public function, read at call time
 
     return stats()
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 
 from memo._errors import ConfigurationError
-from memo._fleet import errors_by_class
-from memo._stats import Stats
+from memo._policy.stats import Stats
+from memo._runtime.fleet import errors_by_class
 
 try:
     from prometheus_client import REGISTRY, CollectorRegistry
@@ -41,7 +41,7 @@ StatsSource = Callable[[], Mapping[str, Stats]]
 
 
 def _this_process() -> Mapping[str, Stats]:
-    from memo._api import stats  # noqa: PLC0415 - read at call time: tests may swap it
+    from memo._strategies.cached import stats  # noqa: PLC0415 - read at call time: tests may swap it
 
     return stats()
 
@@ -50,7 +50,7 @@ class MemoCollector:
     """A prometheus_client collector of `memo.stats()`.
 
     `source` returns the counters to export by function name; the default is `memo.stats()`.
-    Another source, such as `lambda: memo._fleet.aggregate(memo._fleet.read_fleet(store))`,
+    Another source, such as fleet-wide totals read from Redis (what `memo stats` shows),
     exports fleet-wide totals instead.
     """
 

@@ -30,7 +30,7 @@ def fresh_memo() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def close_new_redis_stores() -> Iterator[None]:
     """RedisStores a test made are closed after it, so no listener thread outlives its test."""
-    from memo._redis import _STORES
+    from memo._redis.store import _STORES
 
     before = {id(store) for store in _STORES}
     yield

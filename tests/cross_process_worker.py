@@ -24,7 +24,7 @@ from typing import Any
 import redis
 
 import memo
-from memo._config import settings
+from memo._runtime.settings import settings
 
 __all__ = ["SECRET", "counter_key", "serve"]
 

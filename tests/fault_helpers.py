@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import memo
-from memo._config import settings
+from memo._runtime.settings import settings
 
 SECRET = "test-secret"
 SOCKET_TIMEOUT = 0.2  # RedisStore's default socket_timeout

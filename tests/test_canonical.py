@@ -28,8 +28,8 @@ import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memo import _canonical
-from memo._canonical import Unencodable, digest, encode, encode_arguments
+from memo._keys import canonical as _canonical
+from memo._keys.canonical import Unencodable, digest, encode, encode_arguments
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GOLDEN = pathlib.Path(__file__).resolve().parent / "golden" / "canonical.json"

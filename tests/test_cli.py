@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from memo._cli import main
+from memo._cli.app import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--calls", "200", "--keys", "50", "--latency-ms", "0.5", "--threads", "4"]

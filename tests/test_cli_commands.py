@@ -20,11 +20,11 @@ import pytest
 import redis
 
 import memo
-from memo import _fleet
-from memo._cli import main
-from memo._cli_demo import run_patterns
-from memo._config import settings
-from memo._write_behind import _FLUSHERS
+from memo._cli.app import main
+from memo._cli.demo import run_patterns
+from memo._runtime import fleet as _fleet
+from memo._runtime.settings import settings
+from memo._strategies.write_behind import _FLUSHERS
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL_DEMO = ["--calls", "200", "--keys", "50", "--latency-ms", "0.2", "--threads", "4"]

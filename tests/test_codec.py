@@ -19,7 +19,7 @@ import xxhash
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memo._codec import (
+from memo._codec.envelope import (
     _HEADER,
     COMPRESSED,
     FORMAT_VERSION,

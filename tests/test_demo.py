@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from memo._demo import DemoResult, percentile, run_demo
-from memo._demo_db import Product, ProductDB, zipf_workload
-from memo._demo_report import format_report, format_table
+from memo._demo.db import Product, ProductDB, zipf_workload
+from memo._demo.report import format_report, format_table
+from memo._demo.workload import DemoResult, percentile, run_demo
 
 CALLS, KEYS, SEED, THREADS, TASKS = 400, 120, 7, 6, 8
 

@@ -28,7 +28,7 @@ import pytest
 
 import memo
 from memo._clock import CLOCK
-from memo._redis import _STORES
+from memo._redis.store import _STORES
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = (*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md")

@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 import memo
 import memo.opentelemetry
 import memo.prometheus
-from memo._observe import OBSERVERS
+from memo._runtime.observe import OBSERVERS
 from tests.redis_servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,8 +21,8 @@ import redis
 import redis.asyncio
 
 import memo
-from memo._config import settings
-from memo._entry import CacheKey
+from memo._policy.entry import CacheKey
+from memo._runtime.settings import settings
 from tests.fault_helpers import (
     LATENCY_BOUND,
     SECRET,

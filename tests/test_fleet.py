@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 import memo
-from memo import _fleet
-from memo._config import settings
+from memo._runtime import fleet as _fleet
+from memo._runtime.settings import settings
 from tests.redis_servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,8 +97,8 @@ def test_a_child_process_and_this_one_form_a_fleet(redis_url: str, namespace: st
     shared_lookup.stats.reset()
     child = (
         "import memo\n"
-        "from memo import _fleet\n"
-        "from memo._config import settings\n"
+        "from memo._runtime import fleet as _fleet\n"
+        "from memo._runtime.settings import settings\n"
         "from tests.test_fleet import shared_lookup\n"
         f"memo.configure(redis_url={redis_url!r}, namespace={namespace!r})\n"
         "shared_lookup(1); shared_lookup(1)\n"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import memo
-from memo._refresher import REFRESHER
+from memo._runtime.refresher import REFRESHER
 from memo.testing import FakeClock
 
 

@@ -94,8 +94,8 @@ def test_import_has_no_side_effects() -> None:
         import threading, time
         import memo
         from memo._clock import CLOCK
-        from memo._config import settings
-        from memo._disabled import ACTIVE
+        from memo._runtime.settings import settings
+        from memo._runtime.disabled import ACTIVE
         store, threads = settings.store, threading.active_count()
         import memo.pytest_plugin
         assert settings.store is store and settings.namespace == "default"
@@ -121,8 +121,8 @@ NAMESPACE_TESTS = '''
 import pytest
 
 import memo
-from memo._config import settings
-from memo._keys import valid_segment
+from memo._runtime.settings import settings
+from memo._keys.builder import valid_segment
 
 calls = []
 seen = {}
@@ -177,7 +177,7 @@ def test_memo_namespace_isolates_tests(pytester: pytest.Pytester) -> None:
 
 REDIS_NAMESPACE_TESTS = '''
 import memo
-from memo._config import settings
+from memo._runtime.settings import settings
 
 calls = []
 seen = {}
@@ -411,8 +411,8 @@ def test_next_to_a_conftest_that_resets_memo(pytester: pytest.Pytester) -> None:
         '''
     )
     source = '''
-    from memo._config import settings
-    from memo._disabled import is_disabled
+    from memo._runtime.settings import settings
+    from memo._runtime.disabled import is_disabled
 
 
     def test_namespace_survives_the_reset(memo_namespace):

@@ -16,7 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import memo
-from memo._config import settings
+from memo._runtime.settings import settings
 from tests.redis_servers import RedisServer
 
 SECRET = "test-secret"

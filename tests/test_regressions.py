@@ -8,7 +8,7 @@ from typing import Any
 import redis
 
 import memo
-from memo import _redis_resilience
+from memo._redis import resilience as _redis_resilience
 from tests.redis_servers import RedisServer
 
 

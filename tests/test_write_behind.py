@@ -21,8 +21,8 @@ import pytest
 import redis
 
 import memo
-from memo._wb_stream import GROUP
-from memo._write_behind import _FLUSHERS
+from memo._strategies.write_behind import _FLUSHERS
+from memo._writes.stream import GROUP
 from tests import write_behind_worker as worker
 from tests.tcp_proxy import TcpProxy
 
@@ -149,7 +149,7 @@ def make_async_pair(sink: Any, **options: Any) -> tuple[Any, Any]:
 def durable(redis_url: str, namespace: str) -> memo.TieredStore:
     """Configure L1+L2 on the test's namespace; the configured store."""
     memo.configure(redis_url=redis_url, namespace=namespace, secret=SECRET)
-    from memo._config import settings
+    from memo._runtime.settings import settings
 
     store = settings.store
     assert isinstance(store, memo.TieredStore)

@@ -1,0 +1,1 @@
+"""The `memo` command line: the app and one module per command."""

@@ -1,0 +1,1 @@
+"""The only place where values become bytes: the entry envelope and the serializers."""

@@ -1,0 +1,1 @@
+"""The demo's workload, data source, report and plot (`memo demo`)."""

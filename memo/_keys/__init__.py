@@ -1,0 +1,1 @@
+"""Cache keys: call normalisation, canonical encoding, the key builder, writer-to-reader maps."""

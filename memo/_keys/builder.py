@@ -1,0 +1,244 @@
+"""Cache keys: the in-process L1 key and the Redis key, both from a call's normalised values.
+
+The L1 key of a call whose values are all exact `int`, `str`, `bytes` or `None` is the tuple
+`(token, *values)`: equal tuples of those types never come from different canonical
+encodings, so no hashing is needed on the hit path. Any other call's L1 key holds the
+xxh3-128 digest of the canonical encoding. The Redis key is always the digest form:
+`memo:{namespace}:{module.qualname}:v{version}:{<digest>}`, braces being the Cluster hash tag.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from memo._errors import ConfigurationError, KeyBuildError
+from memo._keys import canonical as _canonical
+from memo._keys.signature import Normaliser
+
+__all__ = ["FAST_TYPES", "KeyBuilder", "function_name", "valid_segment"]
+
+# Types whose equal values of the same exact type always encode identically. bool and float
+# are left out on purpose: True == 1 and 0.0 == -0.0 would share a dict slot.
+FAST_TYPES = frozenset({int, str, bytes, type(None)})
+MAX_KEY_LENGTH = 200
+_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class _Digested:
+    """Marks an L1 key that carries a digest, so it never equals a fast-path tuple."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<digest>"
+
+
+DIGESTED = _Digested()
+KeyFunction = Callable[..., Any]
+
+
+def valid_segment(text: str) -> bool:
+    """Whether text can stand as one ':'-separated part of a Redis key."""
+    return bool(_SEGMENT.match(text))
+
+
+def function_name(function: Callable[..., Any]) -> str:
+    """`module.qualname`, with characters Redis keys should not carry replaced by '_'."""
+    module = getattr(function, "__module__", None) or "__unknown__"
+    qualname = getattr(function, "__qualname__", None) or getattr(function, "__name__", "fn")
+    return _UNSAFE.sub("_", f"{module}.{qualname}")
+
+
+class KeyBuilder:
+    """Builds the keys of one decorated function; validated at decoration."""
+
+    __slots__ = (
+        "display",
+        "fast",
+        "keep",
+        "key",
+        "name",
+        "normaliser",
+        "prefixes",
+        "template",
+        "version",
+    )
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        normaliser: Normaliser,
+        *,
+        ignore: tuple[str, ...] = (),
+        key: str | KeyFunction | None = None,
+        version: int | str = 1,
+    ) -> None:
+        self.display = f"{getattr(function, '__module__', '?')}.{function.__qualname__}()"
+        self.name = function_name(function)
+        self.normaliser = normaliser
+        self.prefixes: dict[str, str] = {}
+        self.version = _check_version(self.display, version)
+        self.keep = _kept_indices(self.display, normaliser.names, ignore)
+        self.template = _check_template(self.display, normaliser.names, key)
+        self.key = key if callable(key) else None
+        # The positional fast path: plain signature, values are the call's own arguments.
+        self.fast = normaliser.arity >= 0 and self.keep is None and key is None
+
+    def split(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """(all normalised arguments, the values the key is made of)."""
+        normalised = self.normaliser(args, kwargs)
+        if self.key is not None:
+            return normalised, (self.key(*args, **kwargs),)
+        if self.template is not None:
+            return normalised, (self.template.format_map(self.normaliser.arguments(normalised)),)
+        if self.keep is not None:
+            return normalised, tuple(normalised[i] for i in self.keep)
+        return normalised, normalised
+
+    def values(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The values the key is made of: normalised arguments less `ignore`, or `key=`."""
+        return self.split(args, kwargs)[1]
+
+    def local(self, prefix: tuple[int], values: tuple[Any, ...]) -> Hashable:
+        """The L1 key for these values under the function's current token, `(token,)`."""
+        for value in values:
+            if type(value) not in FAST_TYPES:
+                return (*prefix, DIGESTED, self.digest(values))
+        return prefix + values
+
+    def digest(self, values: tuple[Any, ...], generation: int = 0) -> str:
+        """xxh3-128 of the canonical encoding; KeyBuildError naming the parameter if none.
+
+        A function moved to generation n by `invalidate_all()` hashes n in too, so all its
+        old entries become unreachable at once (they expire by their TTL).
+        """
+        try:
+            data = _canonical.encode_arguments(values)
+        except _canonical.Unencodable:
+            raise self._key_error(values) from None
+        if generation:
+            data += b"\x00generation:" + str(generation).encode()
+        return _canonical.digest(data)
+
+    def remote(self, namespace: str, values: tuple[Any, ...], generation: int = 0) -> str:
+        """The Redis key: `memo:{namespace}:{module.qualname}:v{version}:{<digest>}`."""
+        return self.prefix(namespace) + "{" + self.digest(values, generation) + "}"
+
+    @property
+    def generation_name(self) -> str:
+        """The name under which this function's generation is shared: module.qualname:vN."""
+        return f"{self.name}:v{self.version}"
+
+    def prefix(self, namespace: str) -> str:
+        """Every key of this function starts with this text."""
+        prefix = self.prefixes.get(namespace)
+        if prefix is None:
+            prefix = self.prefixes[namespace] = self._prefix(namespace)
+        return prefix
+
+    def _prefix(self, namespace: str) -> str:
+        prefix = f"memo:{namespace}:{self.name}:v{self.version}:"
+        room = MAX_KEY_LENGTH - 34  # braces and 32 hex digits
+        if len(prefix) > room:
+            tail = _canonical.digest(self.name.encode())[:8]
+            name = self.name[: room - len(prefix) + len(self.name) - 9] + "-" + tail
+            prefix = f"memo:{namespace}:{name}:v{self.version}:"
+        return prefix
+
+    def parameter_names(self) -> tuple[str, ...]:
+        """Names of the parameters whose values make the key, in key order."""
+        if self.key is not None or self.template is not None:
+            return ("key=",)
+        names = self.normaliser.names
+        return tuple(names[i] for i in self.keep) if self.keep is not None else names
+
+    def _key_error(self, values: tuple[Any, ...]) -> KeyBuildError:
+        for name, value in zip(self.parameter_names(), values, strict=True):
+            try:
+                _canonical.encode(value)
+            except _canonical.Unencodable as exc:
+                return KeyBuildError(_explain(self.display, name, value, exc))
+        return KeyBuildError(f"cannot build a cache key for {self.display}")
+
+
+def _explain(display: str, name: str, value: Any, exc: _canonical.Unencodable) -> str:
+    where = f" (at {name}{exc.path})" if exc.path else ""
+    kind = exc.value_type.__qualname__
+    hook = (
+        "convert it to a supported value (str, int, tuple…)"
+        if exc.value_type.__module__ == "builtins"
+        else f"give {kind} a __memo_key__() method that returns a stable value (str, int, tuple…)"
+    )
+    if name == "key=":
+        return (
+            f"cannot build a cache key for {display}: the key= function returned a value "
+            f"containing a {kind}{where}, which cannot be part of a key: {exc.reason}. "
+            "Return str, int, bytes, tuples of them, or an object with __memo_key__()."
+        )
+    return (
+        f"cannot build a cache key for {display}: parameter {name!r} is a "
+        f"{type(value).__qualname__}{where}, which cannot be part of a key: {exc.reason}. "
+        f"Leave it out with ignore=({name!r},), {hook}, or pass key= to build the key "
+        "yourself."
+    )
+
+
+def _check_version(display: str, version: int | str) -> str:
+    text = str(version)
+    if isinstance(version, bool) or not valid_segment(text) or len(text) > 32:
+        raise ConfigurationError(
+            f"{display}: version={version!r} must be an int or a string of at most 32 "
+            "letters, digits, '.', '_' or '-' (it becomes part of every Redis key)."
+        )
+    return text
+
+
+def _kept_indices(
+    display: str, names: tuple[str, ...], ignore: tuple[str, ...]
+) -> tuple[int, ...] | None:
+    unknown = [n for n in ignore if n not in names]
+    if unknown:
+        raise ConfigurationError(
+            f"{display}: ignore= names {unknown} which are not parameters; "
+            f"the parameters are {list(names)}."
+        )
+    if not ignore:
+        return None
+    return tuple(i for i, n in enumerate(names) if n not in ignore)
+
+
+def _check_template(
+    display: str, names: tuple[str, ...], key: str | KeyFunction | None
+) -> str | None:
+    if key is None or callable(key):
+        return None
+    if not isinstance(key, str):
+        raise ConfigurationError(
+            f"{display}: key= must be a callable taking the function's arguments or a "
+            f"template string such as '{{{names[0] if names else 'arg'}}}', "
+            f"not {type(key).__qualname__}."
+        )
+    check_template(display, "key=", key, names)
+    return key
+
+
+def check_template(display: str, option: str, template: str, names: tuple[str, ...]) -> None:
+    """Raise ConfigurationError unless every `{field}` of template names a parameter."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ConfigurationError(f"{display}: {option} template {template!r}: {exc}") from exc
+    for field in fields:
+        base = re.split(r"[.\[]", field, maxsplit=1)[0]
+        if base not in names:
+            raise ConfigurationError(
+                f"{display}: {option} template {template!r} refers to {{{field}}}, but "
+                f"{base or 'a positional field'!r} is not a parameter; use one of "
+                f"{list(names)} by name, e.g. '{{{names[0] if names else 'arg'}}}'."
+            )

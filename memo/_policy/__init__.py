@@ -1,0 +1,1 @@
+"""The caching policy, free of I/O: operations, the Plan, the flows, entries and counters."""

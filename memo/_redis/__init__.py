@@ -1,0 +1,1 @@
+"""The Redis tier: clients, commands and scripts, resilience, coherence and the store."""

@@ -1,0 +1,171 @@
+"""The operations memo asks of Redis, each written once as a generator of commands.
+
+`Commands` holds what a RedisStore knows of its keyspace (key names, the events channel, the
+codec) and turns each operation into `Command`s, `Script` calls and `Batch`es; `Resilience`
+runs them, blocking or awaiting, behind the breaker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from memo._clock import CLOCK
+from memo._codec.envelope import Codec, Rejected
+from memo._policy.entry import FOREVER, CacheKey, RemoteEntry
+from memo._redis.client import Endpoint
+from memo._redis.coherence import pairs
+from memo._redis.ops import DELETE, EXTEND, RELEASE, WRITE, Batch, Command, Op, ScriptCall
+from memo._redis.transport import key_hash, tag_command
+
+__all__ = ["Commands", "Item"]
+
+log = logging.getLogger("memo")
+# One entry to store in a batch: key, value, ttl, delta, tags, soft.
+Item = tuple[CacheKey, Any, "float | None", float, tuple[str, ...], "float | None"]
+
+
+class Commands:
+    """Key names and operation generators of a RedisStore."""
+
+    endpoint: Endpoint | None
+    namespace: str
+    codec: Codec
+    lease_ttl: float
+    writer_id: str
+    channel: str
+    generations_key: str
+    corrupt: int
+    _last_log: float
+
+    @property
+    def name(self) -> str:
+        """The endpoint for logs (no credentials)."""
+        return self.endpoint.name if self.endpoint is not None else "client"
+
+    def entry_key(self, remote: str) -> str:
+        """The lease key that shares remote's Cluster slot."""
+        return remote + ":lease"
+
+    def tag_key(self, tag: str) -> str:
+        """The Redis set listing the keys stored with tag."""
+        return f"memo:{self.namespace}:tag:{tag}"
+
+    def message(self, kind: str, payload: str) -> str:
+        """An event on the namespace channel: kind|writer|payload."""
+        return f"{kind}|{self.writer_id}|{payload}"
+
+    # -- operations, written once ------------------------------------------------------
+
+    def _get(self, key: CacheKey) -> Op:
+        raw = yield Command(("GET", key.remote))
+        return None if raw is None else self._decode(key, raw)
+
+    def _set(
+        self,
+        key: CacheKey,
+        value: Any,
+        ttl: float | None,
+        *,
+        delta: float,
+        tags: tuple[str, ...],
+        token: str,
+        mode: str,
+    ) -> Op:
+        now = CLOCK.time()
+        expires = None if ttl is None else now + ttl
+        payload = self.codec.encode(key.remote, value, created=now, expires=expires, delta=delta)
+        ttl_ms = 0 if ttl is None else max(1, int(ttl * 1000))
+        args = (payload, ttl_ms, token, mode, self.channel, self.message("k", key.remote))
+        written = yield WRITE((key.remote, self.entry_key(key.remote)), args)
+        if written and tags:
+            yield Batch(tuple(tag_command(self.tag_key(t), key.remote, ttl_ms) for t in tags))
+        return bool(written)
+
+    def _delete(self, remote: str) -> Op:
+        args = (self.channel, self.message("k", remote))
+        removed = yield DELETE((remote, self.entry_key(remote)), args)
+        return bool(removed)
+
+    def _delete_tag(self, tag: str) -> Op:
+        """Delete every member of the tag's set; the Redis keys that were removed."""
+        members = yield Command(("SMEMBERS", self.tag_key(tag)))
+        removed: list[str] = []
+        for member in members or ():
+            remote = member.decode() if isinstance(member, bytes) else str(member)
+            if (yield from self._delete(remote)):
+                removed.append(remote)
+        yield Command(("DEL", self.tag_key(tag)))
+        yield Command(("PUBLISH", self.channel, self.message("t", tag)))
+        return removed
+
+    def _claim(self, remote: str, token: str, ttl: float) -> Op:
+        ok = yield Command(("SET", self.entry_key(remote), token, "NX", "PX", int(ttl * 1000)))
+        return bool(ok)
+
+    def _read_generations(self) -> Op:
+        reply = yield Command(("HGETALL", self.generations_key))
+        return [(name, int(value)) for name, value in pairs(reply)]
+
+    def _get_many(self, keys: list[CacheKey]) -> Op:
+        replies = yield Batch(tuple(Command(("GET", key.remote)) for key in keys))
+        return [
+            None if raw is None else self._decode(key, raw)
+            for key, raw in zip(keys, replies, strict=True)
+        ]
+
+    def _set_many(self, items: list[Item]) -> Op:
+        calls: list[Command | ScriptCall] = []
+        for key, value, ttl, delta, tags, _soft in items:
+            now = CLOCK.time()
+            expires = None if ttl is None else now + ttl
+            payload = self.codec.encode(
+                key.remote, value, created=now, expires=expires, delta=delta
+            )
+            ttl_ms = 0 if ttl is None else max(1, int(ttl * 1000))
+            message = self.message("k", key.remote)
+            args = (payload, ttl_ms, "", "set", self.channel, message)
+            calls.append(WRITE((key.remote, self.entry_key(key.remote)), args))
+            calls.extend(tag_command(self.tag_key(t), key.remote, ttl_ms) for t in tags)
+        if calls:
+            yield Batch(tuple(calls))
+        return len(items)
+
+    def _release(self, remote: str, token: str) -> Op:
+        args = (token, self.channel, self.message("k", remote))
+        return bool((yield RELEASE((self.entry_key(remote),), args)))
+
+    def _extend(self, remote: str, token: str) -> Op:
+        ttl_ms = int(self.lease_ttl * 1000)
+        return bool((yield EXTEND((self.entry_key(remote),), (token, ttl_ms))))
+
+    def _bump(self, name: str) -> Op:
+        generation = yield Command(("HINCRBY", self.generations_key, name, 1))
+        yield Command(("PUBLISH", self.channel, self.message("g", f"{name}={generation}")))
+        return int(generation)
+
+    def _decode(self, key: CacheKey, raw: bytes) -> RemoteEntry | None:
+        try:
+            decoded = self.codec.decode(key.remote, raw)
+        except Rejected as exc:
+            self.corrupt += 1
+            self._log(f"memo: rejected L2 entry {key_hash(key.remote)} ({exc.reason}); a miss")
+            return None
+        now_wall, now = CLOCK.time(), CLOCK.monotonic()
+        remaining = None if decoded.expires is None else decoded.expires - now_wall
+        if remaining is not None and remaining <= 0:
+            return None
+        deadline = FOREVER if remaining is None else now + remaining
+        entry = RemoteEntry(decoded.value, deadline, decoded.delta, decoded.created)
+        if key.soft_rule is not None and decoded.expires is not None:
+            fraction, minus = key.soft_rule
+            ttl = decoded.expires - decoded.created
+            entry.soft = now + (decoded.created + fraction * ttl - minus - now_wall)
+        return entry
+
+    def _log(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last_log >= 1.0:  # repeated faults: one line a second at most
+            self._last_log = now
+            log.warning(message)

@@ -1,0 +1,135 @@
+"""What memo asks of Redis, written once as generators of commands.
+
+Each operation yields `Command`s (or a `Script` or a `Batch`) and receives the reply; the
+two executors in `_redis/store.py` send them with redis-py's sync or asyncio client. Scripts keep
+a write, its lease check and its invalidation message atomic, so a compute that outlived its
+lease never overwrites a newer value nor brings back an invalidated key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "DELETE",
+    "EXTEND",
+    "RELEASE",
+    "TAG",
+    "WRITE",
+    "Batch",
+    "Command",
+    "Op",
+    "Script",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One Redis command."""
+
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Several commands sent in one round trip (a non-transactional pipeline)."""
+
+    commands: tuple[Command | ScriptCall, ...]
+
+
+class Script:
+    """A Lua script run by EVALSHA, loaded with EVAL when the server does not know it."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def __call__(self, keys: tuple[str, ...], args: tuple[Any, ...]) -> ScriptCall:
+        return ScriptCall(self, keys, args)
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCall:
+    """One run of a script with its keys and arguments."""
+
+    script: Script
+    keys: tuple[str, ...]
+    args: tuple[Any, ...]
+
+
+Op = Generator[Any, Any, Any]
+
+# KEYS: entry, lease. ARGV: payload, ttl ms (0: none), lease token ('' : none),
+# mode ('set' | 'nx'), channel, message. Returns 1 if written. A plain 'set' (a refresh,
+# a write-through) is authoritative: it also ends any lease, so a compute that started
+# earlier elsewhere cannot overwrite the newer value when it finishes. The SET comes first:
+# Redis checks maxmemory at a script's first write, and a DEL would slip past it.
+WRITE = Script(
+    """
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
+if ARGV[4] == 'nx' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if ARGV[2] == '0' then
+  redis.call('SET', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+if ARGV[3] ~= '' or ARGV[4] == 'set' then redis.call('DEL', KEYS[2]) end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+"""
+)
+
+# KEYS: entry, lease. ARGV: channel, message. Deleting the lease too makes a compute in
+# flight lose its right to write. Returns how many entries were removed (0 or 1).
+DELETE = Script(
+    """
+local removed = redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return removed
+"""
+)
+
+# KEYS: lease. ARGV: token, ttl ms. Extends the lease only while the caller holds it.
+EXTEND = Script(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+)
+
+# KEYS: tag set. ARGV: member, ttl ms (0: none). The set lives as long as its longest
+# member: created with the member's TTL, extended by longer ones, made persistent by one
+# without a TTL.
+TAG = Script(
+    """
+local added = redis.call('SADD', KEYS[1], ARGV[1])
+local ttl = tonumber(ARGV[2])
+local current = redis.call('PTTL', KEYS[1])
+if ttl == 0 then
+  redis.call('PERSIST', KEYS[1])
+elseif (current == -1 and added == 1 and redis.call('SCARD', KEYS[1]) == 1)
+    or (current >= 0 and current < ttl) then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return added
+"""
+)
+
+# KEYS: lease. ARGV: token, channel, message. Frees the lease a failed compute held and
+# wakes the waiters, so they retry at once instead of waiting out the lease.
+RELEASE = Script(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+"""
+)

@@ -1,0 +1,249 @@
+"""Running Redis operations without ever failing the caller.
+
+`Resilience` sends an operation's commands with the sync client or the asyncio client of the
+running loop, asks the circuit breaker first, turns any failure into the operation's
+fallback (counted, logged at most once a second, unless `on_error="raise"`), keeps the
+leases of computes in flight alive, and replays invalidations made while Redis was away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from collections import deque
+from typing import Any
+
+from memo._policy.entry import CacheKey
+from memo._redis.breaker import CircuitBreaker
+from memo._redis.client import close_with_loop, import_redis, make_client
+from memo._redis.commands import Commands
+from memo._redis.ops import Op
+from memo._redis.transport import is_outage, send_async, send_sync, short_error
+
+__all__ = ["Resilience"]
+
+_PENDING_LIMIT = 10_000
+
+
+class Resilience(Commands):
+    """Executors, outage handling and lease keeping of a RedisStore."""
+
+    socket_timeout: float
+    on_error: str
+    errors: int
+    breaker: CircuitBreaker
+    generations: dict[str, int]
+    listeners: list[Any]
+    closed: bool
+    _client: Any
+    _given_async: Any
+    _async_clients: weakref.WeakKeyDictionary[Any, Any]
+    _closers: weakref.WeakKeyDictionary[Any, Any]
+    _lock: threading.Lock
+    _pending: deque[tuple[str, str]]
+    _pending_overflow: bool
+    _replaying: bool
+    _leases: dict[str, str]
+    _keeper: threading.Thread | None
+
+    # -- clients -------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The sync redis-py client, made on first use."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = make_client(self.endpoint, self.socket_timeout, sync=True)
+        return self._client
+
+    async def async_client(self) -> Any:
+        """The `redis.asyncio` client of the running event loop, made on first use.
+
+        A client belongs to its loop. Each gets a tiny async generator parked in that loop,
+        so `asyncio.run()` (which closes a loop's async generators on the way out) closes
+        the client's connections too, instead of leaving them to warn at garbage collection.
+        """
+        if self._given_async is not None:
+            return self._given_async
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = make_client(self.endpoint, self.socket_timeout, sync=False)
+            closer = close_with_loop(client)
+            await closer.__anext__()
+            self._async_clients[loop] = client
+            self._closers[loop] = closer
+        return client
+
+    # -- executors ---------------------------------------------------------------------------
+
+    def _skip(self, key: CacheKey | None) -> bool:
+        """Whether to leave Redis out: its breaker is open, or this call already met an outage
+        (a hung server then costs a call one timeout, not one per command)."""
+        if self.breaker.is_open or (key is not None and key.outage):
+            if key is not None:
+                key.failed = True  # degraded: L1 keeps the value, the call counts an error
+                key.error = key.error or "RedisUnavailable"
+            return True
+        return False
+
+    def _run(self, op: Op, fallback: Any, key: CacheKey | None = None) -> Any:
+        if self._skip(key):
+            op.close()
+            return fallback
+        client = self.client
+        reply: Any = None
+        try:
+            while True:
+                request = op.send(reply)
+                reply = send_sync(client, request)
+        except StopIteration as stop:
+            self._succeeded()
+            return stop.value
+        except Exception as exc:
+            return self._failed(exc, fallback, key)
+
+    async def _arun(self, op: Op, fallback: Any, key: CacheKey | None = None) -> Any:
+        if self._skip(key):
+            op.close()
+            return fallback
+        reply: Any = None
+        try:
+            client = await self.async_client()
+            while True:
+                request = op.send(reply)
+                reply = await send_async(client, request)
+        except StopIteration as stop:
+            self._succeeded()
+            return stop.value
+        except Exception as exc:
+            return self._failed(exc, fallback, key)
+
+    def _failed(self, exc: Exception, fallback: Any, key: CacheKey | None) -> Any:
+        from memo._errors import SerializationError  # noqa: PLC0415
+
+        if isinstance(exc, SerializationError) or self.on_error == "raise":
+            raise exc
+        redis = import_redis()
+        self.errors += 1
+        outage = is_outage(redis, exc)
+        if key is not None:
+            key.failed = True
+            key.error = type(exc).__name__
+            key.outage = key.outage or outage
+        if outage:
+            self.breaker.failure(exc)
+        self._log(f"memo: Redis {self.name} {type(exc).__name__}: {short_error(exc)}; degraded")
+        return fallback
+
+    def _succeeded(self) -> None:
+        self.breaker.success()
+        if self._pending and not self._replaying:
+            self._replay_soon()  # invalidations lost in a short blip: send them now
+
+    def _replay_soon(self) -> None:
+        self._replaying = True
+
+        def run() -> None:
+            try:
+                self.replay()
+            finally:
+                self._replaying = False
+
+        threading.Thread(target=run, name=f"memo-replay-{self.name}", daemon=True).start()
+
+    # -- leases held while computing ------------------------------------------------------
+
+    def _keep_lease(self, remote: str, token: str) -> None:
+        """Extend the lease every third of its TTL while this process computes.
+
+        One keeper thread per store, started with the first lease and kept (asleep) while
+        the store lives: restarting it per burst of misses would make callers, an event loop
+        among them, wait on Thread.start() again and again.
+        """
+        with self._lock:
+            self._leases[remote] = token
+            if self._keeper is None:
+                self._keeper = threading.Thread(
+                    target=self._extend_leases, daemon=True, name=f"memo-leases-{self.name}"
+                )
+                self._keeper.start()
+
+    def _forget_lease(self, remote: str) -> None:
+        with self._lock:
+            self._leases.pop(remote, None)
+
+    def _extend_leases(self) -> None:
+        while not self.closed:
+            time.sleep(self.lease_ttl / 3)
+            with self._lock:
+                held = list(self._leases.items())
+            for remote, token in held:
+                if not self._run(self._extend(remote, token), False):
+                    self._forget_lease(remote)  # lost it: the final write will be refused
+
+    # -- outages ---------------------------------------------------------------------------
+
+    def _probe(self) -> None:
+        self.client.execute_command("PING")
+
+    def _remember(self, kind: str, payload: str) -> None:
+        """Keep an invalidation made while Redis is unreachable, to replay when it is back."""
+        with self._lock:
+            if len(self._pending) >= _PENDING_LIMIT:
+                self._pending_overflow = True
+                return
+            self._pending.append((kind, payload))
+
+    def _health_changed(self, healthy: bool) -> None:
+        if healthy:
+            self.replay()
+        for listener in list(self.listeners):
+            listener.on_l2_health(healthy)
+
+    def replay(self) -> int:
+        """Send the invalidations kept during an outage; how many were sent."""
+        with self._lock:
+            pending, self._pending = list(self._pending), deque()
+            overflow, self._pending_overflow = self._pending_overflow, False
+        sent = 0
+        for kind, payload in pending:
+            op = self._pending_op(kind, payload)
+            if self._run(op, None) is None:
+                self._remember(kind, payload)
+            else:
+                sent += 1
+                self._evict_own(kind, payload)
+        if overflow:  # some invalidations were not kept: forget every function here instead
+            for name in self._function_names():
+                self._run(self._bump(name), None)
+        return sent
+
+    def _evict_own(self, kind: str, payload: str) -> None:
+        """A replayed invalidation tells other processes through events this one ignores:
+        evict here too (a read since the blip may have brought the old value back)."""
+        for listener in list(self.listeners):
+            if kind == "k":
+                listener.on_key(payload)
+            elif kind == "t":
+                listener.on_tag(payload)
+
+    def _function_names(self) -> set[str]:
+        """The generation names of every function using this store, known here or shared."""
+        from memo._runtime.settings import settings  # noqa: PLC0415 - the registry imports stores
+
+        names = set(self.generations)
+        for core in settings.all_cores():
+            store: Any = core.store
+            if store is self or getattr(store, "redis", None) is self:
+                names.add(core.keys.generation_name)
+        return names
+
+    def _pending_op(self, kind: str, payload: str) -> Op:
+        if kind == "r":
+            remote, _, token = payload.partition("\x00")
+            return self._release(remote, token)
+        return {"k": self._delete, "t": self._delete_tag, "g": self._bump}[kind](payload)

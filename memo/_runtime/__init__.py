@@ -1,0 +1,1 @@
+"""Per-function runtime: the core, the drivers, single-flight, refresher, warm, settings."""

@@ -1,0 +1,350 @@
+"""L1 over L2: one store with the protocol of its tiers, kept coherent across processes.
+
+Reads try L1, then Redis (one GET), and put what Redis had into L1. Writes go to Redis and
+then L1. L1 is used only while this process hears every invalidation (the events
+connection is healthy) or while Redis is unreachable altogether (then L1 and the function
+are all there is); otherwise it is flushed and bypassed. A value read or written while an
+event from another process came in does not enter L1, so a concurrent write elsewhere can
+never leave a stale copy here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, MutableMapping
+from typing import Any, NamedTuple
+
+from memo._clock import CLOCK
+from memo._errors import ConfigurationError, SerializationError
+from memo._policy.entry import FOREVER, CacheKey, Entry
+from memo._redis.store import RedisStore
+from memo._stores.memory import MemoryStore
+
+__all__ = ["TieredStore"]
+
+
+class TieredStore:
+    """L1 (a MemoryStore) in front of L2 (a RedisStore)."""
+
+    def __init__(self, l1: MemoryStore, l2: RedisStore) -> None:
+        if not isinstance(l1, MemoryStore) or not isinstance(l2, RedisStore):
+            raise ConfigurationError(
+                "TieredStore(l1, l2) takes a memo.MemoryStore and a memo.RedisStore, e.g. "
+                "TieredStore(MemoryStore(maxsize=10_000), RedisStore('redis://localhost'))."
+            )
+        self.memory = l1
+        self.redis = l2
+        self.namespace = l2.namespace
+        l2.events.sinks.append(self)
+        l2.listeners.append(self)
+
+    def __repr__(self) -> str:
+        return f"TieredStore({self.memory!r}, {self.redis!r})"
+
+    @property
+    def closed(self) -> bool:
+        """Whether close() was called (its Redis tier no longer serves)."""
+        return self.redis.closed
+
+    # -- when L1 may be used -------------------------------------------------------------
+
+    @property
+    def l1_active(self) -> bool:
+        """L1 is trusted while invalidations arrive, or when Redis is down for everyone here."""
+        return self.redis.events.healthy or self.redis.breaker.is_open
+
+    @property
+    def l1(self) -> MutableMapping[Hashable, Entry] | None:
+        """The dict the hit path reads, or None while L1 is bypassed."""
+        return self.memory.data if self.l1_active else None
+
+    def on_coherence(self, healthy: bool) -> None:
+        """The events connection came or went: either way, what L1 holds may be stale."""
+        self.memory.clear()
+        self._rebind()
+
+    def on_l2_health(self, healthy: bool) -> None:
+        """Redis came back or went away: L1's role changes with it."""
+        if healthy:
+            self.memory.clear()  # entries made during the outage may miss replayed events
+        self._rebind()
+
+    def on_fork(self) -> None:
+        """In a forked child: what L1 holds was never checked against events here."""
+        self.memory.after_fork()
+        self._rebind()
+
+    def on_key(self, remote: str) -> None:
+        """Another process wrote or deleted remote."""
+        self.memory.delete_remote(remote)
+
+    def on_tag(self, tag: str) -> None:
+        """Another process invalidated tag."""
+        self.memory.delete_tag(tag)
+
+    def on_generation(self, name: str, generation: int) -> None:
+        """A function moved to a new generation: its L1 entries are unreachable now."""
+        for core in self._cores():
+            core.on_generation(name)
+
+    def _rebind(self) -> None:
+        for core in self._cores():
+            core.rebind()
+
+    def _cores(self) -> list[Any]:
+        from memo._runtime.settings import settings  # noqa: PLC0415 - the registry imports stores
+
+        return [core for core in settings.all_cores() if core.store is self]
+
+    # -- the store protocol, sync ----------------------------------------------------------
+
+    def get(self, key: CacheKey, *, local_only: bool = False, fresh: bool = False) -> Entry | None:
+        """L1, else Redis; a Redis hit is copied into L1 unless an event raced it.
+
+        fresh skips L1: a refresh deciding whether another process already refreshed must
+        not trust an L1 copy whose eviction event may still be on its way.
+        """
+        entry, seq = (None, self.redis.events.seq) if fresh else self._before_get(key)
+        if entry is not None or local_only or seq is None:
+            return entry
+        return self._after_get(key, self.redis.get(key), seq)
+
+    def set(
+        self,
+        key: CacheKey,
+        value: Any,
+        ttl: float | None,
+        *,
+        delta: float = 0.0,
+        tags: Iterable[str] = (),
+        token: str = "",
+        mode: str = "set",
+        soft: float | None = None,
+    ) -> bool:
+        """Redis first, then L1 (if the write won and no event raced it)."""
+        local = _Local(key, value, ttl, delta, tuple(tags), soft, self.redis.events.seq)
+        try:
+            written = self.redis.set(
+                key, value, ttl, delta=delta, tags=local.tags, token=token, mode=mode
+            )
+        except SerializationError:
+            self._keep(local, raced=False)
+            raise
+        return self._after_set(local, written)
+
+    def delete(self, key: CacheKey) -> bool:
+        """Remove from both tiers and from every process's L1."""
+        local = self.memory.delete_local(key.local)
+        return self.redis.delete(key) or local
+
+    def delete_tag(self, tag: str) -> int:
+        """Remove every entry with tag from both tiers, in every process."""
+        local = self.memory.delete_tag(tag)
+        return max(self._evict_copies(self.redis.delete_tag_keys(tag)), local)
+
+    def get_many(self, keys: list[CacheKey]) -> list[Entry | None]:
+        """L1 for each key, then one pipelined round trip to Redis for the rest."""
+        found, missing, seq = self._before_many(keys)
+        remote = self.redis.get_many([keys[i] for i in missing])
+        return self._after_many(keys, found, missing, remote, seq)
+
+    def set_many(self, items: list[Any]) -> int:
+        """One pipelined round trip to Redis, then L1."""
+        seq = self.redis.events.seq
+        stored = self.redis.set_many(items)
+        self._keep_many(items, seq)
+        return stored
+
+    def claim(self, key: CacheKey, token: str) -> bool | None:
+        """The key's lease across processes."""
+        return self.redis.claim(key, token)
+
+    def release(self, key: CacheKey, token: str) -> None:
+        """Give the lease back."""
+        self.redis.release(key, token)
+
+    def wait(self, key: CacheKey, timeout: float) -> None:
+        """Until key is filled elsewhere, or timeout."""
+        self.redis.wait(key, timeout)
+
+    def generation(self, name: str) -> int:
+        """The function's generation, shared through Redis."""
+        return self.redis.generation(name)
+
+    def bump_generation(self, name: str) -> int | None:
+        """Move the function to a new generation in every process."""
+        return self.redis.bump_generation(name)
+
+    def close(self) -> None:
+        """Close L2 (L1 needs nothing)."""
+        self.redis.close()
+
+    # -- the store protocol, async: the same steps around awaited Redis calls ---------------
+
+    async def aget(
+        self, key: CacheKey, *, local_only: bool = False, fresh: bool = False
+    ) -> Entry | None:
+        """`get` for async callers."""
+        entry, seq = (None, self.redis.events.seq) if fresh else self._before_get(key)
+        if entry is not None or local_only or seq is None:
+            return entry
+        return self._after_get(key, await self.redis.aget(key), seq)
+
+    async def aset(
+        self,
+        key: CacheKey,
+        value: Any,
+        ttl: float | None,
+        *,
+        delta: float = 0.0,
+        tags: Iterable[str] = (),
+        token: str = "",
+        mode: str = "set",
+        soft: float | None = None,
+    ) -> bool:
+        """`set` for async callers."""
+        local = _Local(key, value, ttl, delta, tuple(tags), soft, self.redis.events.seq)
+        try:
+            written = await self.redis.aset(
+                key, value, ttl, delta=delta, tags=local.tags, token=token, mode=mode
+            )
+        except SerializationError:
+            self._keep(local, raced=False)
+            raise
+        return self._after_set(local, written)
+
+    async def adelete(self, key: CacheKey) -> bool:
+        """`delete` for async callers."""
+        local = self.memory.delete_local(key.local)
+        return await self.redis.adelete(key) or local
+
+    async def adelete_tag(self, tag: str) -> int:
+        """`delete_tag` for async callers."""
+        local = self.memory.delete_tag(tag)
+        return max(self._evict_copies(await self.redis.adelete_tag_keys(tag)), local)
+
+    async def aget_many(self, keys: list[CacheKey]) -> list[Entry | None]:
+        """`get_many` for async callers."""
+        found, missing, seq = self._before_many(keys)
+        remote = await self.redis.aget_many([keys[i] for i in missing])
+        return self._after_many(keys, found, missing, remote, seq)
+
+    async def aset_many(self, items: list[Any]) -> int:
+        """`set_many` for async callers."""
+        seq = self.redis.events.seq
+        stored = await self.redis.aset_many(items)
+        self._keep_many(items, seq)
+        return stored
+
+    async def aclaim(self, key: CacheKey, token: str) -> bool | None:
+        """`claim` for async callers."""
+        return await self.redis.aclaim(key, token)
+
+    async def arelease(self, key: CacheKey, token: str) -> None:
+        """`release` for async callers."""
+        await self.redis.arelease(key, token)
+
+    async def await_fill(self, key: CacheKey, timeout: float) -> None:
+        """`wait` for async callers."""
+        await self.redis.await_fill(key, timeout)
+
+    async def abump_generation(self, name: str) -> int | None:
+        """`bump_generation` for async callers."""
+        return await self.redis.abump_generation(name)
+
+    # -- the steps both colours share -----------------------------------------------------
+
+    def _evict_copies(self, removed: list[str]) -> int:
+        """L1 copies read from L2 carry no tags: evict them by the Redis keys Redis removed
+        (other processes do so on the delete events; this one ignores its own)."""
+        for remote in removed:
+            self.memory.delete_remote(remote)
+        return len(removed)
+
+    def _before_get(self, key: CacheKey) -> tuple[Entry | None, int | None]:
+        """(L1's entry, None) when L1 answers; else (None, the event count before Redis)."""
+        self.redis.events.ensure_started()
+        if self.l1_active:
+            entry = self.memory.get_local(key.local)
+            if entry is not None:
+                return entry, None
+        return None, self.redis.events.seq
+
+    def _after_get(self, key: CacheKey, entry: Entry | None, seq: int) -> Entry | None:
+        if entry is not None and self.l1_active:
+            self._promote(key, entry, seq)
+        return entry
+
+    def _after_set(self, local: _Local, written: bool) -> bool:
+        if written or local.key.failed:
+            self._keep(local, raced=True)
+        return written
+
+    def _before_many(self, keys: list[CacheKey]) -> tuple[list[Entry | None], list[int], int]:
+        active = self.l1_active
+        found = [self.memory.get_local(key.local) if active else None for key in keys]
+        missing = [i for i, entry in enumerate(found) if entry is None]
+        return found, missing, self.redis.events.seq
+
+    def _after_many(
+        self,
+        keys: list[CacheKey],
+        found: list[Entry | None],
+        missing: list[int],
+        remote: list[Entry | None],
+        seq: int,
+    ) -> list[Entry | None]:
+        for i, entry in zip(missing, remote, strict=True):
+            found[i] = self._after_get(keys[i], entry, seq)
+        return found
+
+    def _keep_many(self, items: list[Any], seq: int) -> None:
+        for key, value, ttl, delta, tags, soft in items:
+            self._keep(_Local(key, value, ttl, delta, tags, soft, seq), raced=True)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _promote(self, key: CacheKey, entry: Entry, seq: int) -> None:
+        now = CLOCK.monotonic()
+        ttl = None if entry.expires == FOREVER else entry.expires - now
+        soft = None if entry.soft == FOREVER else entry.soft - now
+        if ttl is None or ttl > 0:
+            self.memory.set_local(
+                key.local,
+                entry.value,
+                ttl,
+                delta=entry.delta,
+                remote=key.remote,
+                soft=soft,
+                only_if=self._quiet_since(seq),
+            )
+
+    def _quiet_since(self, seq: int) -> Callable[[], bool]:
+        """Checked under L1's lock: no event from another process since seq was read."""
+        events = self.redis.events
+        return lambda: events.seq == seq
+
+    def _keep(self, local: _Local, *, raced: bool) -> None:
+        """Put a written value in L1 (raced: unless an event came in since local.seq)."""
+        if self.l1_active:
+            self.memory.set_local(
+                local.key.local,
+                local.value,
+                local.ttl,
+                delta=local.delta,
+                tags=local.tags,
+                remote=local.key.remote,
+                soft=local.soft,
+                only_if=self._quiet_since(local.seq) if raced else None,
+            )
+
+
+class _Local(NamedTuple):
+    """A write's L1 copy, waiting for Redis's answer."""
+
+    key: CacheKey
+    value: Any
+    ttl: float | None
+    delta: float
+    tags: tuple[str, ...]
+    soft: float | None
+    seq: int

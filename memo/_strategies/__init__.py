@@ -1,0 +1,1 @@
+"""The decorators: one module per strategy, each validating its options at decoration."""

@@ -1,0 +1,325 @@
+"""`@memo.write_behind`: the write lands in the cache at once; `flush` gets it later, in batches.
+
+    @memo.write_behind(get_user, flush=save_users, batch_size=100, interval=1.0)
+    def update_user(user_id: int, name: str) -> User:   # builds the value, no database I/O
+        return User(user_id, name)
+
+A call runs the writer, queues `memo.Write(key, arguments, value, version)` for the reader's
+entry that the writer's arguments map to (as `@write_through` maps them), makes the result
+that entry's value in L1, L2 and every process, and returns it. A background flusher hands
+the queued writes to `save_users(list[memo.Write])` (see `_writes/flusher.py`). Without Redis the
+queue lives in this process (bounded; `on_full` says what a full queue does); with Redis as
+L2 it is a Redis Stream, so a process killed mid-batch loses no write (`_writes/stream.py`).
+
+`memo.flush(timeout)` drains every write-behind writer of the process; it also runs at
+interpreter exit and on SIGTERM (installed at first use, from the main thread, chaining any
+handler that was there).
+"""
+
+from __future__ import annotations
+
+import atexit
+import inspect
+import os
+import signal
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import wrapt
+
+from memo._errors import ConfigurationError
+from memo._keys.builder import function_name
+from memo._keys.mapping import ArgumentMap, KeySpec, core_of, display
+from memo._runtime.core import Core
+from memo._strategies.patterns import _full
+from memo._writes.delivery import Alert, Deliverer, Options
+from memo._writes.flusher import Flusher
+from memo._writes.queue import ON_FULL, FlusherStats, Write, next_version
+
+__all__ = ["EXIT_TIMEOUT", "Write", "flush", "write_behind"]
+
+EXIT_TIMEOUT = 10.0  # seconds memo waits for the flushers at exit and on SIGTERM
+
+if TYPE_CHECKING:
+    _FunctionWrapper = wrapt.FunctionWrapper[..., Any]
+    _BoundFunctionWrapper = wrapt.BoundFunctionWrapper[..., Any]
+else:
+    _FunctionWrapper = wrapt.FunctionWrapper
+    _BoundFunctionWrapper = wrapt.BoundFunctionWrapper
+
+_FLUSHERS: weakref.WeakSet[Flusher] = weakref.WeakSet()
+
+
+def write_behind(
+    reader: Any,
+    *,
+    flush: Deliverer,
+    batch_size: int = 100,
+    interval: float = 1.0,
+    key: KeySpec = None,
+    max_attempts: int = 5,
+    backoff: float = 0.1,
+    max_backoff: float = 5.0,
+    queue_size: int = 10_000,
+    on_full: str = "block",
+    dead_letter: Alert | None = None,
+    block_timeout: float = 10.0,
+) -> Callable[[Any], Any]:
+    """Make the writer's result reader's value now, and hand it to `flush` in the background."""
+    options = _options(
+        flush=flush,
+        dead_letter=dead_letter,
+        batch_size=batch_size,
+        interval=interval,
+        max_attempts=max_attempts,
+        backoff=backoff,
+        max_backoff=max_backoff,
+        queue_size=queue_size,
+        on_full=on_full,
+        block_timeout=block_timeout,
+    )
+
+    def decorate(writer: Any) -> Any:
+        core = core_of(reader, writer, "write_behind")
+        mapping = ArgumentMap(writer, core, key, "write_behind")
+        function = writer.__func__ if isinstance(writer, (classmethod, staticmethod)) else writer
+        flusher = Flusher(display(function), function_name(function), core, options)
+        _FLUSHERS.add(flusher)
+
+        def prepare(args: tuple[Any, ...], kwargs: dict[str, Any], value: Any) -> Any:
+            normalised, write = _write(core, *mapping(args, kwargs), value)
+            _install_exit_hooks()
+            return write, *core.keys.normaliser.call_parts(normalised)
+
+        def after(args: tuple[Any, ...], kwargs: dict[str, Any], value: Any) -> None:
+            write, reader_args, reader_kwargs = prepare(args, kwargs, value)
+            flusher.enqueue(write)  # first: a full queue that raises leaves the cache alone
+            core.write(reader_args, reader_kwargs, value)
+
+        async def aafter(args: tuple[Any, ...], kwargs: dict[str, Any], value: Any) -> None:
+            write, reader_args, reader_kwargs = prepare(args, kwargs, value)
+            await flusher.aenqueue(write)
+            await core.awrite(reader_args, reader_kwargs, value)
+
+        return _wrap(writer, function, flusher, after, aafter)
+
+    return decorate
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Deliver every write-behind write of this process (and, with Redis, every entry in the
+    writers' streams up to now); True if all were delivered or dead-lettered in time."""
+    return _drain(timeout, everything=True)
+
+
+# -- the decorated writer -------------------------------------------------------------------
+
+
+class _Handles:
+    """`.pending()`, `.dead_letters` and `.flusher_stats` of a write-behind writer."""
+
+    __slots__ = ()
+
+    def _flusher(self) -> Flusher:
+        raise NotImplementedError
+
+    def pending(self) -> int:
+        """Writes of this process neither delivered nor dead-lettered yet (no I/O)."""
+        return self._flusher().pending()
+
+    @property
+    def dead_letters(self) -> list[Write]:
+        """Writes whose delivery failed for good (memory mode; durable: the `:dead` stream)."""
+        return self._flusher().dead_letters
+
+    @property
+    def flusher_stats(self) -> FlusherStats:
+        """delivered, batches, retries, dead and dropped, counted by this process."""
+        return self._flusher().stats
+
+
+class BoundWriteBehind(_Handles, _BoundFunctionWrapper):
+    """A write-behind method bound to an instance or class."""
+
+    def _flusher(self) -> Flusher:
+        flusher: Flusher = self._self_parent._self_flusher
+        return flusher
+
+
+class WriteBehind(_Handles, _FunctionWrapper):
+    """A write-behind writer: the function, plus its queue's handles."""
+
+    __bound_function_wrapper__ = BoundWriteBehind
+    _self_flusher: Flusher
+
+    def _flusher(self) -> Flusher:
+        return self._self_flusher
+
+
+After = Callable[[tuple[Any, ...], dict[str, Any], Any], Any]
+
+
+def _wrap(writer: Any, function: Any, flusher: Flusher, after: After, aafter: After) -> Any:
+    """writer, then after(args, kwargs, result) in the writer's colour; never on a raise."""
+    if inspect.iscoroutinefunction(function):
+
+        async def run_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            value = await wrapped(*args, **kwargs)
+            await aafter(_full(instance, wrapped, args), kwargs, value)
+            return value
+
+        wrapper: Any = run_async
+    else:
+
+        def run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            value = wrapped(*args, **kwargs)
+            after(_full(instance, wrapped, args), kwargs, value)
+            return value
+
+        wrapper = run
+    decorated = WriteBehind(writer, wrapper)
+    decorated._self_flusher = flusher
+    return decorated
+
+
+def _write(
+    core: Core, args: tuple[Any, ...], kwargs: dict[str, Any], value: Any
+) -> tuple[tuple[Any, ...], Write]:
+    """The reader's normalised arguments for this call, and the Write of its entry."""
+    normalised, values = core.keys.split(args, kwargs)
+    names = core.keys.normaliser.names
+    keep = core.keys.keep if core.keys.keep is not None else range(len(names))
+    arguments = {names[i]: normalised[i] for i in keep}
+    return normalised, Write(core.remote_key(values), arguments, value, next_version())
+
+
+def _options(
+    *,
+    flush: Any,
+    dead_letter: Any,
+    batch_size: Any,
+    interval: Any,
+    max_attempts: Any,
+    backoff: Any,
+    max_backoff: Any,
+    queue_size: Any,
+    on_full: Any,
+    block_timeout: Any,
+) -> Options:
+    """The options, checked now so that a mistake shows at import, not in production."""
+    problems: list[str] = []
+    if not callable(flush):
+        problems.append(f"flush={flush!r} must be a function taking list[memo.Write]")
+    if dead_letter is not None and not callable(dead_letter):
+        problems.append(f"dead_letter={dead_letter!r} must be a function (writes, exc) or None")
+    for name, value, low in (
+        ("batch_size", batch_size, 1),
+        ("max_attempts", max_attempts, 1),
+        ("queue_size", queue_size, 1),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            problems.append(f"{name}={value!r} must be an int >= {low}")
+    for name, value in (
+        ("interval", interval),
+        ("backoff", backoff),
+        ("max_backoff", max_backoff),
+        ("block_timeout", block_timeout),
+    ):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+            problems.append(f"{name}={value!r} must be a number of seconds >= 0")
+    if isinstance(interval, (int, float)) and interval == 0:
+        problems.append("interval=0 would flush continuously; use a small positive value")
+    if on_full not in ON_FULL:
+        problems.append(f"on_full={on_full!r} must be one of {', '.join(map(repr, ON_FULL))}")
+    if problems:
+        raise ConfigurationError("@memo.write_behind(...): " + "; ".join(problems) + ".")
+    return Options(
+        flush,
+        dead_letter,
+        batch_size,
+        float(interval),
+        max_attempts,
+        float(backoff),
+        float(max_backoff),
+        queue_size,
+        on_full,
+        float(block_timeout),
+    )
+
+
+# -- draining: memo.flush(), interpreter exit, SIGTERM ----------------------------------------
+
+
+def _drain(timeout: float | None, *, everything: bool) -> bool:
+    """Drain every flusher (or only those used in this process); True if all finished."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    me = threading.current_thread()
+    flushers = [
+        f for f in list(_FLUSHERS) if (everything or f.used) and f.thread is not me
+    ]  # a flush function calling memo.flush() must not wait for itself
+    for flusher in flushers:
+        flusher.begin_drain()
+    try:
+        return all(flusher.wait_drained(deadline) for flusher in flushers)
+    finally:
+        for flusher in flushers:
+            flusher.end_drain()
+
+
+class _Hooks:
+    """What has been installed in this process."""
+
+    atexit = False
+    sigterm = False
+    lock = threading.Lock()
+
+
+def _install_exit_hooks() -> None:
+    """At first use: drain at exit, and on SIGTERM when called from the main thread."""
+    if _Hooks.atexit and _Hooks.sigterm:
+        return
+    with _Hooks.lock:
+        if not _Hooks.atexit:
+            atexit.register(_at_exit)
+            _Hooks.atexit = True
+        if not _Hooks.sigterm and threading.current_thread() is threading.main_thread():
+            _Hooks.sigterm = _install_sigterm()
+
+
+def _at_exit() -> None:
+    _drain(EXIT_TIMEOUT, everything=False)
+
+
+def _install_sigterm() -> bool:
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _sigterm_handler(previous))
+    except (ValueError, OSError, AttributeError):  # not the main interpreter, no SIGTERM
+        return False
+    return True
+
+
+def _sigterm_handler(previous: Any) -> Callable[[int, Any], None]:
+    def on_sigterm(signum: int, frame: Any) -> None:
+        """Drain the write-behind queues, then do what SIGTERM did before memo was here."""
+        _drain(EXIT_TIMEOUT, everything=False)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:  # the default (or a handler set outside Python)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return on_sigterm
+
+
+def _after_fork_in_child() -> None:
+    _Hooks.lock = threading.Lock()
+    for flusher in list(_FLUSHERS):
+        flusher.after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

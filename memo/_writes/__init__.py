@@ -1,0 +1,1 @@
+"""Write-behind machinery: the queue, the Redis Stream, the flusher and delivery."""
