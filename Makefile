@@ -21,6 +21,7 @@ redis:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check memo tests bench
 	$(VENV)/bin/ruff format --check memo tests bench
+	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy memo tests/typing

@@ -5,8 +5,8 @@ from memo._errors import ConfigurationError, KeyBuildError, MemoError, Serializa
 from memo._policy.adaptive import adaptive
 from memo._policy.stats import Stats
 from memo._redis.store import RedisStore
+from memo._runtime.configure import configure
 from memo._runtime.disabled import disabled
-from memo._runtime.settings import configure
 from memo._runtime.tags import ainvalidate_tag, invalidate_tag
 from memo._stores.memory import MemoryStore
 from memo._stores.tiered import TieredStore

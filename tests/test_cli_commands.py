@@ -23,6 +23,7 @@ import memo
 from memo._cli.app import main
 from memo._cli.demo import run_patterns
 from memo._runtime import fleet as _fleet
+from memo._runtime import publisher as _publisher
 from memo._runtime.settings import settings
 from memo._strategies.write_behind import _FLUSHERS
 
@@ -264,7 +265,7 @@ def test_commands_do_not_publish_stats(
     assert os.environ["MEMO_STATS_INTERVAL"] == "5"
     redis_tier = settings.store.redis  # type: ignore[attr-defined]
     assert redis_tier.namespace == namespace
-    assert redis_tier not in _fleet._publishers
+    assert redis_tier not in _publisher._publishers
 
 
 def test_stats_with_nothing_published(

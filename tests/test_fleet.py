@@ -19,6 +19,7 @@ import pytest
 
 import memo
 from memo._runtime import fleet as _fleet
+from memo._runtime import publisher as _publisher
 from memo._runtime.settings import settings
 from tests.redis_servers import free_port
 
@@ -145,7 +146,7 @@ def test_a_forked_child_publishes_only_its_own_counts(redis_url: str, namespace:
     shared_lookup.stats.reset()
     shared_lookup(1)
     shared_lookup(2)
-    publisher = _fleet.start_publishing(store, interval=30)
+    publisher = _publisher.start_publishing(store, interval=30)
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     try:
@@ -271,9 +272,9 @@ def test_start_publishing_is_idempotent_and_stops_on_close(redis_url: str, names
         return x
 
     tick(1)
-    publisher = _fleet.start_publishing(store, interval=0.1)
+    publisher = _publisher.start_publishing(store, interval=0.1)
     try:
-        assert _fleet.start_publishing(store, interval=0.1) is publisher
+        assert _publisher.start_publishing(store, interval=0.1) is publisher
         threads = [t for t in threading.enumerate() if t.name == publisher.thread.name]
         assert threads == [publisher.thread]
         me = _fleet.process_id()
@@ -291,13 +292,13 @@ def test_start_publishing_is_idempotent_and_stops_on_close(redis_url: str, names
 def test_stop_publishing_stops_the_store_publisher(redis_url: str, namespace: str) -> None:
     """stop_publishing(store) ends its publisher at once; an in-process store is ignored."""
     tiered = memo.TieredStore(memo.MemoryStore(), memo.RedisStore(redis_url, namespace=namespace))
-    publisher = _fleet.start_publishing(tiered, interval=30)
+    publisher = _publisher.start_publishing(tiered, interval=30)
     assert publisher.running
-    _fleet.stop_publishing(tiered)
+    _publisher.stop_publishing(tiered)
     publisher.thread.join(5)
     assert not publisher.thread.is_alive()
-    _fleet.stop_publishing(tiered)  # nothing left to stop
-    _fleet.stop_publishing(memo.MemoryStore())
+    _publisher.stop_publishing(tiered)  # nothing left to stop
+    _publisher.stop_publishing(memo.MemoryStore())
 
 
 def test_publisher_survives_redis_down_and_stops(
@@ -306,7 +307,7 @@ def test_publisher_survives_redis_down_and_stops(
     """With Redis unreachable the publisher keeps running quietly until stop()."""
     store = memo.RedisStore(dead_url(), namespace=namespace)
     caplog.set_level(logging.WARNING, logger="memo")
-    publisher = _fleet.start_publishing(store, interval=30)  # publishes at once, then waits
+    publisher = _publisher.start_publishing(store, interval=30)  # publishes at once, then waits
     try:
         assert wait_until(lambda: len(fleet_warnings(caplog)) == 1)
         assert publisher.running
@@ -314,8 +315,8 @@ def test_publisher_survives_redis_down_and_stops(
         publisher.stop()
     assert not publisher.thread.is_alive()
     assert len(fleet_warnings(caplog)) == 1
-    assert _fleet.start_publishing(store, interval=30) is not publisher  # a fresh one
-    _fleet.start_publishing(store).stop()
+    assert _publisher.start_publishing(store, interval=30) is not publisher  # a fresh one
+    _publisher.start_publishing(store).stop()
 
 
 def test_start_from_env_follows_memo_stats_interval(
@@ -324,18 +325,18 @@ def test_start_from_env_follows_memo_stats_interval(
     """MEMO_STATS_INTERVAL=0 turns publishing off; a number sets the interval; L1 has no fleet."""
     tiered = memo.TieredStore(memo.MemoryStore(), memo.RedisStore(dead_url(), namespace=namespace))
     monkeypatch.setenv("MEMO_STATS_INTERVAL", "0")
-    assert _fleet.start_from_env(tiered) is None
-    assert _fleet.start_from_env(memo.MemoryStore()) is None
+    assert _publisher.start_from_env(tiered) is None
+    assert _publisher.start_from_env(memo.MemoryStore()) is None
     monkeypatch.setenv("MEMO_STATS_INTERVAL", "soon")
     with pytest.raises(memo.ConfigurationError, match="MEMO_STATS_INTERVAL"):
-        _fleet.start_from_env(tiered)
+        _publisher.start_from_env(tiered)
     monkeypatch.setenv("MEMO_STATS_INTERVAL", "42")
-    publisher = _fleet.start_from_env(tiered)
+    publisher = _publisher.start_from_env(tiered)
     assert publisher is not None
     publisher.stop()
     assert publisher.interval == 42.0
     monkeypatch.delenv("MEMO_STATS_INTERVAL")
-    publisher = _fleet.start_from_env(tiered)
+    publisher = _publisher.start_from_env(tiered)
     assert publisher is not None
     publisher.stop()
     assert publisher.interval == _fleet.DEFAULT_INTERVAL

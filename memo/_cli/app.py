@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import memo
+from memo._runtime.wrapper import _SyncHandles
+from memo._writes.stream import redis_of
 
 if TYPE_CHECKING:
     from memo._runtime.core import Core
@@ -199,7 +201,6 @@ def import_module(name: str) -> Any:
 
 def load_function(spec: str) -> tuple[Any, Core]:
     """The memo-decorated function named by MODULE:FUNCTION, and its runtime core."""
-    from memo._runtime.wrapper import _SyncHandles  # noqa: PLC0415 - only for these commands
 
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute or ":" in attribute:
@@ -223,7 +224,6 @@ def load_function(spec: str) -> tuple[Any, Core]:
 
 def reaches_redis(core: Core) -> bool:
     """Whether a decorated function's store has a Redis tier (so other processes see it)."""
-    from memo._writes.stream import redis_of  # noqa: PLC0415
 
     return redis_of(core.store) is not None
 
@@ -233,7 +233,6 @@ def redis_must_answer(store: Any, what: str) -> Iterator[None]:
     """Run a block against store's Redis tier, which must answer throughout: memo swallows
     Redis errors (the cache fails open), but a command whose whole point is Redis must not
     report success when Redis was not reached. PING first, then count the store's errors."""
-    from memo._writes.stream import redis_of  # noqa: PLC0415
 
     redis = redis_of(store)
     if redis is None:

@@ -41,6 +41,7 @@ from memo._demo.db import Product, ProductDB, zipf_workload
 from memo._demo.plot import FORMATS, Row, plot_latencies, recording, require_matplotlib
 from memo._demo.report import _header, _summary, format_table
 from memo._demo.workload import TTL, DemoResult, Progress, ScenarioResult, Stores, plural
+from memo._runtime.refresher import REFRESHER
 
 __all__ = ["HotKeyResult", "PatternResults", "WriteResult", "add", "run_patterns"]
 
@@ -324,7 +325,6 @@ def _hot_key(
 
 def _settle(db: ProductDB, timeout: float = 2.0) -> None:
     """Wait for a background refresh still running, so its query is counted."""
-    from memo._runtime.refresher import REFRESHER  # noqa: PLC0415
 
     deadline = time.monotonic() + max(timeout, 4 * db.latency)
     while REFRESHER.pending() and time.monotonic() < deadline:

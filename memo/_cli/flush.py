@@ -21,6 +21,7 @@ from memo._cli.app import (
     import_module,
     non_negative_float,
 )
+from memo._strategies.write_behind import _FLUSHERS
 
 __all__ = ["add"]
 
@@ -109,6 +110,5 @@ def _left(writer: Any) -> str:
 
 def _writers() -> list[Any]:
     """The write-behind flushers of this process, in a stable order."""
-    from memo._strategies.write_behind import _FLUSHERS  # noqa: PLC0415
 
     return sorted(_FLUSHERS, key=lambda flusher: flusher.display)

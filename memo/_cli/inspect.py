@@ -19,6 +19,7 @@ from typing import Any
 import memo
 from memo._cli.app import EXIT_FAILED, EXIT_OK, CommandError, add_global_options, need_redis
 from memo._codec.envelope import HEADER_SIZE, TAG_SIZE, Codec, Header, Rejected
+from memo._runtime.settings import settings
 
 __all__ = ["add", "parse_key"]
 
@@ -84,7 +85,6 @@ def parse_key(key: str) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Print the entry at args.key."""
-    from memo._runtime.settings import settings  # noqa: PLC0415
 
     need_redis(args, "inspect reads an entry stored in Redis")
     parts = parse_key(args.key)

@@ -26,6 +26,7 @@ from memo._cli.app import (
     reaches_redis,
     redis_must_answer,
 )
+from memo._runtime.settings import settings
 
 __all__ = ["add"]
 
@@ -117,7 +118,6 @@ def _invalidate_call(args: argparse.Namespace) -> int:
 
 
 def _invalidate_tag(args: argparse.Namespace) -> int:
-    from memo._runtime.settings import settings  # noqa: PLC0415
 
     need_redis(args, _WHY)
     with redis_must_answer(settings.store, f"the invalidation of tag {args.tag!r}"):

@@ -22,6 +22,8 @@ from memo._cli.app import (
     add_namespace_option,
     need_redis,
 )
+from memo._runtime import fleet as _fleet
+from memo._runtime.settings import settings
 
 __all__ = ["add", "format_table"]
 
@@ -62,8 +64,6 @@ def add(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read the fleet's counters and print them."""
-    from memo._runtime import fleet as _fleet  # noqa: PLC0415 - needs redis, only for this command
-    from memo._runtime.settings import settings  # noqa: PLC0415
 
     need_redis(args, "stats are counted per process and shared through Redis")
     store: Any = settings.store

@@ -25,31 +25,20 @@ user dict: the encoding is injective.
 from __future__ import annotations
 
 import base64
-import datetime
-import decimal
 import functools
 import importlib
 import json
 import math
 import pickle
-import reprlib
-import struct
-import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from memo._codec.forms import BIG_INT, F64, FORMS, Unsupported, refusal
 from memo._errors import ConfigurationError, SerializationError
 
 __all__ = ["JSON", "MSGPACK", "PICKLE", "Serializer", "resolve", "serializer_id"]
 
 USER_SERIALIZER_ID = 200
-_F64 = struct.Struct(">d")
-# Ints beyond this go hex-tagged: their decimal form could hit sys.int_max_str_digits (>= 640).
-_BIG_INT = 1 << 2000
-_SUPPORTED_TEXT = (
-    "None, bool, int, float, str, bytes, list, tuple, dict, set, frozenset, datetime, date, "
-    "time, timedelta (tzinfo None or datetime.timezone), UUID and Decimal (exact types only)"
-)
 
 
 class Serializer(Protocol):
@@ -65,109 +54,6 @@ class Serializer(Protocol):
     def dumps(self, value: Any) -> bytes: ...
 
     def loads(self, data: bytes) -> Any: ...
-
-
-class _Unsupported(TypeError):
-    """Internal: a part of the value has no json/msgpack encoding (located afterwards)."""
-
-
-# --- exact, plain-data forms of the richer types (shared by json and msgpack) --------------------
-
-
-def _tz_fields(tz: datetime.tzinfo | None) -> list[Any] | None:
-    if tz is None:
-        return None
-    if type(tz) is not datetime.timezone:
-        raise _Unsupported
-    # __getinitargs__ tells an explicit name from the default "UTC+01:00" one.
-    args = tz.__getinitargs__()  # type: ignore[attr-defined]
-    off = args[0]
-    return [off.days, off.seconds, off.microseconds, args[1] if len(args) > 1 else None]
-
-
-def _tz_from(f: list[Any] | None) -> datetime.timezone | None:
-    if f is None:
-        return None
-    offset = datetime.timedelta(f[0], f[1], f[2])
-    return datetime.timezone(offset) if f[3] is None else datetime.timezone(offset, f[3])
-
-
-def _datetime_fields(v: datetime.datetime) -> list[Any]:
-    tz = _tz_fields(v.tzinfo)
-    return [v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, v.fold, tz]
-
-
-def _datetime_from(f: list[Any]) -> datetime.datetime:
-    y, mo, d, h, mi, s, us, fold, tz = f
-    return datetime.datetime(y, mo, d, h, mi, s, us, _tz_from(tz), fold=fold)
-
-
-def _time_fields(v: datetime.time) -> list[Any]:
-    return [v.hour, v.minute, v.second, v.microsecond, v.fold, _tz_fields(v.tzinfo)]
-
-
-def _time_from(f: list[Any]) -> datetime.time:
-    h, mi, s, us, fold, tz = f
-    return datetime.time(h, mi, s, us, _tz_from(tz), fold=fold)
-
-
-# type -> (json tag, msgpack ext code, to plain data, from plain data)
-_Form = tuple[str, int, Callable[[Any], Any], Callable[[Any], Any]]
-_FORMS: dict[type, _Form] = {
-    datetime.datetime: ("~dt", 5, _datetime_fields, _datetime_from),
-    datetime.date: ("~da", 6, lambda v: [v.year, v.month, v.day], lambda f: datetime.date(*f)),
-    datetime.time: ("~tm", 7, _time_fields, _time_from),
-    datetime.timedelta: (
-        "~td",
-        8,
-        lambda v: [v.days, v.seconds, v.microseconds],
-        lambda f: datetime.timedelta(*f),
-    ),
-    uuid.UUID: ("~u", 9, str, uuid.UUID),
-    decimal.Decimal: ("~dc", 10, str, decimal.Decimal),
-}
-_CONTAINERS = (list, tuple, set, frozenset)
-_SUPPORTED = {type(None), bool, int, float, str, bytes, dict, *_CONTAINERS, *_FORMS}
-
-
-def _locate(v: Any, path: str) -> tuple[str, type] | None:
-    """Where the first unsupported part of `v` is, walking in the encoders' order."""
-    t = type(v)
-    if t in _CONTAINERS:
-        sub = "[{}]" if t in (list, tuple) else "{{element}}"
-        parts = (_locate(x, path + sub.format(i)) for i, x in enumerate(v))
-        return next((p for p in parts if p), None)
-    if t is dict:
-        for k, x in v.items():
-            found = _locate(k, f"{path} key {reprlib.repr(k)}")
-            found = found or _locate(x, f"{path}[{reprlib.repr(k)}]")
-            if found:
-                return found
-        return None
-    if t in (datetime.datetime, datetime.time) and v.tzinfo is not None:
-        return None if type(v.tzinfo) is datetime.timezone else (f"{path}.tzinfo", type(v.tzinfo))
-    return None if t in _SUPPORTED else (path, t)
-
-
-def _refusal(value: Any, name: str, exc: BaseException) -> SerializationError:
-    if isinstance(exc, _Unsupported):
-        try:
-            path, t = _locate(value, "value") or ("value", type(value))
-        except RecursionError:
-            path, t = "value", type(value)
-        what = f"{t.__module__}.{t.__qualname__} at {path}"
-    elif isinstance(exc, RecursionError) or "recursion" in str(exc):
-        what = f"{type(value).__qualname__} nested too deeply (or containing itself)"
-    else:
-        what = f"{type(value).__qualname__} ({exc})"
-    return SerializationError(
-        f"serializer={name!r} cannot represent {what}; it round-trips {_SUPPORTED_TEXT}. "
-        "Return data of those types from the function, or use serializer='pickle' with "
-        "secret=... (or MEMO_SECRET) so entries are signed."
-    )
-
-
-# --- pickle ----------------------------------------------------------------------------------
 
 
 class _Pickle:
@@ -196,10 +82,10 @@ def _json_tree(v: Any) -> Any:
     if t is str or t is bool or v is None:
         return v
     if t is int:
-        return v if -_BIG_INT < v < _BIG_INT else {"~i": format(v, "x")}
+        return v if -BIG_INT < v < BIG_INT else {"~i": format(v, "x")}
     if t is float:
         # Tagged by bits so NaN payloads survive and the text stays standard JSON.
-        return v if math.isfinite(v) else {"~f": _F64.pack(v).hex()}
+        return v if math.isfinite(v) else {"~f": F64.pack(v).hex()}
     if t is dict:
         if all(type(k) is str and k[:1] != "~" for k in v):
             return {k: _json_tree(x) for k, x in v.items()}
@@ -208,7 +94,7 @@ def _json_tree(v: Any) -> Any:
         return [_json_tree(x) for x in v]
     out = _JSON_OUT.get(t)
     if out is None:
-        raise _Unsupported
+        raise Unsupported
     return out(v)
 
 
@@ -225,7 +111,7 @@ _JSON_OUT: dict[type, Callable[[Any], Any]] = {
     set: lambda v: {"~s": _json_items(v)},
     frozenset: lambda v: {"~fs": _json_items(v)},
     bytes: lambda v: {"~b": base64.b64encode(v).decode("ascii")},
-    **{t: _json_form(tag, to) for t, (tag, _, to, _) in _FORMS.items()},
+    **{t: _json_form(tag, to) for t, (tag, _, to, _) in FORMS.items()},
 }
 _JSON_IN: dict[str, Callable[[Any], Any]] = {
     "~t": tuple,
@@ -234,8 +120,8 @@ _JSON_IN: dict[str, Callable[[Any], Any]] = {
     "~d": dict,  # from [[key, value], ...]
     "~b": lambda s: base64.b64decode(s, validate=True),
     "~i": lambda s: int(s, 16),
-    "~f": lambda s: _F64.unpack(bytes.fromhex(s))[0],
-    **{tag: build for tag, _, _, build in _FORMS.values()},
+    "~f": lambda s: F64.unpack(bytes.fromhex(s))[0],
+    **{tag: build for tag, _, _, build in FORMS.values()},
 }
 
 
@@ -263,8 +149,8 @@ class _Json:
     def dumps(self, value: Any) -> bytes:
         try:
             text = _JSON_ENCODER.encode(_json_tree(value))
-        except (_Unsupported, RecursionError) as exc:
-            raise _refusal(value, self.name, exc) from None
+        except (Unsupported, RecursionError) as exc:
+            raise refusal(value, self.name, exc) from None
         return text.encode("utf-8", "surrogatepass")
 
     def loads(self, data: bytes | memoryview) -> Any:
@@ -276,12 +162,12 @@ class _Json:
 
 # --- msgpack ---------------------------------------------------------------------------------
 
-# ExtType codes: 1 tuple, 2 set, 3 frozenset, 4 int beyond 64 bits, 5-10 the _FORMS types.
+# ExtType codes: 1 tuple, 2 set, 3 frozenset, 4 int beyond 64 bits, 5-10 the FORMS types.
 _MP_INT = 4
 _MP_OUT: dict[type, int] = {tuple: 1, set: 2, frozenset: 3}
 _MP_IN: dict[int, Callable[[Any], Any]] = {
     **{code: t for t, code in _MP_OUT.items()},
-    **{code: build for _, code, _, build in _FORMS.values()},
+    **{code: build for _, code, _, build in FORMS.values()},
 }
 
 _PACK_OPTIONS = {"use_bin_type": True, "strict_types": True, "unicode_errors": "surrogatepass"}
@@ -330,9 +216,9 @@ class _Msgpack:
         code = _MP_OUT.get(t)
         if code is not None:
             return self._ext(code, self._packb(list(v)))
-        form = _FORMS.get(t)
+        form = FORMS.get(t)
         if form is None:
-            raise _Unsupported
+            raise Unsupported
         return self._ext(form[1], self._packb(form[2](v)))
 
     def _ext_hook(self, code: int, data: bytes) -> Any:
@@ -345,8 +231,8 @@ class _Msgpack:
             return self._packb(value)
         except ConfigurationError:
             raise
-        except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # _Unsupported too
-            raise _refusal(value, self.name, exc) from None
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # Unsupported too
+            raise refusal(value, self.name, exc) from None
 
     def loads(self, data: bytes | memoryview) -> Any:
         try:

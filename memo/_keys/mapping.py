@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from memo._errors import ConfigurationError
+from memo._keys.builder import KeyBuilder
 from memo._keys.signature import Normaliser
-from memo._runtime.core import Core
 
-__all__ = ["ArgumentMap", "core_of", "display"]
+__all__ = ["ArgumentMap", "Reader", "core_of", "display"]
 
 KeySpec = Mapping[str, str] | Callable[..., Any] | None
 
@@ -25,10 +25,22 @@ def display(function: Callable[..., Any]) -> str:
     return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', function)}()"
 
 
-def core_of(reader: Any, writer: Callable[..., Any], decorator: str) -> Core:
+class _Named(Protocol):
+    name: str
+
+
+@runtime_checkable
+class Reader(Protocol):
+    """What a mapping needs of a reader's runtime: its key builder and its name."""
+
+    keys: KeyBuilder
+    plan: _Named
+
+
+def core_of(reader: Any, writer: Callable[..., Any], decorator: str) -> Any:
     """The runtime of a `@memo.cached` reader, or a ConfigurationError naming the fix."""
     core = getattr(reader, "_self_core", None)
-    if not isinstance(core, Core):
+    if not isinstance(core, Reader):
         raise ConfigurationError(
             f"@memo.{decorator}({reader!r}) on {display(writer)}: the reader must be a "
             "function decorated with @memo.cached (pass the decorated function itself)."
@@ -40,7 +52,7 @@ class ArgumentMap:
     """Turns one call's writer arguments into the reader arguments of the same entry."""
 
     def __init__(
-        self, writer: Callable[..., Any], reader: Core, key: KeySpec, decorator: str
+        self, writer: Callable[..., Any], reader: Reader, key: KeySpec, decorator: str
     ) -> None:
         self.writer = Normaliser(_underlying(writer))
         self.reader = reader.keys.normaliser
@@ -48,7 +60,7 @@ class ArgumentMap:
         self.sources = self._sources(writer, reader, key, decorator)
 
     def _sources(
-        self, writer: Callable[..., Any], reader: Core, key: KeySpec, decorator: str
+        self, writer: Callable[..., Any], reader: Reader, key: KeySpec, decorator: str
     ) -> dict[str, str] | None:
         if self.key is not None:
             return None

@@ -15,6 +15,7 @@ import weakref
 from collections import deque
 from typing import Any
 
+from memo._errors import SerializationError
 from memo._policy.entry import CacheKey
 from memo._redis.breaker import CircuitBreaker
 from memo._redis.client import close_with_loop, import_redis, make_client
@@ -36,6 +37,7 @@ class Resilience(Commands):
     breaker: CircuitBreaker
     generations: dict[str, int]
     listeners: list[Any]
+    functions: Any  # runtimes bound to this store (a WeakSet)
     closed: bool
     _client: Any
     _given_async: Any
@@ -123,8 +125,6 @@ class Resilience(Commands):
             return self._failed(exc, fallback, key)
 
     def _failed(self, exc: Exception, fallback: Any, key: CacheKey | None) -> Any:
-        from memo._errors import SerializationError  # noqa: PLC0415
-
         if isinstance(exc, SerializationError) or self.on_error == "raise":
             raise exc
         redis = import_redis()
@@ -233,13 +233,11 @@ class Resilience(Commands):
 
     def _function_names(self) -> set[str]:
         """The generation names of every function using this store, known here or shared."""
-        from memo._runtime.settings import settings  # noqa: PLC0415 - the registry imports stores
-
         names = set(self.generations)
-        for core in settings.all_cores():
-            store: Any = core.store
+        for function in list(self.functions):
+            store: Any = function.store
             if store is self or getattr(store, "redis", None) is self:
-                names.add(core.keys.generation_name)
+                names.add(function.keys.generation_name)
         return names
 
     def _pending_op(self, kind: str, payload: str) -> Op:

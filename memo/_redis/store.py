@@ -21,6 +21,7 @@ from typing import Any
 
 from memo._codec.envelope import Codec
 from memo._errors import ConfigurationError
+from memo._keys.builder import valid_segment
 from memo._policy.entry import CacheKey, Entry, RemoteEntry
 from memo._redis.breaker import CircuitBreaker
 from memo._redis.client import Endpoint, parse_url
@@ -49,8 +50,6 @@ class RedisStore(Resilience):
         on_error: str = "ignore",
         lease_ttl: float = 5.0,
     ) -> None:
-        from memo._keys.builder import valid_segment  # noqa: PLC0415 - avoids an import cycle
-
         if url is None and client is None:
             url = os.environ.get("MEMO_REDIS_URL") or None
         if url is None and client is None:
@@ -90,6 +89,8 @@ class RedisStore(Resilience):
         self._generations_loaded = False
         self.breaker = CircuitBreaker(self.name, self._probe, on_change=self._health_changed)
         self.listeners: list[Any] = []  # objects with on_l2_health(bool); TieredStore registers
+        self.on_close: list[Any] = []  # callables(store) run by close(), e.g. a stats publisher
+        self.functions: weakref.WeakSet[Any] = weakref.WeakSet()  # runtimes bound here
         self.events = Events(self)
         self._leases: dict[str, str] = {}  # remote key -> token of leases held in this process
         self._keeper: threading.Thread | None = None
@@ -234,12 +235,15 @@ class RedisStore(Resilience):
             self.generations[name] = int(generation)
         return None if generation is None else int(generation)
 
+    def attach(self, function: Any) -> None:
+        """A function's runtime now uses this store (its generation is replayed after outages)."""
+        self.functions.add(function)
+
     def close(self) -> None:
         """Stop background threads and close the clients."""
-        from memo._runtime import fleet as _fleet  # noqa: PLC0415 - the fleet publisher imports stores
-
         self.closed = True
-        _fleet.stop_publishing(self)
+        for hook in list(self.on_close):
+            hook(self)
         self.events.stop()
         self.breaker.close()
         client, self._client = self._client, None

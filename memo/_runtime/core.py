@@ -94,6 +94,9 @@ class Core:
         """Point at the current store (the explicit one, else the configured default)."""
         store = self.explicit_store if self.explicit_store is not None else settings.store
         self.store = store
+        attach = getattr(store, "attach", None)
+        if attach is not None:  # the store tells this runtime of rebinds and generation moves
+            attach(self)
         self.remotes.clear()  # the namespace may have changed with the store
         self.l1 = store.l1 if store.l1 is not None else _NO_L1
         l1_copy = self.l1_copy or (self.explicit_store is None and settings.l1_copy)

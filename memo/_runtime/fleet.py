@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 import weakref
 from collections import Counter
@@ -39,26 +38,27 @@ from typing import TYPE_CHECKING, Any
 
 from memo._errors import ConfigurationError
 from memo._policy.stats import Stats
+from memo._redis.coherence import pairs
+from memo._redis.store import RedisStore
+from memo._runtime.settings import settings
 
 if TYPE_CHECKING:
-    from memo._redis.store import RedisStore
     from memo._runtime.core import Core
     from memo._stores.protocol import Store
 
 __all__ = [
     "DEFAULT_INTERVAL",
-    "Publisher",
     "aggregate",
+    "checked_process",
     "errors_by_class",
+    "inherited",
     "local_stats",
     "process_id",
     "processes_key",
     "publish",
     "read_fleet",
-    "start_from_env",
-    "start_publishing",
+    "redis_of",
     "stats_key",
-    "stop_publishing",
 ]
 
 log = logging.getLogger("memo")
@@ -143,9 +143,7 @@ def stats_from(data: Mapping[str, Any]) -> Stats:
 
 def local_stats(store: Store) -> dict[str, Stats]:
     """Snapshots of this process's functions that use store, by `module.qualname`."""
-    from memo._runtime.settings import settings  # noqa: PLC0415 - _config may import this module
-
-    redis = _redis_of(store)
+    redis = redis_of(store)
     out: dict[str, Stats] = {}
     for core in settings.all_cores():
         if core.store is not redis and getattr(core.store, "redis", None) is not redis:
@@ -158,17 +156,17 @@ def local_stats(store: Store) -> dict[str, Stats]:
 
 # Counters a forked child inherited from its parent, by function: the parent publishes them
 # already, so the child publishes only what it counted since the fork.
-_inherited: weakref.WeakKeyDictionary[Core, Stats] = weakref.WeakKeyDictionary()
+inherited: weakref.WeakKeyDictionary[Core, Stats] = weakref.WeakKeyDictionary()
 
 
 def _own_counts(core: Core) -> Stats:
     """core's counters less those inherited at fork (all of them after a reset())."""
     snapshot = core.plan.stats.snapshot()
-    base = _inherited.get(core)
+    base = inherited.get(core)
     if base is None:
         return snapshot
     if any(getattr(snapshot, name) < getattr(base, name) for name in _COUNTERS):
-        _inherited.pop(core, None)  # reset() since the fork: every count is this process's
+        inherited.pop(core, None)  # reset() since the fork: every count is this process's
         return snapshot
     own = Stats(errors_by_class=snapshot.errors_by_class - base.errors_by_class)
     for name in _COUNTERS:
@@ -192,8 +190,8 @@ def publish(
     Never raises for Redis trouble: False when nothing was written (Redis down, its circuit
     breaker open, the store closed), with a warning on logger "memo" at most once per ttl/3.
     """
-    redis = _redis_of(store)
-    process = _checked_process(process)
+    redis = redis_of(store)
+    process = checked_process(process)
     if ttl <= 0:
         raise ConfigurationError(f"publish(ttl={ttl!r}): the TTL must be positive seconds.")
     if redis.closed or redis.breaker.is_open:
@@ -219,7 +217,7 @@ def read_fleet(store: Store) -> dict[str, dict[str, dict[str, Any]]]:
     Members of the process set whose hash has expired are removed from it. Redis errors
     propagate (this is a read for a person or a dashboard, not part of a cached call).
     """
-    redis = _redis_of(store)
+    redis = redis_of(store)
     client, members_key = redis.client, processes_key(redis.namespace)
     members = sorted(_text(m) for m in client.execute_command("SMEMBERS", members_key) or ())
     if not members:
@@ -251,149 +249,11 @@ def aggregate(fleet: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str,
     return dict(sorted(out.items()))
 
 
-# -- the background publisher ----------------------------------------------------------------
-
-
-class Publisher:
-    """A daemon thread publishing one store's counters every `interval` seconds."""
-
-    def __init__(self, store: RedisStore, interval: float, process: str | None = None) -> None:
-        self.store_ref = weakref.ref(store)
-        self.interval = interval
-        self.process = process
-        self._stop = threading.Event()
-        self.thread = threading.Thread(
-            target=self._loop, name=f"memo-stats-{store.name}", daemon=True
-        )
-
-    @property
-    def running(self) -> bool:
-        """Whether the thread is alive and not told to stop."""
-        return self.thread.is_alive() and not self._stop.is_set()
-
-    def start(self) -> Publisher:
-        """Start the thread (it publishes at once, then every interval)."""
-        self.thread.start()
-        return self
-
-    def stop(self, timeout: float | None = 5.0) -> None:
-        """Stop publishing (the last published counters expire with their TTL)."""
-        self._stop.set()
-        if self.thread.is_alive() and self.thread is not threading.current_thread():
-            self.thread.join(timeout)
-
-    def _loop(self) -> None:
-        try:
-            while not self._stop.is_set():
-                store = self.store_ref()
-                if store is None or store.closed:
-                    return
-                publish(store, process=self.process, ttl=3 * self.interval)
-                del store  # never keep the store alive between rounds
-                if self._stop.wait(self.interval):
-                    return
-        finally:
-            _forget(self)
-
-
-_publishers: weakref.WeakKeyDictionary[RedisStore, Publisher] = weakref.WeakKeyDictionary()
-_publishers_lock = threading.Lock()
-
-
-def start_publishing(
-    store: Store, interval: float = DEFAULT_INTERVAL, *, process: str | None = None
-) -> Publisher:
-    """Publish store's counters every interval seconds, in one daemon thread per store.
-
-    Idempotent: while a publisher runs for store, it is returned (with its interval updated).
-    `process` overrides the id published under (default hostname:pid, read at each round).
-    """
-    if not interval > 0:
-        raise ConfigurationError(
-            f"start_publishing(interval={interval!r}): use a positive number of seconds "
-            "(or do not start publishing; MEMO_STATS_INTERVAL=0 turns it off)."
-        )
-    redis = _redis_of(store)
-    if process is not None:
-        _checked_process(process)
-    with _publishers_lock:
-        current = _publishers.get(redis)
-        if current is not None and current.running:
-            current.interval = interval
-            return current
-        publisher = _publishers[redis] = Publisher(redis, interval, process)
-        return publisher.start()  # under the lock: a second caller sees it running
-
-
-def stop_publishing(store: Store) -> None:
-    """Stop store's publisher, if any, without waiting for it (a hook for store.close())."""
-    from memo._redis.store import RedisStore  # noqa: PLC0415 - _config imports this module
-
-    redis = getattr(store, "redis", store)
-    if not isinstance(redis, RedisStore):
-        return
-    with _publishers_lock:
-        publisher = _publishers.pop(redis, None)
-    if publisher is not None:
-        publisher.stop(timeout=0)
-
-
-def start_from_env(store: object) -> Publisher | None:
-    """configure()'s hook: start publishing if store has a Redis tier, every
-    MEMO_STATS_INTERVAL seconds (default 10; 0 turns it off)."""
-    from memo._redis.store import RedisStore  # noqa: PLC0415 - _config imports this module
-
-    redis = getattr(store, "redis", store)
-    if not isinstance(redis, RedisStore):
-        return None
-    raw = os.environ.get("MEMO_STATS_INTERVAL", "").strip()
-    try:
-        interval = float(raw) if raw else DEFAULT_INTERVAL
-    except ValueError:
-        raise ConfigurationError(
-            f"MEMO_STATS_INTERVAL={raw!r}: use seconds between stats publications (0: off)."
-        ) from None
-    if interval <= 0:
-        return None
-    return start_publishing(redis, interval)
-
-
-def _forget(publisher: Publisher) -> None:
-    store = publisher.store_ref()
-    if store is None:
-        return
-    with _publishers_lock:
-        if _publishers.get(store) is publisher:
-            del _publishers[store]
-
-
-def _after_fork_in_child() -> None:
-    """A forked child has no publisher thread: start one for each store the parent published
-    (a pre-forking server configures memo before forking its workers)."""
-    global _publishers_lock
-    from memo._runtime.settings import settings  # noqa: PLC0415 - loaded: memo/__init__ imports it
-
-    _publishers_lock = threading.Lock()
-    for core in settings.all_cores():
-        _inherited[core] = core.plan.stats.snapshot()
-    running = [(store, p) for store, p in list(_publishers.items()) if not p._stop.is_set()]
-    _publishers.clear()
-    for store, publisher in running:
-        if not store.closed:
-            start_publishing(store, publisher.interval)  # as hostname:pid, never the parent's id
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _redis_of(store: Store) -> RedisStore:
+def redis_of(store: Store) -> RedisStore:
     """The RedisStore itself, or a TieredStore's Redis tier."""
-    from memo._redis.store import RedisStore  # noqa: PLC0415 - _config imports this module
-
     redis = getattr(store, "redis", store)
     if not isinstance(redis, RedisStore):
         raise ConfigurationError(
@@ -403,7 +263,7 @@ def _redis_of(store: Store) -> RedisStore:
     return redis
 
 
-def _checked_process(process: str | None) -> str:
+def checked_process(process: str | None) -> str:
     if process is None:
         return process_id()
     if not process or process == _PROCESSES or any(c.isspace() for c in process):
@@ -435,8 +295,6 @@ def _text(value: Any) -> str:
 
 def _decode_hash(reply: Any) -> dict[str, dict[str, Any]]:
     """HGETALL's reply, each value parsed from JSON (unreadable fields are left out)."""
-    from memo._redis.coherence import pairs  # noqa: PLC0415 - keeps this module light
-
     out: dict[str, dict[str, Any]] = {}
     for name, raw in pairs(reply):
         try:

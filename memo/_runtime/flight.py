@@ -11,25 +11,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Hashable
-from typing import Any
 
-__all__ = ["AsyncFlights", "Outcome", "ThreadFlights"]
+from memo._policy.operations import Outcome
 
-
-class Outcome:
-    """A leader's result, as its followers receive it."""
-
-    __slots__ = ("error", "value")
-
-    def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
-        self.value = value
-        self.error = error
-
-    def unwrap(self) -> Any:
-        """The value, or raise the leader's exception."""
-        if self.error is not None:
-            raise self.error
-        return self.value
+__all__ = ["AsyncFlights", "ThreadFlights"]
 
 
 class _ThreadFlight:

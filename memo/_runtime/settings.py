@@ -11,19 +11,18 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from memo._errors import ConfigurationError
-from memo._keys.builder import valid_segment
-from memo._runtime import fleet as _fleet
+from memo._redis.store import RedisStore
 from memo._stores.memory import MemoryStore
 from memo._stores.protocol import Store
+from memo._stores.tiered import TieredStore
 
 if TYPE_CHECKING:
     from memo._runtime.core import Core
 
-__all__ = ["configure", "settings"]
+__all__ = ["Settings", "default_store", "settings", "tiered"]
 
 
-def _tiered(
+def tiered(
     url: str,
     *,
     namespace: str,
@@ -33,9 +32,6 @@ def _tiered(
     l1_ttl: float | None,
 ) -> Store:
     """L1 over a RedisStore at url: what configure(redis_url=...) and MEMO_REDIS_URL mean."""
-    from memo._redis.store import RedisStore  # noqa: PLC0415 - keeps `import memo` light
-    from memo._stores.tiered import TieredStore  # noqa: PLC0415
-
     l2 = RedisStore(url, namespace=namespace, secret=secret, serializer=serializer)
     return TieredStore(MemoryStore(l1_maxsize, l1_ttl), l2)
 
@@ -45,7 +41,7 @@ def default_store() -> Store:
     url = os.environ.get("MEMO_REDIS_URL") or None
     if url is None:
         return MemoryStore()
-    return _tiered(
+    return tiered(
         url, namespace="default", secret=None, serializer=None, l1_maxsize=10_000, l1_ttl=None
     )
 
@@ -87,57 +83,3 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def configure(
-    *,
-    store: Store | None = None,
-    redis_url: str | None = None,
-    namespace: str = "default",
-    secret: str | bytes | list[str | bytes] | None = None,
-    serializer: Any = None,
-    l1_maxsize: int = 10_000,
-    l1_ttl: float | None = None,
-    l1_copy: bool = False,
-) -> None:
-    """Replace the default store (also for functions decorated earlier).
-
-    With no arguments: a fresh L1-only `MemoryStore`. `redis_url` (or `MEMO_REDIS_URL`)
-    puts Redis under L1 as a shared L2 tier.
-    """
-    if not isinstance(namespace, str) or not valid_segment(namespace) or len(namespace) > 64:
-        raise ConfigurationError(
-            f"configure(namespace={namespace!r}): the namespace becomes part of every key; "
-            "use 1-64 letters, digits, '.', '_' or '-'."
-        )
-    url = redis_url if redis_url is not None else (os.environ.get("MEMO_REDIS_URL") or None)
-    if store is not None and redis_url is not None:
-        raise ConfigurationError(
-            "configure(): pass either store= or redis_url=, not both; to combine tiers "
-            "yourself use store=memo.TieredStore(memo.MemoryStore(), memo.RedisStore(url))."
-        )
-    if url is None and (secret is not None or serializer is not None):
-        raise ConfigurationError(
-            "configure(secret=..., serializer=...) configure the Redis tier: pass redis_url= "
-            "(or set MEMO_REDIS_URL) too, or leave them out for the in-process store."
-        )
-    if store is None and url is not None:
-        store = _tiered(
-            url,
-            namespace=namespace,
-            secret=secret,
-            serializer=serializer,
-            l1_maxsize=l1_maxsize,
-            l1_ttl=l1_ttl,
-        )
-    new_store = store if store is not None else MemoryStore(l1_maxsize, l1_ttl)
-    old_store = settings.store
-    settings.namespace = namespace
-    settings.store = new_store
-    settings.l1_copy = l1_copy
-    for core in settings.all_cores():
-        core.rebind()
-    if url is not None:
-        _fleet.start_from_env(new_store)  # publish counters for `memo stats` fleet-wide
-    if old_store is not new_store and old_store is not store:
-        old_store.close()

@@ -10,6 +10,7 @@ never leave a stale copy here.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Hashable, Iterable, MutableMapping
 from typing import Any, NamedTuple
 
@@ -34,6 +35,7 @@ class TieredStore:
         self.memory = l1
         self.redis = l2
         self.namespace = l2.namespace
+        self.functions: weakref.WeakSet[Any] = weakref.WeakSet()  # runtimes bound here
         l2.events.sinks.append(self)
         l2.listeners.append(self)
 
@@ -90,10 +92,13 @@ class TieredStore:
         for core in self._cores():
             core.rebind()
 
-    def _cores(self) -> list[Any]:
-        from memo._runtime.settings import settings  # noqa: PLC0415 - the registry imports stores
+    def attach(self, function: Any) -> None:
+        """A function's runtime now uses this store: it hears rebinds and generation moves."""
+        self.functions.add(function)
+        self.redis.attach(function)
 
-        return [core for core in settings.all_cores() if core.store is self]
+    def _cores(self) -> list[Any]:
+        return [core for core in list(self.functions) if core.store is self]
 
     # -- the store protocol, sync ----------------------------------------------------------
 

@@ -15,20 +15,17 @@ Every command is a Lua script, so replies come back raw and alike from every cli
 from __future__ import annotations
 
 import contextlib
-import functools
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from memo._codec.envelope import Rejected
 from memo._errors import SerializationError
 from memo._redis.ops import Batch, Command, Op, Script
+from memo._redis.store import RedisStore
 from memo._writes.queue import Write
-
-if TYPE_CHECKING:
-    from memo._redis.store import RedisStore
 
 __all__ = ["GROUP", "Entry", "Stream", "redis_of"]
 
@@ -109,14 +106,7 @@ REMAINING = Script("return #redis.call('XRANGE', KEYS[1], '-', ARGV[1], 'COUNT',
 def redis_of(store: Any) -> RedisStore | None:
     """The RedisStore behind store (itself or a TieredStore's L2), or None: memory mode."""
     redis = getattr(store, "redis", store)  # a TieredStore's L2, or the store itself
-    return redis if isinstance(redis, _redis_store()) else None
-
-
-@functools.cache
-def _redis_store() -> type[RedisStore]:
-    from memo._redis.store import RedisStore  # noqa: PLC0415 - keeps `import memo` light
-
-    return RedisStore
+    return redis if isinstance(redis, RedisStore) else None
 
 
 @dataclass(slots=True)

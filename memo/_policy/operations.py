@@ -1,0 +1,124 @@
+"""The operations a policy yields, and what the drivers send back for them."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+from memo._policy.entry import CacheKey
+
+__all__ = [
+    "LEAD",
+    "Claim",
+    "Compute",
+    "Flow",
+    "Land",
+    "Lead",
+    "Lookup",
+    "Outcome",
+    "Put",
+    "Release",
+    "Remove",
+    "Wait",
+]
+
+
+class Outcome:
+    """A leader's result, as its followers receive it."""
+
+    __slots__ = ("error", "value")
+
+    def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
+        self.value = value
+        self.error = error
+
+    def unwrap(self) -> Any:
+        """The value, or raise the leader's exception."""
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+@dataclass(slots=True)
+class Lookup:
+    """Read key from the store → Entry | None: only its in-process tier if local_only, past
+    it (the shared tier) if fresh."""
+
+    key: CacheKey
+    local_only: bool = False
+    fresh: bool = False
+
+
+@dataclass(slots=True)
+class Put:
+    """Write value under key for ttl seconds → whether it was written.
+
+    token: write only while holding that lease; mode "nx": only if no entry is there;
+    soft: seconds until a hit should start a background refresh (None: never).
+    """
+
+    key: CacheKey
+    value: Any
+    ttl: float | None
+    delta: float
+    tags: tuple[str, ...]
+    token: str = ""
+    mode: str = "set"
+    soft: float | None = None
+
+
+@dataclass(slots=True)
+class Claim:
+    """Take the key's lease across processes → True, False (held elsewhere), None (no L2)."""
+
+    key: CacheKey
+    token: str
+
+
+@dataclass(slots=True)
+class Wait:
+    """Sleep until the key is filled by its lease holder, or timeout → None."""
+
+    key: CacheKey
+    timeout: float
+
+
+@dataclass(slots=True)
+class Release:
+    """Give a lease back after a failed compute → None."""
+
+    key: CacheKey
+    token: str
+
+
+@dataclass(slots=True)
+class Remove:
+    """Delete key → bool (whether a live entry was removed)."""
+
+    key: CacheKey
+
+
+@dataclass(slots=True)
+class Compute:
+    """Run the user's function → (value, seconds it took); its exception is thrown back."""
+
+
+@dataclass(slots=True)
+class Lead:
+    """Join the key's in-process flight → LEAD, an Outcome to adopt, or None (compute alone)."""
+
+    key: CacheKey
+    timeout: float
+
+
+@dataclass(slots=True)
+class Land:
+    """End the flight this caller leads, handing outcome (None: followers compute) → None."""
+
+    key: CacheKey
+    outcome: Outcome | None
+
+
+LEAD: Any = object()
+Flow = Generator[Any, Any, Any]
