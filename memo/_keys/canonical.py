@@ -48,67 +48,34 @@ from typing import Any, cast
 
 import xxhash
 
+from memo._keys.unencodable import MAX_DEPTH, TOO_DEEP, Failure, Unencodable
+from memo._keys.wire import (
+    BYTEARRAY_HEADS,
+    BYTES_HEADS,
+    DICT_HEADS,
+    FROZENSET_HEADS,
+    LIST_HEADS,
+    SET_HEADS,
+    SMALL_INTS,
+    STR_HEADS,
+    TUPLE_HEADS,
+    double,
+    head,
+    int_encoding,
+    qualname,
+    utf8,
+    varint,
+)
+
 __all__ = ["Unencodable", "digest", "encode", "encode_arguments"]
 
 # Bump when any encoding changes: it invalidates every cache entry ever written.
 _FORMAT_VERSION = 1
-_MAX_DEPTH = 100
-_RECURSIVE = "recursive container"
-_TOO_DEEP = f"nested deeper than {_MAX_DEPTH} levels"
+_MAX_DEPTH = MAX_DEPTH
 _NO_ENCODING = "no canonical encoding for this type"
 
 _Put = Callable[[bytes], None]
 _Handler = Callable[[Any, _Put, int], None]
-
-
-class Unencodable(Exception):
-    """A value, or a part of it, has no canonical encoding.
-
-    ``path`` locates the part inside the value ("" for the value itself, ``[2]``, ``['k']``,
-    ``.field``, ``{...}`` for a set element, ``{key}`` for a dict key, ``.__memo_key__()``);
-    ``argument`` is its position when raised by :func:`encode_arguments`, else ``None``.
-    """
-
-    def __init__(
-        self, path: str, value_type: type, reason: str, argument: int | None = None
-    ) -> None:
-        self.path = path
-        self.value_type = value_type
-        self.reason = reason
-        self.argument = argument
-        where = f" at {path}" if path else ""
-        super().__init__(f"cannot encode {_qualname(value_type)}{where}: {reason}")
-
-    def __reduce__(self) -> tuple[type[Unencodable], tuple[str, type, str, int | None]]:
-        return Unencodable, (self.path, self.value_type, self.reason, self.argument)
-
-
-class _Failure(Exception):
-    """Internal: collects the path while unwinding, so the success path pays nothing."""
-
-    def __init__(self, value: object, reason: str) -> None:
-        self.value = value
-        self.reason = reason
-        self.segments: list[str] = []  # innermost first
-        self.containers: list[object] = []
-
-    def add(self, segment: str, container: object) -> None:
-        self.segments.append(segment)
-        self.containers.append(container)
-
-    def public(self, argument: int | None = None) -> Unencodable:
-        segments = self.segments[::-1]
-        value_type: type = type(self.value)
-        reason = self.reason
-        if reason == _TOO_DEEP:
-            # Deep nesting that revisits a container is a cycle: report where it closes.
-            seen: set[int] = set()
-            for depth, obj in enumerate([*self.containers[::-1], self.value]):
-                if id(obj) in seen:
-                    segments, value_type, reason = segments[:depth], type(obj), _RECURSIVE
-                    break
-                seen.add(id(obj))
-        return Unencodable("".join(segments), value_type, reason, argument)
 
 
 def encode(value: object) -> bytes:
@@ -116,19 +83,19 @@ def encode(value: object) -> bytes:
     parts: list[bytes] = []
     try:
         (_DISPATCH.get(type(value)) or _other)(value, parts.append, 0)
-    except _Failure as exc:
+    except Failure as exc:
         raise exc.public() from None
     return b"".join(parts)
 
 
 def encode_arguments(values: tuple[object, ...]) -> bytes:
     """Return the canonical bytes of a call's arguments: the same bytes as ``encode(values)``."""
-    parts = [_head(_TUPLE_HEADS, len(values))]
+    parts = [head(TUPLE_HEADS, len(values))]
     put, get = parts.append, _DISPATCH.get
     for position, value in enumerate(values):
         try:
             (get(type(value)) or _other)(value, put, 1)
-        except _Failure as exc:
+        except Failure as exc:
             raise exc.public(position) from None
     return b"".join(parts)
 
@@ -139,56 +106,6 @@ def digest(data: bytes) -> str:
     return result
 
 
-# --- primitives -------------------------------------------------------------------------------
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _heads(tag: bytes) -> tuple[bytes, ...]:
-    """Tag + one-byte length for every length below 128: a short value's head is one lookup."""
-    return tuple(tag + bytes((n,)) for n in range(0x80))
-
-
-_INT_HEADS, _STR_HEADS, _BYTES_HEADS, _BYTEARRAY_HEADS = map(_heads, [b"i", b"s", b"b", b"y"])
-_TUPLE_HEADS, _LIST_HEADS, _DICT_HEADS = map(_heads, [b"t", b"l", b"d"])
-_SET_HEADS, _FROZENSET_HEADS = map(_heads, [b"u", b"z"])
-
-
-def _head(heads: tuple[bytes, ...], n: int) -> bytes:
-    return heads[n] if n < 0x80 else heads[0][:1] + _varint(n)
-
-
-def _text(text: str) -> bytes:
-    """Untagged length-prefixed UTF-8, for names inside a tagged value."""
-    data = text.encode("utf-8", "surrogatepass")
-    return _varint(len(data)) + data
-
-
-def _qualname(cls: type) -> str:
-    return f"{getattr(cls, '__module__', None)}.{cls.__qualname__}"
-
-
-def _int_encoding(value: int) -> bytes:
-    data = value.to_bytes((value.bit_length() + 8) >> 3, "big", signed=True)
-    return _head(_INT_HEADS, len(data)) + data
-
-
-_SMALL_INTS = {n: _int_encoding(n) for n in range(-256, 1024)}
-_pack_double = struct.Struct(">d").pack
-_NAN = b"\x7f\xf8\x00\x00\x00\x00\x00\x00"
-
-
-def _double(value: float) -> bytes:
-    return _NAN if value != value else _pack_double(value)  # noqa: PLR0124 (NaN test, no call)
-
-
 # --- exact builtin types --------------------------------------------------------------------
 
 
@@ -197,44 +114,44 @@ def _constant(value: bool | None, put: _Put, depth: int) -> None:
 
 
 def _int(value: int, put: _Put, depth: int) -> None:
-    put(_SMALL_INTS.get(value) or _int_encoding(value))
+    put(SMALL_INTS.get(value) or int_encoding(value))
 
 
 def _float(value: float, put: _Put, depth: int) -> None:
-    put(b"f" + _double(value))
+    put(b"f" + double(value))
 
 
 def _complex(value: complex, put: _Put, depth: int) -> None:
-    put(b"j" + _double(value.real) + _double(value.imag))
+    put(b"j" + double(value.real) + double(value.imag))
 
 
 def _str(value: str, put: _Put, depth: int) -> None:
     data = value.encode("utf-8", "surrogatepass")
     n = len(data)
-    put(_STR_HEADS[n] if n < 0x80 else _head(_STR_HEADS, n))
+    put(STR_HEADS[n] if n < 0x80 else head(STR_HEADS, n))
     put(data)
 
 
 def _binary(value: bytes | bytearray, put: _Put, depth: int) -> None:
-    heads = _BYTEARRAY_HEADS if isinstance(value, bytearray) else _BYTES_HEADS
+    heads = BYTEARRAY_HEADS if isinstance(value, bytearray) else BYTES_HEADS
     n = len(value)
-    put(heads[n] if n < 0x80 else _head(heads, n))
+    put(heads[n] if n < 0x80 else head(heads, n))
     put(value if type(value) is bytes else bytes(value))  # a copy: a hook may mutate it later
 
 
 def _sequence(value: tuple[object, ...] | list[object], put: _Put, depth: int) -> None:
     n = len(value)
-    heads = _TUPLE_HEADS if isinstance(value, tuple) else _LIST_HEADS
-    put(heads[n] if n < 0x80 else _head(heads, n))
+    heads = TUPLE_HEADS if isinstance(value, tuple) else LIST_HEADS
+    put(heads[n] if n < 0x80 else head(heads, n))
     if depth >= _MAX_DEPTH:
-        raise _Failure(value, _TOO_DEEP)
+        raise Failure(value, TOO_DEEP)
     depth += 1
     get = _DISPATCH.get
     item: object = None
     try:
         for item in value:
             (get(type(item)) or _other)(item, put, depth)
-    except _Failure as exc:
+    except Failure as exc:
         # The first occurrence of the failing object is where it failed: encoding is pure.
         index = next((i for i, x in enumerate(value) if x is item), "?")
         exc.add(f"[{index}]", value)
@@ -242,9 +159,9 @@ def _sequence(value: tuple[object, ...] | list[object], put: _Put, depth: int) -
 
 
 def _dict(value: dict[object, object], put: _Put, depth: int) -> None:
-    put(_head(_DICT_HEADS, len(value)))
+    put(head(DICT_HEADS, len(value)))
     if depth >= _MAX_DEPTH:
-        raise _Failure(value, _TOO_DEEP)
+        raise Failure(value, TOO_DEEP)
     if len(value) < 2:  # nothing to sort: skip the buffers
         for key, item in value.items():
             _entry(value, key, item, put, depth + 1)
@@ -263,20 +180,20 @@ def _entry(mapping: object, key: object, item: object, put: _Put, depth: int) ->
     get = _DISPATCH.get
     try:
         (get(type(key)) or _other)(key, put, depth)
-    except _Failure as exc:
+    except Failure as exc:
         exc.add("{key}", mapping)
         raise
     try:
         (get(type(item)) or _other)(item, put, depth)
-    except _Failure as exc:
+    except Failure as exc:
         exc.add(f"[{reprlib.repr(key)}]", mapping)
         raise
 
 
 def _unordered(value: set[object] | frozenset[object], put: _Put, depth: int) -> None:
-    put(_head(_FROZENSET_HEADS if isinstance(value, frozenset) else _SET_HEADS, len(value)))
+    put(head(FROZENSET_HEADS if isinstance(value, frozenset) else SET_HEADS, len(value)))
     if depth >= _MAX_DEPTH:
-        raise _Failure(value, _TOO_DEEP)
+        raise Failure(value, TOO_DEEP)
     elements = []
     parts: list[bytes] = []
     try:
@@ -284,7 +201,7 @@ def _unordered(value: set[object] | frozenset[object], put: _Put, depth: int) ->
             _encode_into(element, parts.append, depth + 1)
             elements.append(b"".join(parts))
             parts.clear()
-    except _Failure as exc:
+    except Failure as exc:
         exc.add("{...}", value)
         raise
     elements.sort()
@@ -350,11 +267,11 @@ def _decimal(value: decimal.Decimal, put: _Put, depth: int) -> None:
         text = "".join(map(str, digits))
         coefficient = text.rstrip("0")
         exponent = exponent + len(text) - len(coefficient) if coefficient else 0
-        put(b"Cf" + bytes((sign,)) + _text(coefficient or "0") + _int_encoding(exponent))
+        put(b"Cf" + bytes((sign,)) + utf8(coefficient or "0") + int_encoding(exponent))
 
 
 def _fraction(value: fractions.Fraction, put: _Put, depth: int) -> None:
-    put(b"Q" + _int_encoding(value.numerator) + _int_encoding(value.denominator))
+    put(b"Q" + int_encoding(value.numerator) + int_encoding(value.denominator))
 
 
 _DISPATCH: dict[type, _Handler] = {
@@ -405,50 +322,50 @@ def _other(value: object, put: _Put, depth: int) -> None:
     if callable(getattr(cls, "__memo_key__", None)):
         _hook(value, put, depth)
     elif issubclass(cls, type):
-        put(b"K" + _text(_qualname(cast(type, value))))
+        put(b"K" + utf8(qualname(cast(type, value))))
     elif isinstance(value, enum.Enum):
         _enum(value, put, depth)
     elif dataclasses.is_dataclass(value):
         _dataclass(value, put, depth)
     elif isinstance(value, pathlib.PurePath):
-        name = cls.__name__ if cls.__module__.startswith("pathlib") else _qualname(cls)
-        put(b"P" + _text(name) + _text(str(value)))
+        name = cls.__name__ if cls.__module__.startswith("pathlib") else qualname(cls)
+        put(b"P" + utf8(name) + utf8(str(value)))
     else:
         _subclass(value, put, depth)
 
 
 def _hook(value: object, put: _Put, depth: int) -> None:
     if depth >= _MAX_DEPTH:
-        raise _Failure(value, _TOO_DEEP)
-    put(b"H" + _text(_qualname(type(value))))
+        raise Failure(value, TOO_DEEP)
+    put(b"H" + utf8(qualname(type(value))))
     key = value.__memo_key__()  # type: ignore[attr-defined]
     try:
         _encode_into(key, put, depth + 1)
-    except _Failure as exc:
+    except Failure as exc:
         exc.add(".__memo_key__()", value)
         raise
 
 
 def _enum(value: enum.Enum, put: _Put, depth: int) -> None:
-    name = _text(_qualname(type(value)))
+    name = utf8(qualname(type(value)))
     if isinstance(value, enum.Flag):
         # Combined flags have no single name (and their names vary across versions).
         put(b"G" + name)
         _encode_into(value.value, put, depth + 1)
     else:
-        put(b"E" + name + _text(value.name))
+        put(b"E" + name + utf8(value.name))
 
 
 def _dataclass(value: Any, put: _Put, depth: int) -> None:
     if depth >= _MAX_DEPTH:
-        raise _Failure(value, _TOO_DEEP)
+        raise Failure(value, TOO_DEEP)
     fields = dataclasses.fields(value)
-    put(b"D" + _text(_qualname(type(value))) + _varint(len(fields)))
+    put(b"D" + utf8(qualname(type(value))) + varint(len(fields)))
     for field in fields:
-        put(_text(field.name))
+        put(utf8(field.name))
         try:
             _encode_into(getattr(value, field.name), put, depth + 1)
-        except _Failure as exc:
+        except Failure as exc:
             exc.add(f".{field.name}", value)
             raise
 
@@ -458,9 +375,9 @@ def _subclass(value: object, put: _Put, depth: int) -> None:
     for base in cls.__mro__:
         handler = _BUILTIN_BASES.get(base)
         if handler is not None:
-            put(b"X" + _text(_qualname(cls)))
+            put(b"X" + utf8(qualname(cls)))
             handler(value, put, depth)
             return
     if isinstance(value, _VALUE_BASES):
-        raise _Failure(value, "subclass of a standard-library value type; define __memo_key__()")
-    raise _Failure(value, _NO_ENCODING)
+        raise Failure(value, "subclass of a standard-library value type; define __memo_key__()")
+    raise Failure(value, _NO_ENCODING)

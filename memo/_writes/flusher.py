@@ -28,11 +28,12 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from memo._errors import MemoError, SerializationError
+from memo._errors import SerializationError
 from memo._runtime.core import Core
 from memo._writes.delivery import Delivery, Options, Record
+from memo._writes.durable import StreamDelivery
 from memo._writes.queue import FlusherStats, MemoryQueue, Write
-from memo._writes.stream import Entry, Stream, redis_of
+from memo._writes.stream import Stream, redis_of
 
 __all__ = ["Flusher"]
 
@@ -54,12 +55,12 @@ class Flusher:
         )
         self.stats = FlusherStats()
         self.delivery = Delivery(display, options, self.stats)
+        self.burials = StreamDelivery(display, options, self.stats, self.delivery, self.queue)
         self.dead_letters: list[Write] = []
         self.used = False
         self.thread: threading.Thread | None = None
         self.drainers = 0
         self.stopping = False
-        self.in_flight = 0  # stream records being delivered by this process
         self._appended = 0  # stream entries added here since the last read
         self._next_poll = 0.0
         self._next_claim = 0.0
@@ -142,7 +143,7 @@ class Flusher:
 
     def pending(self) -> int:
         """Writes of this process not yet delivered or dead-lettered (no I/O)."""
-        return self.queue.pending() + self.in_flight
+        return self.queue.pending() + self.burials.in_flight
 
     # -- the thread --------------------------------------------------------------------------
 
@@ -272,7 +273,7 @@ class Flusher:
         wait = _DRAIN_POLL if self.drainers else self.options.interval
         self._next_poll = now + (0.0 if full else wait)
         if entries:
-            self._deliver_entries(stream, entries)
+            self.burials.deliver(stream, entries)
             busy = True
         return busy
 
@@ -291,55 +292,6 @@ class Flusher:
         finally:
             self.queue.done(len(writes))
         return bool(writes)
-
-    def _deliver_entries(self, stream: Stream, entries: list[Entry]) -> None:
-        limit = self.options.max_attempts
-        doomed = [e for e in entries if e.write is None or e.deliveries > limit]
-        records = _coalesce([e for e in entries if e.write is not None and e.deliveries <= limit])
-        with self.queue.cond:
-            self.in_flight += len(records)
-        try:
-            ids = [i for r in records for i in r.ids]
-            ok: list[Record] = []
-            dead: list[tuple[Record, BaseException]] = []
-            if records:
-                with stream.keep_claimed(ids, self.options.visibility):
-                    ok, dead = self.delivery.deliver(records)
-            for entry in doomed:
-                self._bury_entry(stream, entry)
-            for record, exc in dead:
-                self._bury_record(stream, record, exc)
-            stream.settle([i for r in ok for i in r.ids])
-            self.stats.delivered += len(ok)
-        finally:
-            with self.queue.cond:
-                self.in_flight -= len(records)
-                self.queue.cond.notify_all()
-
-    def _bury_entry(self, stream: Stream, entry: Entry) -> None:
-        if entry.write is None:
-            reason = f"rejected by the codec ({entry.reason})"
-            self.stats.dead += 1
-            stream.bury([entry.id], entry.fields, reason)
-            log.error("memo: write-behind of %s: entry %s %s", self.display, entry.id, reason)
-            return
-        exc = MemoError(
-            f"delivered {entry.deliveries} times without being acknowledged (its consumers "
-            "died or hung while flushing it)"
-        )
-        self._bury_record(stream, Record(entry.write, (entry.id,), entry.fields), exc)
-
-    def _bury_record(self, stream: Stream, record: Record, exc: BaseException) -> None:
-        self.stats.dead += 1
-        stream.bury(record.ids, record.fields, repr(exc))
-        log.error(
-            "memo: write-behind of %s: dead-lettered %s to %s (%r)",
-            self.display,
-            record.write.key,
-            stream.dead_key,
-            exc,
-        )
-        self.delivery.alert([record.write], exc)
 
     # -- draining ----------------------------------------------------------------------------
 
@@ -390,27 +342,11 @@ class Flusher:
         self.queue.reset()
         self.thread = None
         self.drainers = 0
-        self.in_flight = 0
+        self.burials.in_flight = 0
         self._appended = 0
         self._consumer = _consumer_name()
         self._streams = weakref.WeakKeyDictionary()
         self.delivery.after_fork()
-
-
-def _coalesce(entries: list[Entry]) -> list[Record]:
-    """One record per key: the highest version wins; it settles every entry of its key."""
-    records: dict[str, Record] = {}
-    for entry in entries:
-        write = entry.write
-        assert write is not None
-        held = records.get(write.key)
-        if held is None:
-            records[write.key] = Record(write, (entry.id,), entry.fields)
-        elif write.version > held.write.version:
-            records[write.key] = Record(write, (*held.ids, entry.id), entry.fields)
-        else:
-            held.ids = (*held.ids, entry.id)
-    return list(records.values())
 
 
 def _consumer_name() -> str:
