@@ -17,6 +17,7 @@ from memo._errors import SerializationError
 from memo._policy.entry import CacheKey, Entry
 from memo._policy.operations import (
     LEAD,
+    REENTERED,
     Claim,
     Compute,
     Flow,
@@ -69,6 +70,8 @@ def miss_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
     if not plan.lock:
         return (yield from _compute_and_store(plan, key, normalised))
     joined = yield Lead(key, plan.lock_timeout)
+    if joined is REENTERED:  # our own flight: compute here, without single-flight
+        return (yield from _compute_and_store(plan, key, normalised))
     if joined is not LEAD:
         plan.stats.waits += 1
         if joined is not None:

@@ -10,6 +10,7 @@ from memo._policy.entry import CacheKey
 
 __all__ = [
     "LEAD",
+    "REENTERED",
     "Claim",
     "Compute",
     "Flow",
@@ -106,7 +107,8 @@ class Compute:
 
 @dataclass(slots=True)
 class Lead:
-    """Join the key's in-process flight → LEAD, an Outcome to adopt, or None (compute alone)."""
+    """Join the key's in-process flight → LEAD, an Outcome to adopt, None (compute alone, the
+    leader was too slow) or REENTERED (the caller leads this flight already)."""
 
     key: CacheKey
     timeout: float
@@ -121,4 +123,7 @@ class Land:
 
 
 LEAD: Any = object()
+# Lead's answer to a caller that re-enters the key it leads (the same thread or task, e.g.
+# a function calling itself with the same arguments): waiting would wait on itself.
+REENTERED: Any = object()
 Flow = Generator[Any, Any, Any]

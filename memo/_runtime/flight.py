@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Hashable
+from typing import Any
 
-from memo._policy.operations import Outcome
+from memo._policy.operations import REENTERED, Outcome
 
 __all__ = ["AsyncFlights", "ThreadFlights"]
 
@@ -20,12 +21,13 @@ __all__ = ["AsyncFlights", "ThreadFlights"]
 class _ThreadFlight:
     """A one-shot latch: a lock the leader holds until it lands (cheaper than an Event)."""
 
-    __slots__ = ("latch", "outcome")
+    __slots__ = ("latch", "outcome", "owner")
 
     def __init__(self) -> None:
         self.latch = threading.Lock()
         self.latch.acquire()
         self.outcome: Outcome | None = None
+        self.owner = threading.get_ident()  # the leader's thread
 
 
 class ThreadFlights:
@@ -43,8 +45,11 @@ class ThreadFlights:
                 self._flights[key] = _ThreadFlight()
             return flight
 
-    def follow(self, flight: _ThreadFlight, timeout: float) -> Outcome | None:
-        """The leader's outcome, or None when it did not come within timeout."""
+    def follow(self, flight: _ThreadFlight, timeout: float) -> Any:
+        """The leader's outcome, None when it did not come within timeout, or REENTERED when
+        the caller is the leader (its wait could only end by timing out)."""
+        if flight.owner == threading.get_ident():
+            return REENTERED
         if not flight.latch.acquire(timeout=timeout):
             return None
         flight.latch.release()  # pass the latch on to the next follower
@@ -62,36 +67,49 @@ class ThreadFlights:
         return len(self._flights)
 
 
+class _TaskFlight:
+    """A leader task's future, which its followers await."""
+
+    __slots__ = ("future", "owner")
+
+    def __init__(self, future: asyncio.Future[Outcome], owner: asyncio.Task[Any] | None) -> None:
+        self.future = future
+        self.owner = owner
+
+
 class AsyncFlights:
     """Leader election and hand-over between tasks of one or more event loops."""
 
     def __init__(self) -> None:
         # A future belongs to one loop, so flights are per (loop, key); no lock needed
         # beyond the GIL because each step below is a single dict operation.
-        self._flights: dict[tuple[int, Hashable], asyncio.Future[Outcome]] = {}
+        self._flights: dict[tuple[int, Hashable], _TaskFlight] = {}
 
-    def lead(self, key: Hashable) -> asyncio.Future[Outcome] | None:
-        """None if the calling task now leads key; otherwise the future to await."""
+    def lead(self, key: Hashable) -> _TaskFlight | None:
+        """None if the calling task now leads key; otherwise the flight to await."""
         loop = asyncio.get_running_loop()
         slot = (id(loop), key)
-        future = self._flights.get(slot)
-        if future is None:
-            self._flights[slot] = loop.create_future()
-        return future
+        flight = self._flights.get(slot)
+        if flight is None:
+            self._flights[slot] = _TaskFlight(loop.create_future(), asyncio.current_task())
+        return flight
 
-    async def follow(self, future: asyncio.Future[Outcome], timeout: float) -> Outcome | None:
-        """The leader's outcome, or None when it did not come within timeout."""
+    async def follow(self, flight: _TaskFlight, timeout: float) -> Any:
+        """The leader's outcome, None when it did not come within timeout, or REENTERED when
+        the calling task is the leader."""
+        if flight.owner is asyncio.current_task():
+            return REENTERED
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
+            return await asyncio.wait_for(asyncio.shield(flight.future), timeout)
         except asyncio.TimeoutError:
             return None
 
     def land(self, key: Hashable, outcome: Outcome) -> None:
         """Hand outcome to every follower of key and end the flight."""
         slot = (id(asyncio.get_running_loop()), key)
-        future = self._flights.pop(slot, None)
-        if future is not None and not future.done():
-            future.set_result(outcome)
+        flight = self._flights.pop(slot, None)
+        if flight is not None and not flight.future.done():
+            flight.future.set_result(outcome)
 
     def __len__(self) -> int:
         return len(self._flights)
