@@ -115,7 +115,8 @@ def parse_url(url: str) -> Endpoint:
     plain = urlunsplit(
         ("rediss" if tls else scheme, parts.netloc, parts.path, urlencode(query), "")
     )
-    hosts = () if scheme == "unix" else ((parts.hostname or "localhost", parts.port or 6379),)
+    _check_database(url, "" if scheme == "unix" else parts.path, query.get("db"))
+    hosts = () if scheme == "unix" else ((parts.hostname or "localhost", _port(url, parts)),)
     return Endpoint("standalone", plain, hosts, username=username, password=password, tls=tls)
 
 
@@ -128,7 +129,8 @@ def _sentinel(
             f"Redis URL {_redact(url)!r}: a sentinel URL names the service, e.g. "
             "redis+sentinel://127.0.0.1:26379/mymaster/0"
         )
-    db = int(segments[1]) if len(segments) > 1 and segments[1].isdigit() else 0
+    _check_database(url, "/".join(segments[1:]), None)
+    db = int(segments[1]) if len(segments) > 1 else 0
     return Endpoint(
         "sentinel",
         url,
@@ -139,6 +141,25 @@ def _sentinel(
         password=password,
         tls=tls,
     )
+
+
+def _check_database(url: str, path: str, query_db: str | None) -> None:
+    """A database number in the path (`/0`) or the query (`?db=0`) must be a number."""
+    for db in (path.strip("/"), query_db or ""):
+        if db and not db.isdigit():
+            raise ConfigurationError(
+                f"Redis URL {_redact(url)!r}: the database must be a number such as /0, "
+                f"not {db!r}."
+            )
+
+
+def _port(url: str, parts: Any) -> int:
+    try:
+        return int(parts.port or 6379)
+    except ValueError:
+        raise ConfigurationError(
+            f"Redis URL {_redact(url)!r}: the port must be a number, e.g. redis://host:6379/0."
+        ) from None
 
 
 def _hosts(url: str, netloc: str) -> tuple[tuple[str, int], ...]:

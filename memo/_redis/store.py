@@ -24,7 +24,7 @@ from memo._errors import ConfigurationError
 from memo._keys.builder import valid_segment
 from memo._policy.entry import CacheKey, Entry, RemoteEntry
 from memo._redis.breaker import CircuitBreaker
-from memo._redis.client import Endpoint, parse_url
+from memo._redis.client import Endpoint, import_redis, parse_url
 from memo._redis.coherence import Events
 from memo._redis.commands import Item
 from memo._redis.resilience import Resilience
@@ -64,6 +64,7 @@ class RedisStore(Resilience):
             )
         if secret is None:
             secret = os.environ.get("MEMO_SECRET") or None
+        import_redis()  # without redis-py: refused here, at configuration, not at a call
         self.endpoint: Endpoint | None = parse_url(url) if url is not None else None
         self.namespace = namespace
         self.codec = Codec(serializer, secret)
