@@ -9,6 +9,7 @@ xxh3-128 digest of the canonical encoding. The Redis key is always the digest fo
 
 from __future__ import annotations
 
+import inspect
 import re
 import string
 from collections.abc import Callable, Hashable, Mapping
@@ -17,6 +18,7 @@ from typing import Any
 from memo._errors import ConfigurationError, KeyBuildError
 from memo._keys import canonical as _canonical
 from memo._keys.signature import Normaliser
+from memo._keys.template import Template
 
 __all__ = ["FAST_TYPES", "KeyBuilder", "function_name", "valid_segment"]
 
@@ -83,8 +85,8 @@ class KeyBuilder:
         self.prefixes: dict[str, str] = {}
         self.version = _check_version(self.display, version)
         self.keep = _kept_indices(self.display, normaliser.names, ignore)
-        self.template = _check_template(self.display, normaliser.names, key)
-        self.key = key if callable(key) else None
+        self.template = _check_template(self.display, function, normaliser, key)
+        self.key = _check_key_function(self.display, normaliser, key)
         # The positional fast path: plain signature, values are the call's own arguments.
         self.fast = normaliser.arity >= 0 and self.keep is None and key is None
 
@@ -94,12 +96,22 @@ class KeyBuilder:
         """(all normalised arguments, the values the key is made of)."""
         normalised = self.normaliser(args, kwargs)
         if self.key is not None:
-            return normalised, (self.key(*args, **kwargs),)
+            return normalised, (self._call_key(self.key, args, kwargs),)
         if self.template is not None:
-            return normalised, (self.template.format_map(self.normaliser.arguments(normalised)),)
+            return normalised, self.template.values(self.normaliser.arguments(normalised))
         if self.keep is not None:
             return normalised, tuple(normalised[i] for i in self.keep)
         return normalised, normalised
+
+    def _call_key(self, key: KeyFunction, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        try:
+            return key(*args, **kwargs)
+        except Exception as exc:
+            raise KeyBuildError(
+                f"{self.display}: its key= callable {getattr(key, '__qualname__', key)!r} "
+                f"raised {type(exc).__name__}: {exc}; make it accept the function's arguments "
+                "and return a value memo can key on."
+            ) from exc
 
     def values(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
         """The values the key is made of: normalised arguments less `ignore`, or `key=`."""
@@ -213,11 +225,54 @@ def _kept_indices(
     return tuple(i for i, n in enumerate(names) if n not in ignore)
 
 
+def _check_key_function(
+    display: str, normaliser: Normaliser, key: str | KeyFunction | None
+) -> KeyFunction | None:
+    """A key= callable must accept the function's arguments: checked on its signature."""
+    if not callable(key):
+        return None
+    try:
+        wanted = inspect.signature(key)
+    except (TypeError, ValueError):  # a builtin without a signature: checked at the call
+        return key
+    positional, keywords = _sample_call(normaliser.signature)
+    try:
+        wanted.bind(*positional, **keywords)
+    except TypeError as exc:
+        raise ConfigurationError(
+            f"{display}: key= {getattr(key, '__qualname__', key)!r} cannot take the "
+            f"function's arguments {list(normaliser.names)} ({exc}); give it the same "
+            "parameters as the function (or *args, **kwargs)."
+        ) from None
+    return key
+
+
+def _sample_call(signature: inspect.Signature) -> tuple[list[Any], dict[str, Any]]:
+    """A call of the function with its required parameters only, as a caller would make it."""
+    positional: list[Any] = []
+    keywords: dict[str, Any] = {}
+    for param in signature.parameters.values():
+        if param.default is not param.empty or param.kind in (
+            param.VAR_POSITIONAL,
+            param.VAR_KEYWORD,
+        ):
+            continue
+        if param.kind is param.KEYWORD_ONLY:
+            keywords[param.name] = None
+        else:
+            positional.append(None)
+    return positional, keywords
+
+
 def _check_template(
-    display: str, names: tuple[str, ...], key: str | KeyFunction | None
-) -> str | None:
+    display: str,
+    function: Callable[..., Any],
+    normaliser: Normaliser,
+    key: str | KeyFunction | None,
+) -> Template | None:
     if key is None or callable(key):
         return None
+    names = normaliser.names
     if not isinstance(key, str):
         raise ConfigurationError(
             f"{display}: key= must be a callable taking the function's arguments or a "
@@ -225,7 +280,9 @@ def _check_template(
             f"not {type(key).__qualname__}."
         )
     check_template(display, "key=", key, names)
-    return key
+    template = Template(display, key)
+    template.check_annotations(function)
+    return template
 
 
 def check_template(display: str, option: str, template: str, names: tuple[str, ...]) -> None:

@@ -148,8 +148,7 @@ def _check_database(url: str, path: str, query_db: str | None) -> None:
     for db in (path.strip("/"), query_db or ""):
         if db and not db.isdigit():
             raise ConfigurationError(
-                f"Redis URL {_redact(url)!r}: the database must be a number such as /0, "
-                f"not {db!r}."
+                f"Redis URL {_redact(url)!r}: the database must be a number such as /0, not {db!r}."
             )
 
 
