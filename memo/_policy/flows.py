@@ -159,8 +159,14 @@ def _compute_and_store(
     return value
 
 
-def background_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
-    """A refresh started by a hit: one per key across processes; a failure keeps the entry."""
+_SAME_ENTRY = 0.01  # seconds: expiries closer than this are one entry seen through two tiers
+
+
+def background_flow(
+    plan: Plan, key: CacheKey, normalised: tuple[Any, ...], seen_expires: float
+) -> Flow:
+    """A refresh started by a hit on an entry expiring at seen_expires: one per key across
+    processes; a failure keeps the entry."""
     token = secrets.token_hex(8)
     claimed = yield Claim(key, token)
     if claimed is not True:
@@ -168,8 +174,10 @@ def background_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> F
         # is still served, and a later hit asks again. Never a second, unguarded compute.
         return None
     current = yield Lookup(key, fresh=True)
-    if current is not None and not plan.due(current, CLOCK.monotonic()):
-        yield Release(key, token)  # refreshed meanwhile (by another process): nothing to do
+    if current is not None and current.expires > seen_expires + _SAME_ENTRY:
+        # Refreshed meanwhile (by another process). Decided on the entry's expiry, never by
+        # drawing XFetch's chance again: a refresh that was started must also land.
+        yield Release(key, token)
         return None
     try:
         yield from _compute_and_store(plan, key, normalised, token)
@@ -218,11 +226,15 @@ def _store(
     token: str,
     mode: str,
 ) -> Flow:
-    """Put value under key if the options keep it; whether it was handed to the store."""
-    if not plan.should_store(value):
-        return False
-    stored = plan.pack(value)
+    """Put value under key if the options keep it; whether it was handed to the store.
+
+    Every way out releases a lease held with token at once: a result that is not stored
+    (refused, unpackable, unserializable) must not make the next process wait for it.
+    """
+    stored = plan.pack(value) if plan.should_store(value) else UNPACKABLE
     if stored is UNPACKABLE:
+        if token:
+            yield Release(key, token)
         return False
     tags = plan.tags(normalised) if plan.tags is not None else ()
     ttl, soft = plan.lifetimes(value, key)
@@ -231,6 +243,8 @@ def _store(
         if token and not written:
             yield Release(key, token)  # a write that did not land must not hold the lease
     except SerializationError as exc:
+        if token:
+            yield Release(key, token)  # kept in L1 only: the shared tier has nothing coming
         plan.warn_once(
             "serialize",
             f"{plan.name}: its result cannot be stored in Redis ({exc}); it stays in "

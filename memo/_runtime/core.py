@@ -195,7 +195,8 @@ class Core:
             self.plan.stats.stale += 1  # served past its TTL while a refresh runs
         if not isinstance(key, CacheKey):  # from the hit path, which has only the L1 key
             key = self.key_for(normalised, key)
-        flow, cache_key = background_flow(self.plan, key, normalised), key
+        flow = background_flow(self.plan, key, normalised, entry.expires)
+        cache_key = key
         if self.is_async:
             REFRESHER.spawn(
                 (self.token, key.local), lambda: self._arun(flow, cache_key, args, kwargs)
