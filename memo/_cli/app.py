@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import memo
+from memo._redis.client import parse_url
+from memo._runtime.settings import settings
 from memo._runtime.wrapper import _SyncHandles
 from memo._writes.stream import redis_of
 
@@ -105,8 +107,8 @@ def add_namespace_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--namespace",
         metavar="NS",
-        default="default",
-        help="the namespace the application passes to memo.configure() (default: %(default)s)",
+        default=None,
+        help="the namespace the application passes to memo.configure() (default: default)",
     )
 
 
@@ -131,7 +133,7 @@ _STATS_INTERVAL = "MEMO_STATS_INTERVAL"
 def _configure(args: argparse.Namespace) -> str | None:
     """Apply the global options to memo's configuration; the Redis URL in use, if any."""
     url = getattr(args, "redis_url", None) or os.environ.get("MEMO_REDIS_URL") or None
-    namespace = getattr(args, "namespace", None) or "default"
+    namespace = getattr(args, "namespace", None) or "default"  # None: not given
     if url is not None:  # ConfigurationError for a URL or namespace memo cannot use
         memo.configure(redis_url=url, namespace=namespace, secret=getattr(args, "secret", None))
     elif namespace != "default":
@@ -199,8 +201,13 @@ def import_module(name: str) -> Any:
         raise CommandError(f"importing module {name!r} failed: {_described(exc)}") from exc
 
 
-def load_function(spec: str) -> tuple[Any, Core]:
-    """The memo-decorated function named by MODULE:FUNCTION, and its runtime core."""
+def load_function(spec: str, args: argparse.Namespace | None = None) -> tuple[Any, Core]:
+    """The memo-decorated function named by MODULE:FUNCTION, and its runtime core.
+
+    With args, the function must use the Redis and namespace the command's flags name: a
+    module that configures memo itself at import (or a function with its own store=) must
+    not turn the command onto another server or namespace without saying so.
+    """
 
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute or ":" in attribute:
@@ -219,7 +226,31 @@ def load_function(spec: str) -> tuple[Any, Core]:
             "with @memo.cached or @memo.refresh_ahead (write-through and write-behind writers "
             "have no cache of their own; name their reader)"
         )
-    return target, target._memo_core()
+    core = target._memo_core()
+    if args is not None:
+        _check_flags_apply(spec, args, core)
+    return target, core
+
+
+def _check_flags_apply(spec: str, args: argparse.Namespace, core: Core) -> None:
+    url = getattr(args, "redis_url", None) or os.environ.get("MEMO_REDIS_URL") or None
+    namespace = getattr(args, "namespace", None)
+    redis = redis_of(core.store)
+    if url is None and namespace is None:
+        return  # no flags: the module's own configuration is what the command acts on
+    wanted_server = parse_url(url).name if url is not None else None
+    server = redis.name if redis is not None else "no Redis (an in-process store)"
+    used_namespace = redis.namespace if redis is not None else settings.namespace
+    if (wanted_server is not None and wanted_server != server) or (
+        namespace is not None and namespace != used_namespace
+    ):
+        raise CommandError(
+            f"{spec} uses {server}, namespace {used_namespace!r}, not what the command was "
+            f"given ({wanted_server or 'the same Redis'}, namespace "
+            f"{namespace or used_namespace!r}): its module configures memo itself at import, "
+            "or the function has its own store=. Pass the --redis-url and --namespace the "
+            "application uses, or leave both out to act on the module's own configuration."
+        )
 
 
 def reaches_redis(core: Core) -> bool:

@@ -27,6 +27,7 @@ from memo._cli.app import (
     redis_must_answer,
 )
 from memo._runtime.settings import settings
+from memo._writes.stream import redis_of
 
 __all__ = ["add"]
 
@@ -97,7 +98,7 @@ def _invalidate_call(args: argparse.Namespace) -> int:
         [] if args.arguments is None else parse_json(args.arguments, "ARGS_JSON", ARGS_EXAMPLE)
     )
     positional, keywords = call_arguments(call)
-    function, core = load_function(args.function)
+    function, core = load_function(args.function, args)
     if not reaches_redis(core):
         need_redis(args, _WHY)  # no URL: say to pass one
         raise CommandError(f"{args.function} uses an in-process store only; {_WHY}")
@@ -122,5 +123,9 @@ def _invalidate_tag(args: argparse.Namespace) -> int:
     need_redis(args, _WHY)
     with redis_must_answer(settings.store, f"the invalidation of tag {args.tag!r}"):
         removed = memo.invalidate_tag(args.tag)
-    print(f"removed {removed:,} entr{'y' if removed == 1 else 'ies'} tagged {args.tag!r}")
+    where = redis_of(settings.store)
+    place = f"namespace {settings.namespace!r} on {where.name if where else 'no Redis'}"
+    print(
+        f"removed {removed:,} entr{'y' if removed == 1 else 'ies'} tagged {args.tag!r} in {place}"
+    )
     return EXIT_OK

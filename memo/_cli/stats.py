@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     need_redis(args, "stats are counted per process and shared through Redis")
     store: Any = settings.store
     try:
-        fleet = _fleet.read_fleet(store)
+        fleet, exited = _fleet.read_fleet_status(store)
     except memo.MemoError:
         raise
     except Exception as exc:  # redis-py's errors: connection, timeout, NOPERM
@@ -78,10 +78,17 @@ def run(args: argparse.Namespace) -> int:
         ) from exc
     totals = _fleet.aggregate(fleet)
     if args.json:
-        json.dump(_as_json(args.namespace, fleet, totals), sys.stdout, indent=2, sort_keys=True)
+        json.dump(
+            _as_json(args.namespace or "default", fleet, exited, totals),
+            sys.stdout,
+            indent=2,
+            sort_keys=True,
+        )
         sys.stdout.write("\n")
         return EXIT_OK
-    print(f"namespace {args.namespace}: {_processes(len(fleet))} publishing to Redis")
+    live = len(fleet) - len(exited)
+    ended = f" ({len(exited)} more exited; their last counts are included)" if exited else ""
+    print(f"namespace {args.namespace or 'default'}: {_processes(live)} publishing to Redis{ended}")
     if not totals:
         print(
             "no counters: no live process has published in this namespace (processes "
@@ -98,12 +105,16 @@ def _processes(count: int) -> str:
 
 
 def _as_json(
-    namespace: str, fleet: Mapping[str, Any], totals: Mapping[str, memo.Stats]
+    namespace: str,
+    fleet: Mapping[str, Any],
+    exited: set[str],
+    totals: Mapping[str, memo.Stats],
 ) -> dict[str, Any]:
     return {
         "namespace": namespace,
-        "processes": len(fleet),
-        "process_ids": sorted(fleet),
+        "processes": len(fleet) - len(exited),
+        "process_ids": sorted(set(fleet) - exited),
+        "exited_process_ids": sorted(exited),
         "functions": {name: stats.as_dict() for name, stats in totals.items()},
     }
 

@@ -82,7 +82,7 @@ def add(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Warm the function with the file's calls and print the counts."""
     calls = read_calls(args.args_file)
-    function, core = load_function(args.function)
+    function, core = load_function(args.function, args)
     if not reaches_redis(core):
         need_redis(args, _WHY)
         raise CommandError(f"{args.function} uses an in-process store only; {_WHY}")

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_INTERVAL",
+    "EXITED",
     "aggregate",
     "checked_process",
     "errors_by_class",
@@ -57,6 +58,7 @@ __all__ = [
     "processes_key",
     "publish",
     "read_fleet",
+    "read_fleet_status",
     "redis_of",
     "stats_key",
 ]
@@ -64,6 +66,7 @@ __all__ = [
 log = logging.getLogger("memo")
 
 DEFAULT_INTERVAL = 10.0
+EXITED = "@exited"  # a field of the last publication of a process that has exited
 _PROCESSES = "processes"
 _COUNTERS = tuple(f.name for f in fields(Stats) if f.name != "errors_by_class")
 
@@ -184,6 +187,7 @@ def publish(
     *,
     process: str | None = None,
     ttl: float = 3 * DEFAULT_INTERVAL,
+    exited: bool = False,
 ) -> bool:
     """Write this process's counters for store's functions to Redis, expiring after ttl s.
 
@@ -199,6 +203,8 @@ def publish(
     args: list[str | int] = [max(1, int(ttl * 1000))]
     for name, stats in sorted(local_stats(redis).items()):
         args += [name, json.dumps(counters(stats), separators=(",", ":"), sort_keys=True)]
+    if exited and len(args) > 1:  # its counts still add up; it is no longer a live process
+        args += [EXITED, "1"]
     try:
         pipe = redis.client.pipeline(transaction=False)
         pipe.execute_command("EVAL", _WRITE, 1, stats_key(redis.namespace, process), *args)
@@ -212,7 +218,16 @@ def publish(
 
 
 def read_fleet(store: Store) -> dict[str, dict[str, dict[str, Any]]]:
-    """Every live process's published counters: process -> function -> counters.
+    """Every publishing process's counters: process -> function -> counters (see
+    read_fleet_status for which of them have exited)."""
+    return read_fleet_status(store)[0]
+
+
+def read_fleet_status(store: Store) -> tuple[dict[str, dict[str, dict[str, Any]]], set[str]]:
+    """Every process's published counters, and the processes that published them at exit.
+
+    A process publishes a last time at exit, so its counts still add up until its hash
+    expires; it is not live any more.
 
     Members of the process set whose hash has expired are removed from it. Redis errors
     propagate (this is a read for a person or a dashboard, not part of a cached call).
@@ -221,22 +236,25 @@ def read_fleet(store: Store) -> dict[str, dict[str, dict[str, Any]]]:
     client, members_key = redis.client, processes_key(redis.namespace)
     members = sorted(_text(m) for m in client.execute_command("SMEMBERS", members_key) or ())
     if not members:
-        return {}
+        return {}, set()
     pipe = client.pipeline(transaction=False)
     for process in members:
         pipe.execute_command("HGETALL", stats_key(redis.namespace, process))
     replies = pipe.execute()
     fleet: dict[str, dict[str, dict[str, Any]]] = {}
+    exited: set[str] = set()
     gone = []
     for process, reply in zip(members, replies, strict=True):
         published = _decode_hash(reply)
         if published:
             fleet[process] = published
+            if EXITED in {_text(name) for name, _ in pairs(reply)}:
+                exited.add(process)
         elif not reply:
             gone.append(process)
     if gone:
         client.execute_command("SREM", members_key, *gone)
-    return fleet
+    return fleet, exited
 
 
 def aggregate(fleet: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, Stats]:

@@ -7,6 +7,7 @@ is the hook for `configure()`: `MEMO_STATS_INTERVAL` seconds (default 10; 0 turn
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import weakref
@@ -143,6 +144,19 @@ def _after_fork_in_child() -> None:
     for store, publisher in running:
         if not store.closed:
             start_publishing(store, publisher.interval)  # as hostname:pid, never the parent's id
+
+
+def _publish_at_exit() -> None:
+    """A last publication of every running publisher, marked exited: counts since the last
+    round are not lost, and readers stop counting this process as live."""
+    for store, publisher in list(_publishers.items()):
+        if not publisher.running or store.closed:
+            continue
+        publisher.stop(timeout=1.0)
+        fleet.publish(store, process=publisher.process, ttl=3 * publisher.interval, exited=True)
+
+
+atexit.register(_publish_at_exit)
 
 
 if hasattr(os, "register_at_fork"):
