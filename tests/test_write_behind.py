@@ -671,8 +671,12 @@ def test_durable_poison_record_goes_to_the_dead_stream(redis_url: str, namespace
     assert writer.flusher_stats.dead == 1
 
 
-def test_durable_rejected_entry_goes_to_the_dead_stream(redis_url: str, namespace: str) -> None:
-    """Durable: an entry failing the codec check (forged, unsigned) is dead-lettered, unread."""
+def test_durable_unverifiable_entry_is_left_for_a_consumer_that_can(
+    redis_url: str, namespace: str
+) -> None:
+    """Durable: an entry this consumer cannot verify (forged, or signed with a secret it does
+    not hold) is neither delivered nor dead-lettered: it stays in the stream for a consumer
+    that can verify it, and a drain looks past it."""
     durable(redis_url, namespace)
     sink = Sink()
     writer = make_writer(make_reader(), sink, interval=60)
@@ -683,9 +687,35 @@ def test_durable_rejected_entry_goes_to_the_dead_stream(redis_url: str, namespac
     assert memo.flush(TIMEOUT)
     assert sink.latest() == {1: "ann"}
     with raw(redis_url) as client:
+        assert client.xlen(key) == 1  # the foreign entry, pending
+        assert client.xlen(key + ":dead") == 0
+    assert writer.flusher_stats.dead == 0
+
+
+def test_durable_entry_nobody_verified_in_the_grace_goes_to_dead_letters_and_callback(
+    redis_url: str, namespace: str
+) -> None:
+    """Durable: an entry no consumer verified within the grace period is dead-lettered, with
+    the error in its fields, and handed to the dead_letter callback (key and version only)."""
+    durable(redis_url, namespace)
+    sink = Sink()
+    alerts: list[tuple[list[memo.Write], BaseException]] = []
+    writer = make_writer(
+        make_reader(), sink, interval=60, dead_letter=lambda ws, exc: alerts.append((ws, exc))
+    )
+    writer._self_flusher.burials.unverified_grace = 0.0
+    key = stream_key(writer)
+    with raw(redis_url) as client:
+        client.xadd(key, {"key": "memo:x", "version": "7", "data": b"\xcdMforged"})
+    writer(1, "ann")
+    assert memo.flush(TIMEOUT)
+    with raw(redis_url) as client:
         [(_, fields)] = client.xrange(key + ":dead")
         assert client.xlen(key) == 0
-    assert b"rejected" in fields[b"error"]
+    assert b"no consumer verified it" in fields[b"error"]
+    [(writes, exc)] = alerts
+    assert [(w.key, w.version, w.value) for w in writes] == [("memo:x", 7, None)]
+    assert "no consumer verified it" in str(exc)
 
 
 def test_durable_dead_consumers_entries_are_claimed_or_dead_lettered(

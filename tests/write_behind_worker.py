@@ -7,6 +7,8 @@ counts the rows it applied in the same transaction. Commands (argv[1]):
 - ``write URL NS DB N KEYS``: durable mode; `set_item(i % KEYS, i)` for i < N, prints
   ``acked N`` once every call has returned, then idles while its flusher slowly delivers
   (the test kills it with SIGKILL mid-batch).
+- Durable commands sign with ``SECRET``, or with the comma-separated secrets of the
+  environment variable ``WB_SECRETS`` (the last signs), as a process mid-rotation would.
 - ``drain URL NS DB``: durable mode; a new consumer of the same stream runs `memo.flush()`
   (claiming what the killed consumer left pending) and prints ``drained True|False``.
 - ``exit DB N``: memory mode; N writes that wait for a long interval, then a normal exit
@@ -17,6 +19,7 @@ counts the rows it applied in the same transaction. Commands (argv[1]):
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import sys
@@ -94,7 +97,10 @@ def set_item_later(k: int, value: int) -> dict[str, Any]:
 
 
 def _durable(url: str, namespace: str, db: str) -> None:
-    memo.configure(redis_url=url, namespace=namespace, secret=SECRET)
+    # WB_SECRETS="old,new": the secrets of a process in the middle of a rotation.
+    secrets = os.environ.get("WB_SECRETS")
+    secret: Any = secrets.split(",") if secrets else SECRET
+    memo.configure(redis_url=url, namespace=namespace, secret=secret)
     _State.db = db
 
 

@@ -36,8 +36,8 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-COMMANDS = ("demo", "stats", "inspect", "invalidate", "warm", "flush")
-"""The commands, each carried by `memo._cli.<name>.add`."""
+COMMANDS = ("demo", "stats", "inspect", "invalidate", "warm", "flush", "dead-letters")
+"""The commands, each carried by `memo._cli.<name>.add` (`-` in a name is `_` there)."""
 
 
 class CommandError(Exception):
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         title="commands", dest="command", metavar="COMMAND", required=True
     )
     for name in COMMANDS:
-        module = importlib.import_module(f"memo._cli.{name}")
+        module = importlib.import_module(f"memo._cli.{name.replace('-', '_')}")
         module.add(commands)
     return parser
 
@@ -201,14 +201,8 @@ def import_module(name: str) -> Any:
         raise CommandError(f"importing module {name!r} failed: {_described(exc)}") from exc
 
 
-def load_function(spec: str, args: argparse.Namespace | None = None) -> tuple[Any, Core]:
-    """The memo-decorated function named by MODULE:FUNCTION, and its runtime core.
-
-    With args, the function must use the Redis and namespace the command's flags name: a
-    module that configures memo itself at import (or a function with its own store=) must
-    not turn the command onto another server or namespace without saying so.
-    """
-
+def resolve(spec: str) -> Any:
+    """The object MODULE:NAME names (NAME may be dotted: Class.method)."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute or ":" in attribute:
         raise CommandError(f"{spec!r} is not MODULE:FUNCTION ({FUNCTION_EXAMPLE})")
@@ -220,6 +214,17 @@ def load_function(spec: str, args: argparse.Namespace | None = None) -> tuple[An
             raise CommandError(
                 f"module {module_name!r} has no {attribute!r} ({FUNCTION_EXAMPLE})"
             ) from None
+    return target
+
+
+def load_function(spec: str, args: argparse.Namespace | None = None) -> tuple[Any, Core]:
+    """The memo-decorated function named by MODULE:FUNCTION, and its runtime core.
+
+    With args, the function must use the Redis and namespace the command's flags name: a
+    module that configures memo itself at import (or a function with its own store=) must
+    not turn the command onto another server or namespace without saying so.
+    """
+    target = resolve(spec)
     if not isinstance(target, _SyncHandles):
         raise CommandError(
             f"{spec} is a {type(target).__name__}, not a memo-cached function: decorate it "
@@ -228,11 +233,11 @@ def load_function(spec: str, args: argparse.Namespace | None = None) -> tuple[An
         )
     core = target._memo_core()
     if args is not None:
-        _check_flags_apply(spec, args, core)
+        check_flags_apply(spec, args, core)
     return target, core
 
 
-def _check_flags_apply(spec: str, args: argparse.Namespace, core: Core) -> None:
+def check_flags_apply(spec: str, args: argparse.Namespace, core: Core) -> None:
     url = getattr(args, "redis_url", None) or os.environ.get("MEMO_REDIS_URL") or None
     namespace = getattr(args, "namespace", None)
     redis = redis_of(core.store)

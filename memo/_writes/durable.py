@@ -1,18 +1,30 @@
 """Durable write-behind delivery: a batch read from the stream, coalesced per key, handed to
-`flush`, and the entries that cannot be delivered moved to the dead-letter stream."""
+`flush`, and the entries that cannot be delivered moved to the dead-letter stream.
+
+An entry this process cannot verify (signed with a secret it does not hold, as during a
+rotation, or altered) is not its to judge: it stays pending, and after the visibility timeout
+any consumer may claim it, one that holds the secret included. Only an entry that nobody
+verified for `UNVERIFIED_GRACE` seconds after it was written is dead-lettered, and then
+through the `dead_letter` callback like any other.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 
 from memo._errors import MemoError
 from memo._writes.delivery import Delivery, Options, Record
-from memo._writes.queue import FlusherStats, MemoryQueue
+from memo._writes.queue import FlusherStats, MemoryQueue, Write
 from memo._writes.stream import Entry, Stream
 
 __all__ = ["StreamDelivery", "coalesce"]
 
 log = logging.getLogger("memo")
+
+UNVERIFIED_GRACE = 3600.0  # seconds: far longer than a rolling deploy that rotates a secret
+_LEFT_KEPT = 1_000  # ids of entries left for other consumers that a drain may look past
 
 
 class StreamDelivery:
@@ -32,10 +44,13 @@ class StreamDelivery:
         self.delivery = delivery
         self.queue = queue
         self.in_flight = 0  # stream records being delivered by this process
+        self.unverified_grace = UNVERIFIED_GRACE
+        self.left: OrderedDict[str, None] = OrderedDict()  # unverifiable here, left pending
 
     def deliver(self, stream: Stream, entries: list[Entry]) -> None:
         limit = self.options.max_attempts
-        doomed = [e for e in entries if e.write is None or e.deliveries > limit]
+        overdue = self._unverified_overdue(entries)
+        doomed = overdue + [e for e in entries if e.write is not None and e.deliveries > limit]
         records = coalesce([e for e in entries if e.write is not None and e.deliveries <= limit])
         with self.queue.cond:
             self.in_flight += len(records)
@@ -57,12 +72,41 @@ class StreamDelivery:
                 self.in_flight -= len(records)
                 self.queue.cond.notify_all()
 
+    def _unverified_overdue(self, entries: list[Entry]) -> list[Entry]:
+        """Entries this process cannot verify: left pending for a consumer that can, except
+        those nobody verified within the grace period (returned, to be dead-lettered)."""
+        now_ms = time.time() * 1000
+        overdue = []
+        for entry in entries:
+            if entry.write is not None:
+                continue
+            if now_ms - _written_ms(entry.id) >= self.unverified_grace * 1000:
+                overdue.append(entry)
+                self.left.pop(entry.id, None)
+                continue
+            known = entry.id in self.left
+            self.left[entry.id] = None
+            if len(self.left) > _LEFT_KEPT:
+                self.left.popitem(last=False)
+            if known:
+                continue  # claimed back after the visibility timeout: said once already
+            log.warning(
+                "memo: write-behind of %s: entry %s cannot be verified here (%s); left for a "
+                "consumer that holds its secret",
+                self.display,
+                entry.id,
+                entry.reason,
+            )
+        return overdue
+
     def bury_entry(self, stream: Stream, entry: Entry) -> None:
         if entry.write is None:
-            reason = f"rejected by the codec ({entry.reason})"
-            self.stats.dead += 1
-            stream.bury([entry.id], entry.fields, reason)
-            log.error("memo: write-behind of %s: entry %s %s", self.display, entry.id, reason)
+            exc = MemoError(
+                f"no consumer verified it within {self.unverified_grace:g} s of its write "
+                f"({entry.reason}): signed with a secret no consumer holds, or altered"
+            )
+            unread = Write(_text(entry.fields.get(b"key", b"")), {}, None, _version(entry))
+            self.bury_record(stream, Record(unread, (entry.id,), entry.fields), exc)
             return
         exc = MemoError(
             f"delivered {entry.deliveries} times without being acknowledged (its consumers "
@@ -97,3 +141,20 @@ def coalesce(entries: list[Entry]) -> list[Record]:
         else:
             held.ids = (*held.ids, entry.id)
     return list(records.values())
+
+
+def _written_ms(entry_id: str) -> float:
+    """When a stream entry was added: the milliseconds part of its id."""
+    try:
+        return float(entry_id.partition("-")[0])
+    except ValueError:
+        return 0.0
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _version(entry: Entry) -> int:
+    raw = entry.fields.get(b"version", b"0")
+    return int(raw) if raw.isdigit() else 0

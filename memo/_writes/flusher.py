@@ -320,7 +320,8 @@ class Flusher:
                     return False  # Redis is unreachable: waiting for it could take forever
                 if upto is None:
                     upto = stream.last_id()
-                if upto == "" or (upto is not None and stream.remaining(upto) == 0):
+                left = self.burials.left  # entries only another consumer can verify
+                if upto == "" or (upto is not None and stream.remaining(upto, left) == 0):
                     return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False

@@ -100,7 +100,18 @@ return last[1][1]
 """
 )
 
-REMAINING = Script("return #redis.call('XRANGE', KEYS[1], '-', ARGV[1], 'COUNT', 1)")
+# KEYS: stream. ARGV: upto, ids to look past... 1 if an entry with id <= upto is still there,
+# other than those (entries left for consumers that can verify them), else 0.
+REMAINING = Script(
+    """
+local skip = {}
+for i = 2, #ARGV do skip[ARGV[i]] = true end
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', ARGV[1], 'COUNT', #ARGV)) do
+  if not skip[entry[1]] then return 1 end
+end
+return 0
+"""
+)
 
 
 def redis_of(store: Any) -> RedisStore | None:
@@ -242,9 +253,10 @@ class Stream:
         reply = self._call(self._script(LAST, ()))
         return None if reply is None else _text(reply)
 
-    def remaining(self, upto: str) -> int | None:
-        """1 if an entry with id <= upto is still in the stream, else 0; None if Redis failed."""
-        reply = self._call(self._script(REMAINING, (upto,)))
+    def remaining(self, upto: str, past: Iterable[str] = ()) -> int | None:
+        """1 if an entry with id <= upto, other than those in past, is still in the stream,
+        else 0; None if Redis failed."""
+        reply = self._call(self._script(REMAINING, (upto, *past)))
         return None if reply is None else int(reply)
 
     # -- plumbing ----------------------------------------------------------------------------
