@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import subprocess
 import sys
 import textwrap
 import uuid
@@ -13,9 +16,10 @@ from typing import Any
 import pytest
 
 import memo
-from memo._cli.app import main
 from memo._strategies.write_behind import _FLUSHERS
 
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "dead-letters-secret"
 WRITERS = """
 import memo
 
@@ -51,58 +55,55 @@ def writers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     sys.modules.pop(name, None)
 
 
-def _cli(
-    url: str, namespace: str, capsys: pytest.CaptureFixture[str], *args: str
-) -> tuple[int, str]:
-    code = main(["--redis-url", url, "dead-letters", *args, "--namespace", namespace])
-    return code, capsys.readouterr().out
+def _cli(url: str, namespace: str, module: Any, *args: str) -> tuple[int, str, str]:
+    """`memo dead-letters ...` in a process of its own, as an operator would run it."""
+    folder = str(Path(module.__file__).parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), folder])}
+    argv = ["--redis-url", url, "dead-letters", *args, "--namespace", namespace]
+    out = subprocess.run(
+        [sys.executable, "-m", "memo", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return out.returncode, out.stdout, out.stderr
 
 
-def test_list_replay_and_drop(
-    writers: Any, redis_url: str, namespace: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_list_replay_and_drop(writers: Any, redis_url: str, namespace: str) -> None:
     """Refused writes are listed; replayed after the fix they reach flush; drop removes."""
-    memo.configure(redis_url=redis_url, namespace=namespace, secret="s")
+    memo.configure(redis_url=redis_url, namespace=namespace, secret=SECRET)
     spec = f"{writers.__name__}:set_item"
     writers.set_item(1, 10)
     writers.set_item(2, 20)
     assert memo.flush(10)
     assert writers.SINK == []
-    code, out = _cli(redis_url, namespace, capsys, "list", spec)
-    assert code == 0
+    code, out, err = _cli(redis_url, namespace, writers, "list", spec)
+    assert code == 0, err
     assert "2 dead letter(s)" in out
     assert "the database is down" in out
 
     writers.BROKEN[0] = False  # the cause is fixed
-    code, out = _cli(redis_url, namespace, capsys, "replay", spec, "--all")
-    assert code == 0
+    code, out, err = _cli(redis_url, namespace, writers, "replay", spec, "--all")
+    assert code == 0, err
     assert out.startswith("replayed 2 entries")
-    # The command configured this process as a CLI process would be (no secret): back to the
-    # application's configuration before its flushers deliver.
-    memo.configure(redis_url=redis_url, namespace=namespace, secret="s")
     assert memo.flush(10)
     assert sorted(writers.SINK) == [(1, 10), (2, 20)]
-    assert _cli(redis_url, namespace, capsys, "list", spec)[1].startswith("0 dead letter(s)")
+    assert _cli(redis_url, namespace, writers, "list", spec)[1].startswith("0 dead letter(s)")
 
     writers.BROKEN[0] = True
-    memo.configure(redis_url=redis_url, namespace=namespace, secret="s")
     writers.set_item(3, 30)
     assert memo.flush(10)
-    code, out = _cli(redis_url, namespace, capsys, "list", spec, "--json")
-    [entry_id] = [line.split('"id": "')[1].split('"')[0] for line in out.splitlines()]
-    code, out = _cli(redis_url, namespace, capsys, "drop", spec, "--id", entry_id)
-    assert (code, out.strip().split(" from ")[0]) == (0, "dropped 1 entry")
-    assert _cli(redis_url, namespace, capsys, "list", spec)[1].startswith("0 dead letter(s)")
+    code, out, err = _cli(redis_url, namespace, writers, "list", spec, "--json")
+    [entry] = [json.loads(line) for line in out.splitlines()]
+    code, out, err = _cli(redis_url, namespace, writers, "drop", spec, "--id", entry["id"])
+    assert (code, out.strip().split(" from ")[0]) == (0, "dropped 1 entry"), err
+    assert _cli(redis_url, namespace, writers, "list", spec)[1].startswith("0 dead letter(s)")
 
 
-def test_replay_needs_ids_or_all(
-    writers: Any, redis_url: str, namespace: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_replay_needs_ids_or_all(writers: Any, redis_url: str, namespace: str) -> None:
     """replay without --id or --all is a usage error: nothing is replayed by accident."""
-    memo.configure(redis_url=redis_url, namespace=namespace, secret="s")
-    spec = f"{writers.__name__}:set_item"
-    code = main(
-        ["--redis-url", redis_url, "dead-letters", "replay", spec, "--namespace", namespace]
-    )
+    code, _, err = _cli(redis_url, namespace, writers, "replay", f"{writers.__name__}:set_item")
     assert code == 2
-    assert "--id ID (repeatable) or --all" in capsys.readouterr().err
+    assert "--id ID (repeatable) or --all" in err
