@@ -56,7 +56,7 @@ class CachedKeywords(SharedKeywords, total=False):
 
 @dataclass(frozen=True, kw_only=True)
 class CachedOptions(Options):
-    """`@memo.cached`'s options and their defaults; checked at decoration (see docs/cached.md)."""
+    """`@memo.cached`'s options, checked at decoration ([table](cached.md#options-at-a-glance))."""
 
     decorator: ClassVar[str] = "cached"
     hints: ClassVar[dict[str, str]] = {

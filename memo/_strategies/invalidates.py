@@ -30,7 +30,7 @@ class InvalidatesKeywords(TypedDict, total=False):
 
 @dataclass(frozen=True, kw_only=True)
 class InvalidatesOptions(Options):
-    """`@memo.invalidates`'s options (see docs/write-through.md)."""
+    """`@memo.invalidates`'s options ([table](write-through.md#options))."""
 
     decorator: ClassVar[str] = "invalidates"
 

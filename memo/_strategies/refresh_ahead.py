@@ -30,7 +30,7 @@ class RefreshAheadKeywords(SharedKeywords, total=False):
 
 @dataclass(frozen=True, kw_only=True)
 class RefreshAheadOptions(CachedOptions):
-    """`@memo.cached`'s options, with a TTL by default and `refresh_at` (see docs/refresh.md)."""
+    """`@memo.cached`'s options and `refresh_at` ([table](refresh.md#memorefresh_ahead))."""
 
     decorator: ClassVar[str] = "refresh_ahead"
     hints: ClassVar[dict[str, str]] = {}

@@ -86,7 +86,7 @@ _SECONDS = ("interval", "backoff", "max_backoff", "block_timeout")  # numbers >=
 
 @dataclass(frozen=True, kw_only=True)
 class WriteBehindOptions(Options):
-    """`@memo.write_behind`'s options (see docs/write-behind.md), checked when made."""
+    """`@memo.write_behind`'s options, checked when made ([table](write-behind.md#options))."""
 
     decorator: ClassVar[str] = "write_behind"
 

@@ -29,7 +29,7 @@ class WriteThroughKeywords(TypedDict, total=False):
 
 @dataclass(frozen=True, kw_only=True)
 class WriteThroughOptions(Options):
-    """`@memo.write_through`'s options (see docs/write-through.md)."""
+    """`@memo.write_through`'s options ([table](write-through.md#options))."""
 
     decorator: ClassVar[str] = "write_through"
 
