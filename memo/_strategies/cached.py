@@ -24,7 +24,14 @@ from memo._strategies.types import AsyncMemoized, Memoized, P
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["CachedDecorator", "CachedKeywords", "CachedOptions", "cached", "stats"]
+__all__ = [
+    "CachedDecorator",
+    "CachedKeywords",
+    "CachedOptions",
+    "SharedKeywords",
+    "cached",
+    "stats",
+]
 
 R = TypeVar("R")
 
@@ -106,7 +113,7 @@ class CachedOptions(Options):
             none_ttl=none_ttl,
             condition=condition,
             lock=bool(self.lock),
-            lock_timeout=lock_timeout if lock_timeout is not None else 10.0,
+            lock_timeout=lock_timeout if lock_timeout is not None else CachedOptions.lock_timeout,
             l1_copy=bool(self.l1_copy),
             tags=check.tag_renderer(display, normaliser, self.tags),
             adaptive=adaptive,
