@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from memo._errors import ConfigurationError
-from memo._keys.mapping import ArgumentMap, KeySpec, Reader, core_of
+from memo._keys.mapping import ArgumentMap, core_of
 from memo._runtime.core import Core
-from memo._strategies.options import Options
-from memo._strategies.writers import wrap_writer
+from memo._strategies.writers import WriterKeywords, WriterOptions, wrap_writer
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -22,23 +21,15 @@ if TYPE_CHECKING:
 __all__ = ["InvalidatesKeywords", "InvalidatesOptions", "invalidates"]
 
 
-class InvalidatesKeywords(TypedDict, total=False):
+class InvalidatesKeywords(WriterKeywords, total=False):
     """`@memo.invalidates`'s keyword options: `InvalidatesOptions`'s fields."""
-
-    key: KeySpec
 
 
 @dataclass(frozen=True, kw_only=True)
-class InvalidatesOptions(Options):
+class InvalidatesOptions(WriterOptions):
     """`@memo.invalidates`'s options ([table](write-through.md#options))."""
 
     decorator: ClassVar[str] = "invalidates"
-
-    key: KeySpec = None
-
-    def mapping(self, writer: Any, reader: Reader) -> ArgumentMap:
-        """How the writer's arguments become a reader's (checked against both signatures)."""
-        return ArgumentMap(writer, reader, self.key, self.decorator)
 
 
 def invalidates(*readers: Any, **options: Unpack[InvalidatesKeywords]) -> Callable[[Any], Any]:

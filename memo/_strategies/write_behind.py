@@ -27,16 +27,15 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import wrapt
 
 from memo._errors import ConfigurationError
 from memo._keys.builder import function_name
-from memo._keys.mapping import ArgumentMap, KeySpec, core_of, display
+from memo._keys.mapping import core_of, display
 from memo._runtime.core import Core
-from memo._strategies.options import Options
-from memo._strategies.writers import writer_arguments
+from memo._strategies.writers import WriterKeywords, WriterOptions, writer_arguments
 from memo._writes.delivery import Alert, Deliverer
 from memo._writes.delivery import Options as Delivery
 from memo._writes.flusher import Flusher
@@ -65,12 +64,11 @@ else:
 _FLUSHERS: weakref.WeakSet[Flusher] = weakref.WeakSet()
 
 
-class WriteBehindKeywords(TypedDict, total=False):
+class WriteBehindKeywords(WriterKeywords, total=False):
     """`@memo.write_behind`'s keyword options but `flush`: `WriteBehindOptions`'s fields."""
 
     batch_size: int
     interval: float
-    key: KeySpec
     max_attempts: int
     backoff: float
     max_backoff: float
@@ -85,7 +83,7 @@ _SECONDS = ("interval", "backoff", "max_backoff", "block_timeout")  # numbers >=
 
 
 @dataclass(frozen=True, kw_only=True)
-class WriteBehindOptions(Options):
+class WriteBehindOptions(WriterOptions):
     """`@memo.write_behind`'s options, checked when made ([table](write-behind.md#options))."""
 
     decorator: ClassVar[str] = "write_behind"
@@ -93,7 +91,6 @@ class WriteBehindOptions(Options):
     flush: Deliverer
     batch_size: int = 100
     interval: float = 1.0
-    key: KeySpec = None
     max_attempts: int = 5
     backoff: float = 0.1
     max_backoff: float = 5.0
@@ -163,7 +160,7 @@ def write_behind(
 
     def decorate(writer: Any) -> Any:
         core = core_of(reader, writer, checked.decorator)
-        mapping = ArgumentMap(writer, core, checked.key, checked.decorator)
+        mapping = checked.mapping(writer, core)
         function = writer.__func__ if isinstance(writer, (classmethod, staticmethod)) else writer
         flusher = Flusher(display(function), function_name(function), core, delivery)
         _FLUSHERS.add(flusher)

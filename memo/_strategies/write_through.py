@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from memo._keys.mapping import ArgumentMap, KeySpec, Reader, core_of
-from memo._strategies.options import Options
-from memo._strategies.writers import wrap_writer
+from memo._keys.mapping import core_of
+from memo._strategies.writers import WriterKeywords, WriterOptions, wrap_writer
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -21,23 +20,15 @@ if TYPE_CHECKING:
 __all__ = ["WriteThroughKeywords", "WriteThroughOptions", "write_through"]
 
 
-class WriteThroughKeywords(TypedDict, total=False):
+class WriteThroughKeywords(WriterKeywords, total=False):
     """`@memo.write_through`'s keyword options: `WriteThroughOptions`'s fields."""
-
-    key: KeySpec
 
 
 @dataclass(frozen=True, kw_only=True)
-class WriteThroughOptions(Options):
+class WriteThroughOptions(WriterOptions):
     """`@memo.write_through`'s options ([table](write-through.md#options))."""
 
     decorator: ClassVar[str] = "write_through"
-
-    key: KeySpec = None
-
-    def mapping(self, writer: Any, reader: Reader) -> ArgumentMap:
-        """How the writer's arguments become the reader's (checked against both signatures)."""
-        return ArgumentMap(writer, reader, self.key, self.decorator)
 
 
 def write_through(reader: Any, **options: Unpack[WriteThroughKeywords]) -> Callable[[Any], Any]:

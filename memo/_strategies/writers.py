@@ -5,13 +5,34 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 import wrapt
 
 from memo._errors import ConfigurationError
+from memo._keys.mapping import ArgumentMap, KeySpec, Reader
+from memo._strategies.options import Options
 
-__all__ = ["After", "wrap_writer", "writer_arguments"]
+__all__ = ["After", "WriterKeywords", "WriterOptions", "wrap_writer", "writer_arguments"]
+
+
+class WriterKeywords(TypedDict, total=False):
+    """The keyword options every writer's decorator takes: `WriterOptions`'s fields."""
+
+    key: KeySpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriterOptions(Options):
+    """A writer's decorator's options: `key` maps the writer's arguments to a reader's."""
+
+    key: KeySpec = None
+
+    def mapping(self, writer: Any, reader: Reader) -> ArgumentMap:
+        """How the writer's arguments become the reader's (checked against both signatures)."""
+        return ArgumentMap(writer, reader, self.key, self.decorator)
+
 
 After = Callable[[tuple[Any, ...], dict[str, Any], Any], Any]
 
