@@ -10,10 +10,12 @@ from memo._runtime.disabled import disabled
 from memo._runtime.tags import ainvalidate_tag, invalidate_tag
 from memo._stores.memory import MemoryStore
 from memo._stores.tiered import TieredStore
-from memo._strategies.cached import cached, refresh_ahead, stats
-from memo._strategies.patterns import invalidates, write_through
+from memo._strategies.cached import cached, stats
+from memo._strategies.invalidates import invalidates
+from memo._strategies.refresh_ahead import refresh_ahead
 from memo._strategies.types import AsyncMemoized, Memoized
 from memo._strategies.write_behind import Write, flush, write_behind
+from memo._strategies.write_through import write_through
 
 __version__ = "0.1.0.dev0"
 

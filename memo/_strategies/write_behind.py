@@ -26,24 +26,35 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import wrapt
 
 from memo._errors import ConfigurationError
 from memo._keys.builder import function_name
-from memo._keys.mapping import ArgumentMap, KeySpec, core_of, display
+from memo._keys.mapping import core_of, display
 from memo._runtime.core import Core
-from memo._strategies.patterns import _full
-from memo._writes.delivery import Alert, Deliverer, Options
+from memo._strategies.writers import WriterKeywords, WriterOptions, writer_arguments
+from memo._writes.delivery import Alert, Deliverer
+from memo._writes.delivery import Options as Delivery
 from memo._writes.flusher import Flusher
 from memo._writes.queue import ON_FULL, FlusherStats, Write, next_version
 
-__all__ = ["EXIT_TIMEOUT", "Write", "flush", "write_behind"]
+__all__ = [
+    "EXIT_TIMEOUT",
+    "Write",
+    "WriteBehindKeywords",
+    "WriteBehindOptions",
+    "flush",
+    "write_behind",
+]
 
 EXIT_TIMEOUT = 10.0  # seconds memo waits for the flushers at exit and on SIGTERM
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     _FunctionWrapper = wrapt.FunctionWrapper[..., Any]
     _BoundFunctionWrapper = wrapt.BoundFunctionWrapper[..., Any]
 else:
@@ -53,40 +64,105 @@ else:
 _FLUSHERS: weakref.WeakSet[Flusher] = weakref.WeakSet()
 
 
+class WriteBehindKeywords(WriterKeywords, total=False):
+    """`@memo.write_behind`'s keyword options but `flush`: `WriteBehindOptions`'s fields."""
+
+    batch_size: int
+    interval: float
+    max_attempts: int
+    backoff: float
+    max_backoff: float
+    dead_letter: Alert | None
+    queue_size: int
+    on_full: str
+    block_timeout: float
+
+
+_COUNTS = ("batch_size", "max_attempts", "queue_size")  # ints >= 1
+_SECONDS = ("interval", "backoff", "max_backoff", "block_timeout")  # numbers >= 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteBehindOptions(WriterOptions):
+    """`@memo.write_behind`'s options, checked when made ([table](write-behind.md#options))."""
+
+    decorator: ClassVar[str] = "write_behind"
+
+    flush: Deliverer
+    batch_size: int = 100
+    interval: float = 1.0
+    max_attempts: int = 5
+    backoff: float = 0.1
+    max_backoff: float = 5.0
+    dead_letter: Alert | None = None
+    queue_size: int = 10_000
+    on_full: str = "block"
+    block_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        problems = self._problems()
+        if problems:
+            raise ConfigurationError("@memo.write_behind(...): " + "; ".join(problems) + ".")
+
+    def _problems(self) -> list[str]:
+        """Every wrong option, so that one error names them all."""
+        given = {f.name: getattr(self, f.name) for f in fields(self)}  # not yet checked: Any
+        return [*_wrong_functions(given), *_wrong_numbers(given), *_wrong_on_full(given)]
+
+    def delivery(self) -> Delivery:
+        """The flusher's share of these options, seconds as floats."""
+        values: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(Delivery)}
+        values.update({name: float(values[name]) for name in _SECONDS})
+        return Delivery(**values)
+
+
+def _wrong_functions(given: dict[str, Any]) -> list[str]:
+    problems = []
+    if not callable(given["flush"]):
+        problems.append(f"flush={given['flush']!r} must be a function taking list[memo.Write]")
+    if given["dead_letter"] is not None and not callable(given["dead_letter"]):
+        problems.append(
+            f"dead_letter={given['dead_letter']!r} must be a function (writes, exc) or None"
+        )
+    return problems
+
+
+def _wrong_numbers(given: dict[str, Any]) -> list[str]:
+    problems = []
+    for name in _COUNTS:
+        value = given[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            problems.append(f"{name}={value!r} must be an int >= 1")
+    for name in _SECONDS:
+        value = given[name]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+            problems.append(f"{name}={value!r} must be a number of seconds >= 0")
+    if isinstance(given["interval"], (int, float)) and given["interval"] == 0:
+        problems.append("interval=0 would flush continuously; use a small positive value")
+    return problems
+
+
+def _wrong_on_full(given: dict[str, Any]) -> list[str]:
+    if given["on_full"] in ON_FULL:
+        return []
+    return [f"on_full={given['on_full']!r} must be one of {', '.join(map(repr, ON_FULL))}"]
+
+
 def write_behind(
-    reader: Any,
-    *,
-    flush: Deliverer,
-    batch_size: int = 100,
-    interval: float = 1.0,
-    key: KeySpec = None,
-    max_attempts: int = 5,
-    backoff: float = 0.1,
-    max_backoff: float = 5.0,
-    queue_size: int = 10_000,
-    on_full: str = "block",
-    dead_letter: Alert | None = None,
-    block_timeout: float = 10.0,
+    reader: Any, *, flush: Deliverer, **options: Unpack[WriteBehindKeywords]
 ) -> Callable[[Any], Any]:
-    """Make the writer's result reader's value now, and hand it to `flush` in the background."""
-    options = _options(
-        flush=flush,
-        dead_letter=dead_letter,
-        batch_size=batch_size,
-        interval=interval,
-        max_attempts=max_attempts,
-        backoff=backoff,
-        max_backoff=max_backoff,
-        queue_size=queue_size,
-        on_full=on_full,
-        block_timeout=block_timeout,
-    )
+    """Make the writer's result reader's value now, and hand it to `flush` in the background.
+
+    The [options](write-behind.md#options) say how batches are made, retried and queued.
+    """
+    checked = WriteBehindOptions.of({"flush": flush, **options})
+    delivery = checked.delivery()
 
     def decorate(writer: Any) -> Any:
-        core = core_of(reader, writer, "write_behind")
-        mapping = ArgumentMap(writer, core, key, "write_behind")
+        core = core_of(reader, writer, checked.decorator)
+        mapping = checked.mapping(writer, core)
         function = writer.__func__ if isinstance(writer, (classmethod, staticmethod)) else writer
-        flusher = Flusher(display(function), function_name(function), core, options)
+        flusher = Flusher(display(function), function_name(function), core, delivery)
         _FLUSHERS.add(flusher)
 
         def prepare(args: tuple[Any, ...], kwargs: dict[str, Any], value: Any) -> Any:
@@ -168,7 +244,7 @@ def _wrap(writer: Any, function: Any, flusher: Flusher, after: After, aafter: Af
 
         async def run_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             value = await wrapped(*args, **kwargs)
-            await aafter(_full(instance, wrapped, args), kwargs, value)
+            await aafter(writer_arguments(instance, wrapped, args), kwargs, value)
             return value
 
         wrapper: Any = run_async
@@ -176,7 +252,7 @@ def _wrap(writer: Any, function: Any, flusher: Flusher, after: After, aafter: Af
 
         def run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             value = wrapped(*args, **kwargs)
-            after(_full(instance, wrapped, args), kwargs, value)
+            after(writer_arguments(instance, wrapped, args), kwargs, value)
             return value
 
         wrapper = run
@@ -194,60 +270,6 @@ def _write(
     keep = core.keys.keep if core.keys.keep is not None else range(len(names))
     arguments = {names[i]: normalised[i] for i in keep}
     return normalised, Write(core.remote_key(values), arguments, value, next_version())
-
-
-def _options(
-    *,
-    flush: Any,
-    dead_letter: Any,
-    batch_size: Any,
-    interval: Any,
-    max_attempts: Any,
-    backoff: Any,
-    max_backoff: Any,
-    queue_size: Any,
-    on_full: Any,
-    block_timeout: Any,
-) -> Options:
-    """The options, checked now so that a mistake shows at import, not in production."""
-    problems: list[str] = []
-    if not callable(flush):
-        problems.append(f"flush={flush!r} must be a function taking list[memo.Write]")
-    if dead_letter is not None and not callable(dead_letter):
-        problems.append(f"dead_letter={dead_letter!r} must be a function (writes, exc) or None")
-    for name, value, low in (
-        ("batch_size", batch_size, 1),
-        ("max_attempts", max_attempts, 1),
-        ("queue_size", queue_size, 1),
-    ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            problems.append(f"{name}={value!r} must be an int >= {low}")
-    for name, value in (
-        ("interval", interval),
-        ("backoff", backoff),
-        ("max_backoff", max_backoff),
-        ("block_timeout", block_timeout),
-    ):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-            problems.append(f"{name}={value!r} must be a number of seconds >= 0")
-    if isinstance(interval, (int, float)) and interval == 0:
-        problems.append("interval=0 would flush continuously; use a small positive value")
-    if on_full not in ON_FULL:
-        problems.append(f"on_full={on_full!r} must be one of {', '.join(map(repr, ON_FULL))}")
-    if problems:
-        raise ConfigurationError("@memo.write_behind(...): " + "; ".join(problems) + ".")
-    return Options(
-        flush,
-        dead_letter,
-        batch_size,
-        float(interval),
-        max_attempts,
-        float(backoff),
-        float(max_backoff),
-        queue_size,
-        on_full,
-        float(block_timeout),
-    )
 
 
 # -- draining: memo.flush(), interpreter exit, SIGTERM ----------------------------------------

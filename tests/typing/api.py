@@ -103,6 +103,42 @@ def sync_function_with_options() -> None:
     assert_type(key_function(1), str)
 
 
+def refresh_ahead_and_writers_with_options() -> None:
+    """`@memo.refresh_ahead` and the writers' decorators take their options as keywords."""
+
+    @memo.refresh_ahead(ttl=60, refresh_at=0.5, early_refresh=1.0, stale_ttl=30, lock=False)
+    def get_user(user_id: int) -> dict[str, int]:
+        return {"id": user_id}
+
+    @memo.refresh_ahead
+    def bare(user_id: int) -> int:
+        return user_id
+
+    @memo.write_through(get_user, key={"user_id": "uid"})
+    def rename(uid: int, name: str) -> dict[str, int]:
+        return {"id": uid}
+
+    @memo.invalidates(get_user, bare, key=lambda uid: uid)
+    def delete(uid: int) -> None:
+        pass
+
+    def save(batch: list[memo.Write]) -> None:
+        pass
+
+    @memo.write_behind(
+        get_user, flush=save, batch_size=10, interval=0.5, max_attempts=3, on_full="raise"
+    )
+    def update(user_id: int) -> dict[str, int]:
+        return {"id": user_id}
+
+    assert_type(get_user(1), dict[str, int])
+    assert_type(bare.refresh(1), int)
+    rename(1, "ann")
+    delete(1)
+    update(1)
+    assert memo.flush(5)
+
+
 async def async_function() -> None:
     """On `async def`, calls and I/O handles are awaitable; `cache_key` and `stats` are not."""
 

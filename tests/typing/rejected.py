@@ -124,6 +124,26 @@ def decorator_options() -> None:
     memo.cached(condition=lambda result, extra: True)  # type: ignore[arg-type, misc]
 
 
+def other_decorators_options() -> None:
+    """The other decorators refuse unknown options and options of the wrong type too."""
+
+    @memo.cached
+    def reader(user_id: int) -> int:
+        return user_id
+
+    memo.refresh_ahead(tll=5)  # type: ignore[call-overload]
+    memo.refresh_ahead(ttl=None)  # type: ignore[call-overload]
+    memo.refresh_ahead(refresh_at="0.8")  # type: ignore[call-overload]
+    memo.refresh_ahead(60)  # type: ignore[call-overload]
+    memo.write_through(reader, kee={"user_id": "uid"})  # type: ignore[call-arg]
+    memo.write_through(reader, key=3)  # type: ignore[arg-type]
+    memo.invalidates(reader, keys=None)  # type: ignore[call-arg]
+    memo.write_behind(reader, batch_size=10)  # type: ignore[call-arg]
+    memo.write_behind(reader, flush=print, batch_size="10")  # type: ignore[arg-type]
+    memo.write_behind(reader, flush=print, dead_letter=3)  # type: ignore[arg-type]
+    memo.write_behind(reader, flush=print, intervall=1.0)  # type: ignore[call-arg]
+
+
 def handle_annotations() -> None:
     """A handle matches only the annotation with its own parameters, result and colour."""
 
