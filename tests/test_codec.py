@@ -65,7 +65,9 @@ def forge(
 ) -> bytes:
     """An entry built by hand, the way someone with write access to Redis could."""
     key_id = xxhash.xxh3_64_digest(key.encode())
-    head = _HEADER.pack(MAGIC, version, sid, flags, stag, key_id, NOW, NOW + 9, 0.0, len(payload))
+    head = _HEADER.pack(
+        MAGIC, version, sid, flags, stag, key_id, NOW, NOW + 9, 0.0, math.nan, 0, len(payload)
+    )
     return head + payload + tag
 
 
@@ -107,10 +109,11 @@ def test_header_fields() -> None:
     codec = Codec(secret="s")
     data = entry(codec)
     head = codec.header(data)
-    assert (head.format_version, head.serializer_id, head.serializer_tag) == (1, 1, 0)
+    assert (head.format_version, head.serializer_id, head.serializer_tag) == (2, 1, 0)
     assert head.flags == SIGNED and head.signed and not head.compressed
     assert head.key_id == xxhash.xxh3_64_digest(KEY.encode())
     assert (head.created, head.expires, head.delta) == (NOW, NOW + 300, 0.125)
+    assert (head.soft, head.generation) == (None, 0)
     assert head.payload_length == len(data) - HEADER_SIZE - TAG_SIZE == len(pickle.dumps(VALUE, 5))
 
 
@@ -409,7 +412,7 @@ def test_header_checks_have_their_reasons() -> None:
     codec = Codec()
     good = entry(codec)
     assert reason(codec, b"XX" + good[2:]) == "magic"
-    assert reason(codec, forge(b"1", sid=2, version=2)) == "version"
+    assert reason(codec, forge(b"1", sid=2, version=FORMAT_VERSION + 1)) == "version"
     assert reason(codec, forge(b"1", sid=2, flags=0x04)) == "flags"
     assert reason(codec, entry(Codec("msgpack"))) == "serializer"
     assert reason(codec, good[: HEADER_SIZE - 1]) == "truncated"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import memo
-from memo._policy.entry import CacheKey
+from memo._keys.key import CacheKey
 from memo.testing import FakeClock
 
 STORES = ["memory", "redis", "tiered"]

@@ -21,7 +21,7 @@ import redis
 import redis.asyncio
 
 import memo
-from memo._policy.entry import CacheKey
+from memo._keys.key import CacheKey
 from memo._runtime.settings import settings
 from tests.fault_helpers import (
     LATENCY_BOUND,

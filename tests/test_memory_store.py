@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import memo
-from memo._policy.entry import CacheKey
+from memo._keys.key import CacheKey
 from memo.testing import FakeClock
 
 

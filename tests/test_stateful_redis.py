@@ -49,7 +49,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import memo
-from memo._policy.entry import CacheKey
+from memo._keys.key import CacheKey
 from memo.testing import FakeClock
 from tests.redis_fixtures import require_redis
 from tests.redis_servers import RedisServer, free_port

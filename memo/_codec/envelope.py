@@ -7,7 +7,7 @@ when the codec has a secret, a 32-byte HMAC-SHA256 tag. All integers big-endian.
 offset  size  field
 ======  ====  =========================================================================
 0       2     magic ``b"\\xcdM"``
-2       1     format version (1)
+2       1     format version (2; entries of any other version are refused, so a miss)
 3       1     serializer id: 1 pickle, 2 json, 3 msgpack, 200 a user serializer
 4       1     flags: bit 0 zlib-compressed, bit 1 signed; any other bit set is rejected
 5       4     serializer tag: 0 for the built-ins, else xxh32 of the user serializer's name
@@ -16,15 +16,20 @@ offset  size  field
 17      8     created: wall-clock seconds (f64)
 25      8     expires: wall-clock seconds (f64); NaN means "no expiry" (it equals no instant)
 33      8     delta: compute time in seconds (f64)
-41      4     payload length (u32)
-45      n     payload
-45+n    32    tag (signed entries only): HMAC-SHA256 over key + ``b"\\0"`` + header + payload
+41      8     soft: wall-clock seconds (f64) after which a hit starts a background refresh,
+              as the writer's policy decided; NaN means never
+49      8     generation: the function's generation when the value was computed (u64); a
+              reader that knows a newer one (an ``invalidate_all()``) treats it as a miss
+57      4     payload length (u32)
+61      n     payload
+61+n    32    tag (signed entries only): HMAC-SHA256 over key + ``b"\\0"`` + header + payload
 ======  ====  =========================================================================
 
 :meth:`Codec.decode` checks, in order: magic, version, flags, serializer, key id, payload
-length, signature, then decompresses (never past ``max_size``) and deserializes. Any failure is
-:class:`Rejected` with a reason; nothing is decompressed or deserialized before the tag is
-verified, and an unsigned codec never has pickle (entries claiming it are refused unread).
+length, signature, generation (against the function's current one), then decompresses
+(never past ``max_size``) and deserializes. Any failure is :class:`Rejected` with a reason;
+nothing is decompressed or deserialized before the tag is verified, and an unsigned codec
+never has pickle (entries claiming it are refused unread).
 """
 
 from __future__ import annotations
@@ -54,17 +59,19 @@ __all__ = [
     "Decoded",
     "Header",
     "Rejected",
+    "Stale",
 ]
 
 MAGIC = b"\xcdM"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 COMPRESSED = 0x01
 SIGNED = 0x02
 _KNOWN_FLAGS = COMPRESSED | SIGNED
-_HEADER = struct.Struct(">2sBBBI8sdddI")
+_HEADER = struct.Struct(">2sBBBI8sddddQI")
 HEADER_SIZE = _HEADER.size
 TAG_SIZE = 32
 _MAX_PAYLOAD = 2**32 - 1  # the u32 length field
+_MAX_GENERATION = 2**64 - 1  # the u64 generation field
 _NO_EXPIRY = float("nan")
 _key_id = xxhash.xxh3_64_digest
 
@@ -73,12 +80,20 @@ class Rejected(Exception):
     """An L2 entry failed a check; the caller treats it as a miss (and overwrites it).
 
     ``reason``: "magic", "version", "flags", "serializer", "key", "truncated", "size",
-    "signature", "decompress" or "decode".
+    "signature", "generation" (`Stale`), "decompress" or "decode".
     """
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Stale(Rejected):
+    """A sound entry of an older generation of its function: a plain miss, not a fault."""
+
+    def __init__(self, generation: int) -> None:
+        super().__init__("generation")
+        self.generation = generation
 
 
 @dataclass(slots=True)
@@ -95,6 +110,8 @@ class Decoded:
     serializer: str
     signed: bool
     size: int
+    soft: float | None = None
+    generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +126,8 @@ class Header:
     created: float
     expires: float | None
     delta: float
+    soft: float | None
+    generation: int
     payload_length: int
 
     @property
@@ -225,9 +244,23 @@ class Codec:
         return f"Codec(serializer={self.serializer.name!r}, signed={self.signed})"
 
     def encode(
-        self, key: str, value: Any, *, created: float, expires: float | None, delta: float
+        self,
+        key: str,
+        value: Any,
+        *,
+        created: float,
+        expires: float | None,
+        delta: float,
+        soft: float | None = None,
+        generation: int = 0,
     ) -> bytes:
-        """The entry for `value` under Redis key `key`; SerializationError if it cannot be."""
+        """The entry for `value` under Redis key `key`; SerializationError if it cannot be.
+
+        soft: wall-clock time after which a hit should refresh (None: never); generation:
+        the function's generation the value belongs to.
+        """
+        if not 0 <= generation <= _MAX_GENERATION:
+            raise SerializationError(f"generation {generation!r} is out of range")
         payload = self._dumps(value)
         flags = self._flags
         if self._compress_over is not None and len(payload) > self._compress_over:
@@ -246,6 +279,8 @@ class Codec:
             created,
             expiry,
             delta,
+            _NO_EXPIRY if soft is None else soft,
+            generation,
             len(payload),
         )
         if not self._macs:
@@ -280,7 +315,8 @@ class Codec:
         """The header of `data`, checked for magic, version and flags only."""
         f = self._fields(data)
         expires = None if isnan(f[7]) else f[7]
-        return Header(f[1], f[2], f[4], f[3], f[5], f[6], expires, f[8], f[9])
+        soft = None if isnan(f[9]) else f[9]
+        return Header(f[1], f[2], f[4], f[3], f[5], f[6], expires, f[8], soft, f[10], f[11])
 
     def _fields(self, data: bytes) -> tuple[Any, ...]:
         if data[:2] != MAGIC:
@@ -294,9 +330,14 @@ class Codec:
             raise Rejected("flags")
         return f
 
-    def decode(self, key: str, data: bytes) -> Decoded:
-        """The value stored in `data` under `key`; Rejected(reason) on any failure, only that."""
-        _, _, sid, flags, tag, key_id, created, expires, delta, length = self._fields(data)
+    def decode(self, key: str, data: bytes, generation: int = 0) -> Decoded:
+        """The value stored in `data` under `key`; Rejected(reason) on any failure, only that.
+
+        An entry of a generation older than `generation` (the function's current one) is
+        Stale: checked like any entry, but never decompressed nor deserialized.
+        """
+        f = self._fields(data)
+        _, _, sid, flags, tag, key_id, created, expires, delta, soft, stamped, length = f
         if sid != self._sid or tag != self._tag:
             raise Rejected("serializer")  # also every pickle entry when unsigned: never read
         kb = key.encode("utf-8", "surrogatepass")
@@ -307,6 +348,8 @@ class Codec:
         view = memoryview(data)
         if self._macs:
             self._verify(kb, view, end)
+        if stamped < generation:
+            raise Stale(stamped)
         payload: bytes | memoryview = view[HEADER_SIZE:end]
         if flags & COMPRESSED:
             payload = self._inflate(payload)
@@ -318,6 +361,8 @@ class Codec:
             self.serializer.name,
             bool(self._macs),
             len(data),
+            None if isnan(soft) else soft,
+            stamped,
         )
 
     def _check_size(self, actual: int, end: int, flags: int) -> None:

@@ -124,27 +124,30 @@ class KeyBuilder:
                 return (*prefix, DIGESTED, self.digest(values))
         return prefix + values
 
-    def digest(self, values: tuple[Any, ...], generation: int = 0) -> str:
-        """xxh3-128 of the canonical encoding; KeyBuildError naming the parameter if none.
-
-        A function moved to generation n by `invalidate_all()` hashes n in too, so all its
-        old entries become unreachable at once (they expire by their TTL).
-        """
+    def digest(self, values: tuple[Any, ...]) -> str:
+        """xxh3-128 of the canonical encoding; KeyBuildError naming the parameter if none."""
         try:
             data = _canonical.encode_arguments(values)
         except _canonical.Unencodable:
             raise self._key_error(values) from None
-        if generation:
-            data += b"\x00generation:" + str(generation).encode()
         return _canonical.digest(data)
 
-    def remote(self, namespace: str, values: tuple[Any, ...], generation: int = 0) -> str:
-        """The Redis key: `memo:{namespace}:{module.qualname}:v{version}:{<digest>}`."""
-        return self.prefix(namespace) + "{" + self.digest(values, generation) + "}"
+    def remote(self, namespace: str, values: tuple[Any, ...]) -> str:
+        """The Redis key: `memo:{namespace}:{module.qualname}:v{version}:{<digest>}`.
+
+        A pure function of namespace, function, version and values: no generation enters
+        it (`invalidate_all()` stamps a new generation into entries instead), so the key a
+        handle computes is the key every later call uses.
+        """
+        return self.prefix(namespace) + "{" + self.digest(values) + "}"
 
     @property
     def generation_name(self) -> str:
-        """The name under which this function's generation is shared: module.qualname:vN."""
+        """The name under which this function's generation is shared: module.qualname:vN.
+
+        Entries carry the generation they were computed in; one older than the function's
+        current generation is a miss everywhere.
+        """
         return f"{self.name}:v{self.version}"
 
     def prefix(self, namespace: str) -> str:

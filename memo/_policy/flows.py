@@ -14,7 +14,8 @@ from typing import Any
 
 from memo._clock import CLOCK
 from memo._errors import SerializationError
-from memo._policy.entry import CacheKey, Entry
+from memo._keys.key import CacheKey
+from memo._policy.entry import Entry
 from memo._policy.operations import (
     LEAD,
     REENTERED,

@@ -6,7 +6,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from memo._policy.entry import CacheKey
+from memo._keys.key import CacheKey
 
 __all__ = [
     "LEAD",

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from memo._keys.key import CacheKey
 from memo._policy.adaptive import Adaptive
-from memo._policy.entry import CacheKey, Entry
+from memo._policy.entry import Entry
 from memo._policy.stats import Stats
 
 __all__ = ["UNPACKABLE", "Plan", "log"]
@@ -64,14 +65,6 @@ class Plan:
         stale = self.stale_ttl or 0.0
         soft = ttl * self.refresh_at if self.refresh_at else ttl
         return ttl + stale, soft
-
-    def soft_rule(self) -> tuple[float, float] | None:
-        """lifetimes() as (fraction, minus) of the stored lifetime, for entries read from L2."""
-        if not self.refreshes:
-            return None
-        stale = self.stale_ttl or 0.0
-        fraction = self.refresh_at or 1.0
-        return fraction, fraction * stale
 
     def due(self, entry: Entry, now: float) -> bool:
         """Whether a hit on entry at now should start a background refresh.

@@ -12,8 +12,9 @@ import time
 from typing import Any
 
 from memo._clock import CLOCK
-from memo._codec.envelope import Codec, Rejected
-from memo._policy.entry import FOREVER, CacheKey, RemoteEntry
+from memo._codec.envelope import Codec, Rejected, Stale
+from memo._keys.key import CacheKey
+from memo._policy.entry import FOREVER, RemoteEntry
 from memo._redis.client import Endpoint
 from memo._redis.coherence import pairs
 from memo._redis.ops import DELETE, EXTEND, RELEASE, WRITE, Batch, Command, Op, ScriptCall
@@ -37,6 +38,7 @@ class Commands:
     channel: str
     generations_key: str
     corrupt: int
+    scopes: dict[str, str]
     _last_log: float
 
     @property
@@ -56,11 +58,17 @@ class Commands:
         """An event on the namespace channel: kind|writer|payload."""
         return f"{kind}|{self.writer_id}|{payload}"
 
-    # -- operations, written once ------------------------------------------------------
+    def generation_name(self, remote: str) -> str:
+        """The name under which the function that owns Redis key remote shares its generation.
 
-    def _get(self, key: CacheKey) -> Op:
-        raw = yield Command(("GET", key.remote))
-        return None if raw is None else self._decode(key, raw)
+        Functions bound to this store registered their key prefix (`attach`); any other key
+        names its function itself: `memo:{namespace}:{name}:v{version}:{<digest>}`.
+        """
+        prefix = remote[: remote.rfind("{")]
+        name = self.scopes.get(prefix)
+        return prefix[len(self.namespace) + 6 : -1] if name is None else name
+
+    # -- operations, written once ------------------------------------------------------
 
     def _set(
         self,
@@ -72,16 +80,41 @@ class Commands:
         tags: tuple[str, ...],
         token: str,
         mode: str,
+        soft: float | None,
+        generation: int,
     ) -> Op:
-        now = CLOCK.time()
-        expires = None if ttl is None else now + ttl
-        payload = self.codec.encode(key.remote, value, created=now, expires=expires, delta=delta)
-        ttl_ms = 0 if ttl is None else max(1, int(ttl * 1000))
-        args = (payload, ttl_ms, token, mode, self.channel, self.message("k", key.remote))
-        written = yield WRITE((key.remote, self.entry_key(key.remote)), args)
+        remote = key.remote
+        payload, ttl_ms = self._entry(
+            remote, value, ttl, delta=delta, soft=soft, generation=generation
+        )
+        args = (payload, ttl_ms, token, mode, self.channel, self.message("k", remote))
+        written = yield WRITE((remote, self.entry_key(remote)), args)
         if written and tags:
-            yield Batch(tuple(tag_command(self.tag_key(t), key.remote, ttl_ms) for t in tags))
+            yield Batch(tuple(tag_command(self.tag_key(t), remote, ttl_ms) for t in tags))
         return bool(written)
+
+    def _entry(
+        self,
+        remote: str,
+        value: Any,
+        ttl: float | None,
+        *,
+        delta: float,
+        soft: float | None,
+        generation: int,
+    ) -> tuple[bytes, int]:
+        """The entry's bytes (stamped with its soft deadline and generation) and its PX."""
+        now = CLOCK.time()
+        payload = self.codec.encode(
+            remote,
+            value,
+            created=now,
+            expires=None if ttl is None else now + ttl,
+            delta=delta,
+            soft=None if soft is None else now + soft,
+            generation=generation,
+        )
+        return payload, 0 if ttl is None else max(1, int(ttl * 1000))
 
     def _delete(self, remote: str) -> Op:
         args = (self.channel, self.message("k", remote))
@@ -108,26 +141,25 @@ class Commands:
         reply = yield Command(("HGETALL", self.generations_key))
         return [(name, int(value)) for name, value in pairs(reply)]
 
-    def _get_many(self, keys: list[CacheKey]) -> Op:
+    def _get_many(self, keys: list[CacheKey], generations: list[int]) -> Op:
         replies = yield Batch(tuple(Command(("GET", key.remote)) for key in keys))
         return [
-            None if raw is None else self._decode(key, raw)
-            for key, raw in zip(keys, replies, strict=True)
+            None if raw is None else self._decode(key, raw, generation)
+            for key, raw, generation in zip(keys, replies, generations, strict=True)
         ]
 
-    def _set_many(self, items: list[Item]) -> Op:
+    def _set_many(self, items: list[Item], generations: list[int]) -> Op:
         calls: list[Command | ScriptCall] = []
-        for key, value, ttl, delta, tags, _soft in items:
-            now = CLOCK.time()
-            expires = None if ttl is None else now + ttl
-            payload = self.codec.encode(
-                key.remote, value, created=now, expires=expires, delta=delta
+        for (key, value, ttl, delta, tags, soft), generation in zip(
+            items, generations, strict=True
+        ):
+            remote = key.remote
+            payload, ttl_ms = self._entry(
+                remote, value, ttl, delta=delta, soft=soft, generation=generation
             )
-            ttl_ms = 0 if ttl is None else max(1, int(ttl * 1000))
-            message = self.message("k", key.remote)
-            args = (payload, ttl_ms, "", "set", self.channel, message)
-            calls.append(WRITE((key.remote, self.entry_key(key.remote)), args))
-            calls.extend(tag_command(self.tag_key(t), key.remote, ttl_ms) for t in tags)
+            args = (payload, ttl_ms, "", "set", self.channel, self.message("k", remote))
+            calls.append(WRITE((remote, self.entry_key(remote)), args))
+            calls.extend(tag_command(self.tag_key(t), remote, ttl_ms) for t in tags)
         if calls:
             yield Batch(tuple(calls))
         return len(items)
@@ -145,9 +177,13 @@ class Commands:
         yield Command(("PUBLISH", self.channel, self.message("g", f"{name}={generation}")))
         return int(generation)
 
-    def _decode(self, key: CacheKey, raw: bytes) -> RemoteEntry | None:
+    def _decode(self, key: CacheKey, raw: bytes, generation: int) -> RemoteEntry | None:
+        """The entry in raw, or None: expired, of an older generation (a plain miss) or
+        failing a check (counted and logged by key hash, then overwritten by the next write)."""
         try:
-            decoded = self.codec.decode(key.remote, raw)
+            decoded = self.codec.decode(key.remote, raw, generation)
+        except Stale:
+            return None
         except Rejected as exc:
             self.corrupt += 1
             self._log(f"memo: rejected L2 entry {key_hash(key.remote)} ({exc.reason}); a miss")
@@ -158,10 +194,8 @@ class Commands:
             return None
         deadline = FOREVER if remaining is None else now + remaining
         entry = RemoteEntry(decoded.value, deadline, decoded.delta, decoded.created)
-        if key.soft_rule is not None and decoded.expires is not None:
-            fraction, minus = key.soft_rule
-            ttl = decoded.expires - decoded.created
-            entry.soft = now + (decoded.created + fraction * ttl - minus - now_wall)
+        if decoded.soft is not None:  # the writer's refresh deadline, on this clock
+            entry.soft = now + (decoded.soft - now_wall)
         return entry
 
     def _log(self, message: str) -> None:

@@ -16,7 +16,8 @@ from collections import deque
 from typing import Any
 
 from memo._errors import SerializationError
-from memo._policy.entry import CacheKey
+from memo._keys.key import CacheKey
+from memo._policy import trace
 from memo._redis.breaker import CircuitBreaker
 from memo._redis.client import close_with_loop, import_redis, make_client
 from memo._redis.commands import Commands
@@ -85,10 +86,12 @@ class Resilience(Commands):
     def _skip(self, key: CacheKey | None) -> bool:
         """Whether to leave Redis out: its breaker is open, or this call already met an outage
         (a hung server then costs a call one timeout, not one per command)."""
-        if self.breaker.is_open or (key is not None and key.outage):
-            if key is not None:
-                key.failed = True  # degraded: L1 keeps the value, the call counts an error
-                key.error = key.error or "RedisUnavailable"
+        if self.breaker.is_open:
+            if key is not None:  # degraded: L1 keeps the value, the call counts an error
+                trace.degrade(key, "RedisUnavailable", keep_error=True)
+            return True
+        if key is not None and trace.skips(key):
+            trace.degrade(key, "RedisUnavailable", keep_error=True)
             return True
         return False
 
@@ -130,10 +133,8 @@ class Resilience(Commands):
         redis = import_redis()
         self.errors += 1
         outage = is_outage(redis, exc)
-        if key is not None:
-            key.failed = True
-            key.error = type(exc).__name__
-            key.outage = key.outage or outage
+        if key is not None:  # this call degraded: counted when it ends
+            trace.degrade(key, type(exc).__name__, outage=outage)
         if outage:
             self.breaker.failure(exc)
         self._log(f"memo: Redis {self.name} {type(exc).__name__}: {short_error(exc)}; degraded")

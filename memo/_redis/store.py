@@ -22,7 +22,9 @@ from typing import Any
 from memo._codec.envelope import Codec
 from memo._errors import ConfigurationError
 from memo._keys.builder import valid_segment
-from memo._policy.entry import CacheKey, Entry, RemoteEntry
+from memo._keys.key import CacheKey
+from memo._policy import trace
+from memo._policy.entry import Entry, RemoteEntry
 from memo._redis.breaker import CircuitBreaker
 from memo._redis.client import Endpoint, import_redis, parse_url
 from memo._redis.coherence import Events
@@ -88,6 +90,7 @@ class RedisStore(Resilience):
         self._last_log = 0.0
         self.generations: dict[str, int] = {}
         self._generations_loaded = False
+        self.scopes: dict[str, str] = {}  # key prefix -> generation name of bound functions
         self.breaker = CircuitBreaker(self.name, self._probe, on_change=self._health_changed)
         self.listeners: list[Any] = []  # objects with on_l2_health(bool); TieredStore registers
         self.on_close: list[Any] = []  # callables(store) run by close(), e.g. a stats publisher
@@ -107,16 +110,16 @@ class RedisStore(Resilience):
 
         local_only asks for the in-process tier, which an L2-only store does not have.
         """
-        if local_only:
+        if local_only or self._skip(key):
             return None
-        if self._skip(key):
-            return None
+        generation = self._generation(key)
         try:  # the hit path: one GET, no operation generator
             raw = self.client.execute_command("GET", key.remote)
         except Exception as exc:
             return self._failed(exc, None, key)  # type: ignore[no-any-return]
         self._succeeded()
-        return None if raw is None else self._decode(key, raw)
+        entry = None if raw is None else self._decode(key, raw, generation)
+        return self._seen(key, entry, generation)
 
     def set(
         self,
@@ -130,8 +133,26 @@ class RedisStore(Resilience):
         mode: str = "set",
         soft: float | None = None,
     ) -> bool:
-        """Store value; with token, only while that lease is held; mode 'nx': only if absent."""
-        op = self._set(key, value, ttl, delta=delta, tags=tuple(tags), token=token, mode=mode)
+        """Store value; with token, only while that lease is held; mode 'nx': only if absent.
+
+        soft: seconds until a hit should refresh it. The entry carries the generation the
+        call's lookup saw (else the current one), so a value computed across another
+        process's invalidate_all() is stored already stale.
+        """
+        generation = self._stamp(key)
+        if generation < 0:
+            generation = self._generation(key)
+        op = self._set(
+            key,
+            value,
+            ttl,
+            delta=delta,
+            tags=tuple(tags),
+            token=token,
+            mode=mode,
+            soft=soft,
+            generation=generation,
+        )
         if token:
             self._forget_lease(key.remote)
         written = bool(self._run(op, False, key))
@@ -141,7 +162,7 @@ class RedisStore(Resilience):
     def _after_write(self, key: CacheKey, written: bool, token: str, mode: str) -> None:
         """An authoritative write Redis did not take leaves an older value there: delete it
         when Redis is back (the new value lives in this process's L1 meanwhile)."""
-        if not written and key.failed and mode == "set" and not token:
+        if not written and trace.failed(key) and mode == "set" and not token:
             self._remember("k", key.remote)
 
     def delete(self, key: CacheKey) -> bool:
@@ -164,7 +185,7 @@ class RedisStore(Resilience):
 
     def claim(self, key: CacheKey, token: str, ttl: float | None = None) -> bool | None:
         """Take the key's lease: True if taken, False if held elsewhere, None if Redis fails."""
-        self.events.ensure_started()
+        trace.open_for(key).generation = self._generation(key)  # the compute starts here
         result = self._run(self._claim(key.remote, token, ttl or self.lease_ttl), None, key)
         if result:
             self._keep_lease(key.remote, token)
@@ -172,21 +193,25 @@ class RedisStore(Resilience):
 
     def get_many(self, keys: list[CacheKey]) -> list[Entry | None]:
         """Entries of keys in one round trip (a pipeline); all None if Redis fails."""
-        found = self._run(self._get_many(keys), None)
+        generations = [self._generation(key) for key in keys]
+        found = self._run(self._get_many(keys, generations), None)
         return [None] * len(keys) if found is None else list(found)
 
     def set_many(self, items: list[Item]) -> int:
         """Store (key, value, ttl, delta, tags, soft) items in one round trip; how many."""
-        return int(self._run(self._set_many(items), 0) or 0)
+        generations = [self._generation(item[0]) for item in items]
+        return int(self._run(self._set_many(items, generations), 0) or 0)
 
     async def aget_many(self, keys: list[CacheKey]) -> list[Entry | None]:
         """`get_many` for async callers."""
-        found = await self._arun(self._get_many(keys), None)
+        generations = [await self._ageneration(key) for key in keys]
+        found = await self._arun(self._get_many(keys, generations), None)
         return [None] * len(keys) if found is None else list(found)
 
     async def aset_many(self, items: list[Item]) -> int:
         """`set_many` for async callers."""
-        return int(await self._arun(self._set_many(items), 0) or 0)
+        generations = [await self._ageneration(item[0]) for item in items]
+        return int(await self._arun(self._set_many(items, generations), 0) or 0)
 
     def release(self, key: CacheKey, token: str) -> None:
         """Give up a lease (the compute failed, or its write did not land) so waiters retry
@@ -204,8 +229,9 @@ class RedisStore(Resilience):
         """The function's current generation, shared through Redis.
 
         The first call in a process reads them all (one HGETALL, bounded by the socket
-        timeout) so that no key is built from a generation older than the last
-        invalidate_all() anywhere; the events connection keeps them current after that.
+        timeout) so that no entry older than the last invalidate_all() anywhere is read;
+        the events connection keeps them current after that. Keys never depend on it:
+        the generation is stamped into each entry, and checked when it is read.
         """
         self.events.ensure_started()
         if not self._generations_loaded:
@@ -213,12 +239,18 @@ class RedisStore(Resilience):
         return self.generations.get(name, 0)
 
     def generations_loaded(self) -> None:
-        """The events connection read every generation: keys need not read them again."""
+        """The events connection read every generation: reads need not load them again."""
         self._generations_loaded = True
 
     def load_generations(self) -> bool:
         """Read every function's generation now; False if Redis did not answer."""
-        reply = self._run(self._read_generations(), None)
+        return self._loaded(self._run(self._read_generations(), None))
+
+    async def aload_generations(self) -> bool:
+        """`load_generations` for async callers."""
+        return self._loaded(await self._arun(self._read_generations(), None))
+
+    def _loaded(self, reply: list[tuple[str, int]] | None) -> bool:
         if reply is None:
             return False
         for name, generation in reply:
@@ -226,6 +258,34 @@ class RedisStore(Resilience):
                 self.generations[name] = generation
         self._generations_loaded = True
         return True
+
+    def _generation(self, key: CacheKey) -> int:
+        """The current generation of key's function (read on a process's first use: a
+        failure there is the store's, counted on no call, and the read goes on)."""
+        self.events.ensure_started()
+        if not self._generations_loaded:
+            self.load_generations()
+        return self.generations.get(self.generation_name(key.remote), 0)
+
+    async def _ageneration(self, key: CacheKey) -> int:
+        """`_generation` for async callers."""
+        self.events.ensure_started()
+        if not self._generations_loaded:
+            await self.aload_generations()
+        return self.generations.get(self.generation_name(key.remote), 0)
+
+    def _stamp(self, key: CacheKey) -> int:
+        """The generation key's call saw when it looked the entry up (-1: none seen)."""
+        seen = trace.find(key)
+        return -1 if seen is None else seen.generation
+
+    def _seen(self, key: CacheKey, entry: Entry | None, generation: int) -> Entry | None:
+        """After a lookup: a miss opens the call's trace with the generation it saw, for the
+        write that follows the compute (a hit records it only in a trace already open)."""
+        seen = trace.find(key) if entry is not None else trace.open_for(key)
+        if seen is not None:
+            seen.generation = generation
+        return entry
 
     def bump_generation(self, name: str) -> int | None:
         """Move function name to a new generation everywhere; None if Redis fails."""
@@ -237,8 +297,11 @@ class RedisStore(Resilience):
         return None if generation is None else int(generation)
 
     def attach(self, function: Any) -> None:
-        """A function's runtime now uses this store (its generation is replayed after outages)."""
+        """A function's runtime now uses this store (its generation is replayed after outages,
+        and is looked up by its keys' prefix when its entries are read and written)."""
         self.functions.add(function)
+        keys = function.keys
+        self.scopes[keys.prefix(self.namespace)] = keys.generation_name
 
     def close(self) -> None:
         """Stop background threads and close the clients."""
@@ -260,13 +323,15 @@ class RedisStore(Resilience):
         """`get` for async callers."""
         if local_only or self._skip(key):
             return None
+        generation = await self._ageneration(key)
         try:  # the hit path: one GET, no operation generator
             client = await self.async_client()
             raw = await client.execute_command("GET", key.remote)
         except Exception as exc:
             return self._failed(exc, None, key)  # type: ignore[no-any-return]
         self._succeeded()
-        return None if raw is None else self._decode(key, raw)
+        entry = None if raw is None else self._decode(key, raw, generation)
+        return self._seen(key, entry, generation)
 
     async def aset(
         self,
@@ -281,7 +346,20 @@ class RedisStore(Resilience):
         soft: float | None = None,
     ) -> bool:
         """`set` for async callers."""
-        op = self._set(key, value, ttl, delta=delta, tags=tuple(tags), token=token, mode=mode)
+        generation = self._stamp(key)
+        if generation < 0:
+            generation = await self._ageneration(key)
+        op = self._set(
+            key,
+            value,
+            ttl,
+            delta=delta,
+            tags=tuple(tags),
+            token=token,
+            mode=mode,
+            soft=soft,
+            generation=generation,
+        )
         if token:
             self._forget_lease(key.remote)
         written = bool(await self._arun(op, False, key))
@@ -308,7 +386,7 @@ class RedisStore(Resilience):
 
     async def aclaim(self, key: CacheKey, token: str, ttl: float | None = None) -> bool | None:
         """`claim` for async callers."""
-        self.events.ensure_started()
+        trace.open_for(key).generation = await self._ageneration(key)
         result = await self._arun(self._claim(key.remote, token, ttl or self.lease_ttl), None, key)
         if result:
             self._keep_lease(key.remote, token)

@@ -14,7 +14,9 @@ from typing import Any
 
 from memo._clock import CLOCK
 from memo._keys.builder import KeyBuilder
-from memo._policy.entry import CacheKey, Entry
+from memo._keys.key import CacheKey
+from memo._policy import trace
+from memo._policy.entry import Entry
 from memo._policy.flows import (
     Flow,
     Plan,
@@ -56,7 +58,6 @@ class Core:
         "plan",
         "prefix",
         "remotes",
-        "soft_rule",
         "store",
         "task_flights",
         "thread_flights",
@@ -77,8 +78,7 @@ class Core:
         self.plan = plan
         self.is_async = is_async
         self.explicit_store = store
-        self.soft_rule = plan.soft_rule()
-        self.remotes: dict[tuple[Hashable, int], str] = {}
+        self.remotes: dict[Hashable, str] = {}
         self.l1_copy = plan.l1_copy  # as decorated; configure(l1_copy=True) adds to it
         self.on_rebind: Callable[[], None] | None = None
         self.thread_flights = ThreadFlights()
@@ -108,25 +108,23 @@ class Core:
     # -- keys ------------------------------------------------------------------------------
 
     def key_for(self, values: tuple[Any, ...], local: Hashable | None = None) -> CacheKey:
-        """Both keys of a call from its normalised values."""
+        """Both keys of a call from its normalised values (no I/O: the Redis key is hashed
+        from them when a tier first asks for it)."""
         if local is None:
             local = self.keys.local(self.prefix, values)
-        return CacheKey(local, lambda: self.remote_for(local, values), self.soft_rule)
+        return CacheKey(local, lambda: self.remote_for(local, values))
 
     def remote_key(self, values: tuple[Any, ...]) -> str:
-        """The Redis key of these values under the function's shared generation."""
-        generation = self.store.generation(self.keys.generation_name)
-        return self.keys.remote(self.namespace(), values, generation)
+        """The Redis key of these values: namespace, function, version and values, only."""
+        return self.keys.remote(self.namespace(), values)
 
     def remote_for(self, local: Hashable, values: tuple[Any, ...]) -> str:
         """remote_key, remembered for recent L1 keys: an L2 hit then skips the hashing."""
-        generation = self.store.generation(self.keys.generation_name)
-        remote = self.remotes.get((local, generation))
+        remote = self.remotes.get(local)
         if remote is None:
             if len(self.remotes) >= _REMOTES_KEPT:
                 self.remotes.clear()
-            remote = self.keys.remote(self.namespace(), values, generation)
-            self.remotes[(local, generation)] = remote
+            remote = self.remotes[local] = self.remote_key(values)
         return remote
 
     def on_generation(self, name: str) -> None:
@@ -139,7 +137,7 @@ class Core:
         return str(getattr(self.store, "namespace", None) or settings.namespace)
 
     def cache_key(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
-        """The Redis key of a call (pure: no I/O)."""
+        """The Redis key of a call, the one its next call uses (pure: no I/O, no thread)."""
         return self.remote_key(self.keys.values(args, kwargs))
 
     # -- sync --------------------------------------------------------------------------------
@@ -239,8 +237,8 @@ class Core:
         try:
             return run_sync(flow, self.store, lambda: function(*args, **kw), self.thread_flights)
         finally:
-            if key.failed:  # a tier degraded on this call: counted, never raised
-                self.plan.stats.error(key.error)
+            if error := trace.close(key):  # a tier degraded on this call: counted, never raised
+                self.plan.stats.error(error)
 
     # -- async -------------------------------------------------------------------------------
 
@@ -308,8 +306,8 @@ class Core:
                 flow, self.store, lambda: function(*args, **kw), self.task_flights
             )
         finally:
-            if key.failed:
-                self.plan.stats.error(key.error)
+            if error := trace.close(key):
+                self.plan.stats.error(error)
 
 
 def _remove_flow(key: CacheKey) -> Flow:

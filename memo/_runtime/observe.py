@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from memo._policy.entry import CacheKey
+from memo._keys.key import CacheKey
 
 __all__ = ["OBSERVERS", "MissObserver", "add_observer", "finish", "remove_observer", "start"]
 

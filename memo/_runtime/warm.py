@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from memo._errors import ConfigurationError, KeyBuildError
-from memo._policy.entry import CacheKey
+from memo._keys.key import CacheKey
 from memo._policy.flows import prepare
 from memo._runtime.disabled import is_disabled
 

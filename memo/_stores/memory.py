@@ -19,7 +19,8 @@ from typing import Any
 
 from memo._clock import CLOCK
 from memo._errors import ConfigurationError
-from memo._policy.entry import FOREVER, CacheKey, Entry
+from memo._keys.key import CacheKey
+from memo._policy.entry import FOREVER, Entry
 
 __all__ = ["MemoryStore"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, MutableMapping
 from typing import Any, Protocol, runtime_checkable
 
-from memo._policy.entry import CacheKey, Entry
+from memo._keys.key import CacheKey
+from memo._policy.entry import Entry
 
 __all__ = ["Store"]
 

@@ -16,7 +16,9 @@ from typing import Any, NamedTuple
 
 from memo._clock import CLOCK
 from memo._errors import ConfigurationError, SerializationError
-from memo._policy.entry import FOREVER, CacheKey, Entry
+from memo._keys.key import CacheKey
+from memo._policy import trace
+from memo._policy.entry import FOREVER, Entry
 from memo._redis.store import RedisStore
 from memo._stores.memory import MemoryStore
 
@@ -129,7 +131,7 @@ class TieredStore:
         local = _Local(key, value, ttl, delta, tuple(tags), soft, self.redis.events.seq)
         try:
             written = self.redis.set(
-                key, value, ttl, delta=delta, tags=local.tags, token=token, mode=mode
+                key, value, ttl, delta=delta, tags=local.tags, token=token, mode=mode, soft=soft
             )
         except SerializationError:
             self._keep(local, raced=False)
@@ -210,7 +212,7 @@ class TieredStore:
         local = _Local(key, value, ttl, delta, tuple(tags), soft, self.redis.events.seq)
         try:
             written = await self.redis.aset(
-                key, value, ttl, delta=delta, tags=local.tags, token=token, mode=mode
+                key, value, ttl, delta=delta, tags=local.tags, token=token, mode=mode, soft=soft
             )
         except SerializationError:
             self._keep(local, raced=False)
@@ -280,7 +282,7 @@ class TieredStore:
         return entry
 
     def _after_set(self, local: _Local, written: bool) -> bool:
-        if written or local.key.failed:
+        if written or trace.failed(local.key):  # Redis failed: L1 is all this value has
             self._keep(local, raced=True)
         return written
 
