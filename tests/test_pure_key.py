@@ -23,6 +23,7 @@ import pytest
 import redis
 
 import memo
+from memo._cli.app import main
 from memo._codec.envelope import Codec, Rejected, Stale
 from memo._keys.key import CacheKey
 from memo._policy import trace
@@ -305,3 +306,27 @@ def test_generation_is_signed() -> None:
     with pytest.raises(Rejected) as info:
         codec.decode("k{1}", bytes(data))
     assert info.value.reason == "signature"
+
+
+def test_inspect_shows_the_generation(
+    redis_url: str, namespace: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`memo inspect` prints the entry's generation and whether it is behind its function's."""
+    store = memo.RedisStore(redis_url, namespace=namespace, secret="in-process")
+
+    @memo.cached(ttl=120, store=store)
+    def price(product_id: int) -> float:
+        return 9.5
+
+    price(7)
+    key = price.cache_key(7)
+
+    def generation_line() -> str:
+        assert main(["--redis-url", redis_url, "inspect", key]) == 0
+        out = capsys.readouterr().out
+        fields = dict(line.split(None, 1) for line in out.splitlines())
+        return fields["generation"]
+
+    assert generation_line() == "0 (current)"
+    price.invalidate_all()
+    assert generation_line().startswith("0 (the function is at 1: read as a miss")

@@ -89,7 +89,11 @@ def run(args: argparse.Namespace) -> int:
     need_redis(args, "inspect reads an entry stored in Redis")
     parts = parse_key(args.key)
     redis: Any = settings.store.redis  # type: ignore[attr-defined]  # configured with a URL
-    data, pttl = _read(redis, args.key)
+    generations = (
+        f"memo:{parts['namespace']}:generations",
+        f"{parts['function']}:v{parts['version']}",
+    )
+    data, pttl, current = _read(redis, args.key, generations)
     try:
         header = redis.codec.header(data)
     except Rejected as exc:
@@ -101,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     secret = args.secret or os.environ.get("MEMO_SECRET") or None
     verdict, value, ok = _verify(args.key, data, header, secret)
     fields = _fields(args.key, header, parts=parts, size=len(data), pttl=pttl, verdict=verdict)
+    fields.insert(7, ("generation", _generation(header.generation, current)))
+    if header.soft is not None:
+        fields.insert(7, ("soft", f"{_iso(header.soft)} (a hit after it starts a refresh)"))
     for label, text in fields:
         print(f"{label:<12}{text}")
     if args.value:
@@ -108,13 +115,15 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_FAILED if ok is False else EXIT_OK
 
 
-def _read(redis: Any, key: str) -> tuple[bytes, int | None]:
-    """The bytes at key and its Redis TTL in ms (None: no TTL); exit 1 when missing."""
+def _read(redis: Any, key: str, generation: tuple[str, str]) -> tuple[bytes, int | None, int]:
+    """The bytes at key, its Redis TTL in ms (None: no TTL) and the current generation of
+    its function; exit 1 when missing."""
     try:
         pipe = redis.client.pipeline(transaction=False)
         pipe.execute_command("GET", key)
         pipe.execute_command("PTTL", key)
-        data, pttl = pipe.execute(raise_on_error=False)
+        pipe.execute_command("HGET", *generation)
+        data, pttl, generation = pipe.execute(raise_on_error=False)
     except Exception as exc:  # redis-py's connection and timeout errors
         raise CommandError(f"cannot read Redis {redis.name}: {_text(exc)}", EXIT_FAILED) from exc
     if isinstance(data, Exception):
@@ -123,7 +132,14 @@ def _read(redis: Any, key: str) -> tuple[bytes, int | None]:
         raise CommandError(f"cannot GET {key}: {_text(data)}", EXIT_FAILED)
     if data is None:
         raise CommandError(f"no entry at {key}", EXIT_FAILED)
-    return bytes(data), (int(pttl) if isinstance(pttl, int) and pttl >= 0 else None)
+    current = int(generation) if isinstance(generation, (bytes, str, int)) else 0
+    return bytes(data), (int(pttl) if isinstance(pttl, int) and pttl >= 0 else None), current
+
+
+def _generation(stamped: int, current: int) -> str:
+    if stamped < current:
+        return f"{stamped} (the function is at {current}: read as a miss, then overwritten)"
+    return f"{stamped} (current)"
 
 
 def _verify(
