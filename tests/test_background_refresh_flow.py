@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from memo._policy.entry import CacheKey, Entry
+from memo._keys.key import CacheKey
+from memo._policy.entry import Entry
 from memo._policy.flows import Claim, Compute, Lookup, Put, Release, background_flow
 from memo._policy.plan import Plan
 

@@ -236,6 +236,7 @@ def test_cache_key_cannot_be_mutated() -> None:
             setattr(key, name, True)
     with pytest.raises(AttributeError):
         del key.local
+    assert not hasattr(key, "__dict__")
     assert (key.local, key.remote) == (("local", 1), "memo:ns:m.f:v1:{00}")
 
 

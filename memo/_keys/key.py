@@ -18,23 +18,22 @@ __all__ = ["CacheKey"]
 
 
 class CacheKey:
-    """Both names of one cached call: `local` (the L1 key) and `remote` (the Redis key)."""
+    """Both names of one cached call: `local` (the L1 key) and `remote` (the Redis key).
+
+    Read-only: both are properties over private slots, and there is no other attribute to
+    set (no `__dict__`). A plain `__init__` keeps building one as cheap as a small tuple.
+    """
 
     __slots__ = ("_local", "_make", "_remote")
 
-    _local: Hashable
-    _remote: str | None
-    _make: Callable[[], str] | None
-
     def __init__(self, local: Hashable, remote: str | Callable[[], str]) -> None:
-        set_slot = object.__setattr__
-        set_slot(self, "_local", local)
+        self._local = local
         if isinstance(remote, str):
-            set_slot(self, "_remote", remote)
-            set_slot(self, "_make", None)
+            self._remote: str | None = remote
+            self._make: Callable[[], str] | None = None
         else:
-            set_slot(self, "_remote", None)
-            set_slot(self, "_make", remote)
+            self._remote = None
+            self._make = remote
 
     @property
     def local(self) -> Hashable:
@@ -45,22 +44,16 @@ class CacheKey:
     def remote(self) -> str:
         """The Redis key: `memo:{namespace}:{module.qualname}:v{version}:{<digest>}`.
 
-        Computed (hashing the canonical encoding, no I/O) the first time it is read.
+        Computed (hashing the canonical encoding, no I/O) the first time it is read, then
+        kept: a pure function of the call, so it reads the same every time.
         """
         remote = self._remote
         if remote is None:
             make = self._make
             assert make is not None
-            remote = make()
-            object.__setattr__(self, "_remote", remote)
-            object.__setattr__(self, "_make", None)
+            remote = self._remote = make()
+            self._make = None
         return remote
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"CacheKey is immutable: cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"CacheKey is immutable: cannot delete {name!r}")
 
     def __repr__(self) -> str:
         return f"CacheKey({self._local!r})"
