@@ -38,7 +38,6 @@ class Commands:
     channel: str
     generations_key: str
     corrupt: int
-    scopes: dict[str, str]
     _last_log: float
 
     @property
@@ -57,16 +56,6 @@ class Commands:
     def message(self, kind: str, payload: str) -> str:
         """An event on the namespace channel: kind|writer|payload."""
         return f"{kind}|{self.writer_id}|{payload}"
-
-    def generation_name(self, remote: str) -> str:
-        """The name under which the function that owns Redis key remote shares its generation.
-
-        Functions bound to this store registered their key prefix (`attach`); any other key
-        names its function itself: `memo:{namespace}:{name}:v{version}:{<digest>}`.
-        """
-        prefix = remote[: remote.rfind("{")]
-        name = self.scopes.get(prefix)
-        return prefix[len(self.namespace) + 6 : -1] if name is None else name
 
     # -- operations, written once ------------------------------------------------------
 

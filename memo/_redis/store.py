@@ -29,12 +29,12 @@ from memo._redis.breaker import CircuitBreaker
 from memo._redis.client import Endpoint, import_redis, parse_url
 from memo._redis.coherence import Events
 from memo._redis.commands import Item
-from memo._redis.resilience import Resilience
+from memo._redis.generations import Generations
 
 __all__ = ["RedisStore", "RemoteEntry"]
 
 
-class RedisStore(Resilience):
+class RedisStore(Generations):
     """The shared tier: entries in Redis, signed when a secret is given."""
 
     l1: MutableMapping[Hashable, Entry] | None = None
@@ -225,83 +225,11 @@ class RedisStore(Resilience):
         self.events.ensure_started()
         self.events.wait_for(key.remote, timeout)
 
-    def generation(self, name: str) -> int:
-        """The function's current generation, shared through Redis.
-
-        The first call in a process reads them all (one HGETALL, bounded by the socket
-        timeout) so that no entry older than the last invalidate_all() anywhere is read;
-        the events connection keeps them current after that. Keys never depend on it:
-        the generation is stamped into each entry, and checked when it is read.
-        """
-        self.events.ensure_started()
-        if not self._generations_loaded:
-            self.load_generations()
-        return self.generations.get(name, 0)
-
-    def generations_loaded(self) -> None:
-        """The events connection read every generation: reads need not load them again."""
-        self._generations_loaded = True
-
-    def load_generations(self) -> bool:
-        """Read every function's generation now; False if Redis did not answer."""
-        return self._loaded(self._run(self._read_generations(), None))
-
-    async def aload_generations(self) -> bool:
-        """`load_generations` for async callers."""
-        return self._loaded(await self._arun(self._read_generations(), None))
-
-    def _loaded(self, reply: list[tuple[str, int]] | None) -> bool:
-        if reply is None:
-            return False
-        for name, generation in reply:
-            if generation > self.generations.get(name, 0):
-                self.generations[name] = generation
-        self._generations_loaded = True
-        return True
-
-    def _generation(self, key: CacheKey) -> int:
-        """The current generation of key's function (read on a process's first use: a
-        failure there is the store's, counted on no call, and the read goes on)."""
-        self.events.ensure_started()
-        if not self._generations_loaded:
-            self.load_generations()
-        return self.generations.get(self.generation_name(key.remote), 0)
-
-    async def _ageneration(self, key: CacheKey) -> int:
-        """`_generation` for async callers."""
-        self.events.ensure_started()
-        if not self._generations_loaded:
-            await self.aload_generations()
-        return self.generations.get(self.generation_name(key.remote), 0)
-
-    def _stamp(self, key: CacheKey) -> int:
-        """The generation key's call saw when it looked the entry up (-1: none seen)."""
-        seen = trace.find(key)
-        return -1 if seen is None else seen.generation
-
-    def _seen(self, key: CacheKey, entry: Entry | None, generation: int) -> Entry | None:
-        """After a lookup: a miss opens the call's trace with the generation it saw, for the
-        write that follows the compute (a hit records it only in a trace already open)."""
-        seen = trace.find(key) if entry is not None else trace.open_for(key)
-        if seen is not None:
-            seen.generation = generation
-        return entry
-
-    def bump_generation(self, name: str) -> int | None:
-        """Move function name to a new generation everywhere; None if Redis fails."""
-        generation = self._run(self._bump(name), None)
-        if generation is None:
-            self._remember("g", name)
-        else:
-            self.generations[name] = int(generation)
-        return None if generation is None else int(generation)
-
     def attach(self, function: Any) -> None:
         """A function's runtime now uses this store (its generation is replayed after outages,
         and is looked up by its keys' prefix when its entries are read and written)."""
         self.functions.add(function)
-        keys = function.keys
-        self.scopes[keys.prefix(self.namespace)] = keys.generation_name
+        self.register(function.keys)
 
     def close(self) -> None:
         """Stop background threads and close the clients."""
@@ -402,15 +330,6 @@ class RedisStore(Resilience):
         """`wait` for async callers."""
         self.events.ensure_started()
         await self.events.await_for(key.remote, timeout)
-
-    async def abump_generation(self, name: str) -> int | None:
-        """`bump_generation` for async callers."""
-        generation = await self._arun(self._bump(name), None)
-        if generation is None:
-            self._remember("g", name)
-        else:
-            self.generations[name] = int(generation)
-        return None if generation is None else int(generation)
 
     def after_fork(self) -> None:
         """In a forked child: new connections, no inherited threads or locks."""
