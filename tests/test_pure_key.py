@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -331,3 +332,28 @@ def test_inspect_shows_the_generation(
     assert generation_line() == "0 (current)"
     price.invalidate_all()
     assert generation_line().startswith("0 (the function is at 1: read as a miss")
+
+
+def test_nested_calls_each_count_their_own_degradation() -> None:
+    """A cached function calling another while Redis is down: each call counts one error,
+    and the outer call's outage still skips Redis after the inner call ends."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once closed
+    store = memo.TieredStore(
+        memo.MemoryStore(), memo.RedisStore(f"redis://127.0.0.1:{port}/0", namespace="nested")
+    )
+
+    @memo.cached(ttl=60, store=store)
+    def inner(x: int) -> int:
+        return x + 1
+
+    @memo.cached(ttl=60, store=store)
+    def outer(x: int) -> int:
+        return inner(x) * 10
+
+    assert outer(1) == 20
+    assert (outer.stats.errors, inner.stats.errors) == (1, 1)
+    assert sum(outer.stats.errors_by_class.values()) == 1
+    assert outer(2) == 30
+    assert (outer.stats.errors, inner.stats.errors) == (2, 2)

@@ -76,19 +76,34 @@ class Generations(Resilience):
         return True
 
     def _generation(self, key: CacheKey) -> int:
-        """The current generation of key's function (read on a process's first use: a
-        failure there is the store's, counted on no call, and the read goes on)."""
+        """The current generation of key's function, read with all the others on a process's
+        first use. A failure to read them is the store's (counted on no call: the read goes
+        on); a call that already met an outage does not try again."""
         self.events.ensure_started()
-        if not self._generations_loaded:
+        if not self._generations_loaded and not trace.skips(key):
             self.load_generations()
         return self.generations.get(self.generation_name(key.remote), 0)
 
     async def _ageneration(self, key: CacheKey) -> int:
         """`_generation` for async callers."""
         self.events.ensure_started()
-        if not self._generations_loaded:
+        if not self._generations_loaded and not trace.skips(key):
             await self.aload_generations()
         return self.generations.get(self.generation_name(key.remote), 0)
+
+    def _generations_of(self, keys: list[CacheKey]) -> list[int]:
+        """The current generation of each key's function (a batch reads them at most once)."""
+        self.events.ensure_started()
+        if not self._generations_loaded:
+            self.load_generations()
+        return [self.generations.get(self.generation_name(key.remote), 0) for key in keys]
+
+    async def _agenerations_of(self, keys: list[CacheKey]) -> list[int]:
+        """`_generations_of` for async callers."""
+        self.events.ensure_started()
+        if not self._generations_loaded:
+            await self.aload_generations()
+        return [self.generations.get(self.generation_name(key.remote), 0) for key in keys]
 
     def _stamp(self, key: CacheKey) -> int:
         """The generation key's call saw when it looked the entry up (-1: none seen)."""

@@ -193,24 +193,24 @@ class RedisStore(Generations):
 
     def get_many(self, keys: list[CacheKey]) -> list[Entry | None]:
         """Entries of keys in one round trip (a pipeline); all None if Redis fails."""
-        generations = [self._generation(key) for key in keys]
+        generations = self._generations_of(keys)
         found = self._run(self._get_many(keys, generations), None)
         return [None] * len(keys) if found is None else list(found)
 
     def set_many(self, items: list[Item]) -> int:
         """Store (key, value, ttl, delta, tags, soft) items in one round trip; how many."""
-        generations = [self._generation(item[0]) for item in items]
+        generations = self._generations_of([item[0] for item in items])
         return int(self._run(self._set_many(items, generations), 0) or 0)
 
     async def aget_many(self, keys: list[CacheKey]) -> list[Entry | None]:
         """`get_many` for async callers."""
-        generations = [await self._ageneration(key) for key in keys]
+        generations = await self._agenerations_of(keys)
         found = await self._arun(self._get_many(keys, generations), None)
         return [None] * len(keys) if found is None else list(found)
 
     async def aset_many(self, items: list[Item]) -> int:
         """`set_many` for async callers."""
-        generations = [await self._ageneration(item[0]) for item in items]
+        generations = await self._agenerations_of([item[0] for item in items])
         return int(await self._arun(self._set_many(items, generations), 0) or 0)
 
     def release(self, key: CacheKey, token: str) -> None:
