@@ -187,7 +187,7 @@ class MemoryStore:
         """Never needed: claims are always granted."""
 
     def generation(self, name: str) -> int:
-        """In-process functions forget by token; the key's generation stays 0."""
+        """In-process functions forget by token; their generation stays 0."""
         return 0
 
     def bump_generation(self, name: str) -> int | None:
