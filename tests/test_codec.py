@@ -68,7 +68,10 @@ def forge(
     head = _HEADER.pack(
         MAGIC, version, sid, flags, stag, key_id, NOW, NOW + 9, 0.0, math.nan, 0, len(payload)
     )
-    return head + payload + tag
+    if flags & SIGNED or tag:
+        return head + payload + tag
+    # Unsigned: the checksum anyone can compute (it catches corruption, not forgery).
+    return head + payload + xxhash.xxh3_64_digest(key.encode() + b"\0" + head + payload)
 
 
 def sign(secret: bytes, key: str, unsigned: bytes) -> bytes:
@@ -109,7 +112,7 @@ def test_header_fields() -> None:
     codec = Codec(secret="s")
     data = entry(codec)
     head = codec.header(data)
-    assert (head.format_version, head.serializer_id, head.serializer_tag) == (2, 1, 0)
+    assert (head.format_version, head.serializer_id, head.serializer_tag) == (FORMAT_VERSION, 1, 0)
     assert head.flags == SIGNED and head.signed and not head.compressed
     assert head.key_id == xxhash.xxh3_64_digest(KEY.encode())
     assert (head.created, head.expires, head.delta) == (NOW, NOW + 300, 0.125)

@@ -18,7 +18,7 @@ from typing import Any
 
 import memo
 from memo._cli.app import EXIT_FAILED, EXIT_OK, CommandError, add_global_options, need_redis
-from memo._codec.envelope import HEADER_SIZE, TAG_SIZE, Codec, Header, Rejected
+from memo._codec.envelope import CHECKSUM_SIZE, HEADER_SIZE, TAG_SIZE, Codec, Header, Rejected
 from memo._runtime.settings import settings
 
 __all__ = ["add", "parse_key"]
@@ -169,7 +169,7 @@ def _verify(
 def _fields(
     key: str, h: Header, *, parts: dict[str, str], size: int, pttl: int | None, verdict: str
 ) -> list[tuple[str, str]]:
-    tag = TAG_SIZE if h.signed else 0
+    tag = TAG_SIZE if h.signed else CHECKSUM_SIZE
     serializer = _SERIALIZERS.get(h.serializer_id, f"user serializer (tag {h.serializer_tag:08x})")
     return [
         ("key", key),

@@ -1,13 +1,14 @@
 """The entry codec: the one place that turns a cached value into L2 bytes and checks them back.
 
-An entry is a fixed header, the payload (the serializer's bytes, maybe zlib-compressed) and,
-when the codec has a secret, a 32-byte HMAC-SHA256 tag. All integers big-endian.
+An entry is a fixed header, the payload (the serializer's bytes, maybe zlib-compressed) and
+a check over both: a 32-byte HMAC-SHA256 tag when the codec has a secret, else an 8-byte
+xxh3-64 checksum, so a flipped bit is a miss even unsigned. All integers big-endian.
 
 ======  ====  =========================================================================
 offset  size  field
 ======  ====  =========================================================================
 0       2     magic ``b"\\xcdM"``
-2       1     format version (2; entries of any other version are refused, so a miss)
+2       1     format version (3; entries of any other version are refused, so a miss)
 3       1     serializer id: 1 pickle, 2 json, 3 msgpack, 200 a user serializer
 4       1     flags: bit 0 zlib-compressed, bit 1 signed; any other bit set is rejected
 5       4     serializer tag: 0 for the built-ins, else xxh32 of the user serializer's name
@@ -22,11 +23,12 @@ offset  size  field
               reader that knows a newer one (an ``invalidate_all()``) treats it as a miss
 57      4     payload length (u32)
 61      n     payload
-61+n    32    tag (signed entries only): HMAC-SHA256 over key + ``b"\\0"`` + header + payload
+61+n    32    tag (signed entries): HMAC-SHA256 over key + ``b"\\0"`` + header + payload
+61+n    8     checksum (unsigned entries): xxh3-64 over the same bytes
 ======  ====  =========================================================================
 
 :meth:`Codec.decode` checks, in order: magic, version, flags, serializer, key id, payload
-length, signature, generation (against the function's current one), then decompresses
+length, signature or checksum, generation (against the function's current one), then decompresses
 (never past ``max_size``) and deserializes. Any failure is :class:`Rejected` with a reason;
 nothing is decompressed or deserialized before the tag is verified, and an unsigned codec
 never has pickle (entries claiming it are refused unread).
@@ -50,6 +52,7 @@ from memo._codec.signing import secret_keys as _secret_keys
 from memo._errors import ConfigurationError, SerializationError
 
 __all__ = [
+    "CHECKSUM_SIZE",
     "COMPRESSED",
     "FORMAT_VERSION",
     "HEADER_SIZE",
@@ -64,13 +67,14 @@ __all__ = [
 ]
 
 MAGIC = b"\xcdM"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 COMPRESSED = 0x01
 SIGNED = 0x02
 _KNOWN_FLAGS = COMPRESSED | SIGNED
 _HEADER = struct.Struct(">2sBBBI8sddddQI")
 HEADER_SIZE = _HEADER.size
 TAG_SIZE = 32
+CHECKSUM_SIZE = 8
 _MAX_PAYLOAD = 2**32 - 1  # the u32 length field
 _MAX_GENERATION = 2**64 - 1  # the u64 generation field
 _NO_EXPIRY = float("nan")
@@ -81,7 +85,7 @@ class Rejected(Exception):
     """An L2 entry failed a check; the caller treats it as a miss (and overwrites it).
 
     ``reason``: "magic", "version", "flags", "serializer", "key", "truncated", "size",
-    "signature", "generation" (`Stale`), "decompress" or "decode".
+    "signature", "checksum", "generation" (`Stale`), "decompress" or "decode".
     """
 
     def __init__(self, reason: str) -> None:
@@ -140,6 +144,15 @@ class Header:
     def signed(self) -> bool:
         """Whether the entry carries an HMAC tag after the payload."""
         return bool(self.flags & SIGNED)
+
+
+def _checksum(kb: bytes, *parts: bytes | memoryview) -> bytes:
+    """xxh3-64 over key + b"\\0" + parts: an unsigned entry's check against flipped bits."""
+    h = xxhash.xxh3_64(kb)
+    h.update(b"\0")
+    for part in parts:
+        h.update(part)
+    return h.digest()
 
 
 def _reader(s: Serializer) -> Callable[[Any], Any]:
@@ -245,7 +258,7 @@ class Codec:
             len(payload),
         )
         if not self._macs:
-            return head + payload
+            return b"".join((head, payload, _checksum(kb, head, payload)))
         return b"".join((head, payload, self._sign(kb, head, payload)))
 
     def _dumps(self, value: Any) -> bytes:
@@ -309,6 +322,8 @@ class Codec:
         view = memoryview(data)
         if self._macs:
             self._verify(kb, view, end)
+        elif _checksum(kb, view[:end]) != view[end:]:
+            raise Rejected("checksum")
         if stamped < generation:
             raise Stale(stamped)
         payload: bytes | memoryview = view[HEADER_SIZE:end]
@@ -329,7 +344,7 @@ class Codec:
     def _check_size(self, actual: int, end: int, flags: int) -> None:
         if end - HEADER_SIZE > self.max_size:
             raise Rejected("size")
-        expected = end + TAG_SIZE if flags & SIGNED else end
+        expected = end + (TAG_SIZE if flags & SIGNED else CHECKSUM_SIZE)
         if actual != expected:
             raise Rejected("truncated" if actual < expected else "size")
         if bool(flags & SIGNED) != bool(self._macs):
