@@ -25,7 +25,7 @@ import redis
 
 import memo
 from memo._cli.app import main
-from memo._codec.envelope import Codec, Rejected, Stale
+from memo._codec.envelope import FORMAT_VERSION, Codec, Rejected, Stale
 from memo._keys.key import CacheKey
 from memo._policy import trace
 
@@ -297,7 +297,7 @@ def test_codec_round_trips_soft_and_generation() -> None:
         codec.decode("k{1}", data, 8)
     assert info.value.reason == "generation" and info.value.generation == 7
     head = codec.header(data)
-    assert (head.format_version, head.soft, head.generation) == (2, 340.0, 7)
+    assert (head.format_version, head.soft, head.generation) == (FORMAT_VERSION, 340.0, 7)
 
 
 def test_generation_is_signed() -> None:
