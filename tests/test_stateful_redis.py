@@ -27,8 +27,8 @@ docs/failures.md "Invalidations made during an outage"):
   then on reads return the last written value or a later one.
 
 The recovery bound assumes what a running service does: each process makes some call once
-Redis is back (an invalidation lost in a blip, with the breaker still closed, is replayed
-after its process's next successful command; an idle process keeps it, see
+Redis is back (an invalidation lost in a blip, with the breaker still closed, is replayed as
+soon as Redis answers a ping, even by an idle process, see
 `test_idle_process_replays_a_blip_invalidation`). The tests after the machine are the
 minimal reproducers of what it found.
 """
@@ -597,13 +597,6 @@ def test_dropped_events_connection_flushes_l1(
         assert read_b(key) == "new"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="memo gap: a write kept for replay while the breaker stayed closed (a blip) is "
-    "replayed after its process's next successful command, not when Redis is back (the events "
-    "connection subscribing again does not start it): while that process makes no call, the "
-    "other processes serve the old value until its TTL",
-)
 def test_idle_process_replays_a_blip_invalidation(
     proxy: TcpProxy, fault_redis: RedisServer, namespace: str
 ) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from memo._errors import SerializationError
 from memo._keys.key import CacheKey
 from memo._policy import trace
+from memo._redis import replayer
 from memo._redis.breaker import CircuitBreaker
 from memo._redis.client import close_with_loop, import_redis, make_client
 from memo._redis.commands import Commands
@@ -198,6 +199,11 @@ class Resilience(Commands):
                 self._pending_overflow = True
                 return
             self._pending.append((kind, payload))
+        replayer.start(self)  # sent as soon as Redis answers, whether or not we call again
+
+    def pending_count(self) -> int:
+        """Invalidations kept for replay."""
+        return len(self._pending)
 
     def _health_changed(self, healthy: bool) -> None:
         if healthy:
