@@ -20,12 +20,15 @@ from memo._keys import canonical as _canonical
 from memo._keys.signature import Normaliser
 from memo._keys.template import Template
 
-__all__ = ["FAST_TYPES", "KeyBuilder", "function_name", "valid_segment"]
+__all__ = ["FAST_TYPES", "GENERATION_FLOOR", "KeyBuilder", "function_name", "valid_segment"]
 
 # Types whose equal values of the same exact type always encode identically. bool and float
 # are left out on purpose: True == 1 and 0.0 == -0.0 would share a dict slot.
 FAST_TYPES = frozenset({int, str, bytes, type(None)})
 MAX_KEY_LENGTH = 200
+# The field of the generations hash below which every function's generation counts as stale
+# (set when memo repairs a hash someone overwrote); no function name starts with "~".
+GENERATION_FLOOR = "~floor"
 _SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 

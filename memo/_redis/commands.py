@@ -13,11 +13,23 @@ from typing import Any
 
 from memo._clock import CLOCK
 from memo._codec.envelope import Codec, Rejected, Stale
+from memo._keys.builder import GENERATION_FLOOR
 from memo._keys.key import CacheKey
 from memo._policy.entry import FOREVER, RemoteEntry
 from memo._redis.client import Endpoint
 from memo._redis.coherence import pairs
-from memo._redis.ops import DELETE, EXTEND, RELEASE, WRITE, Batch, Command, Op, ScriptCall
+from memo._redis.ops import (
+    BUMP,
+    CLAIM,
+    DELETE,
+    EXTEND,
+    RELEASE,
+    WRITE,
+    Batch,
+    Command,
+    Op,
+    ScriptCall,
+)
 from memo._redis.transport import key_hash, tag_command
 
 __all__ = ["Commands", "Item"]
@@ -37,8 +49,12 @@ class Commands:
     writer_id: str
     channel: str
     generations_key: str
+    generations: dict[str, int]
     corrupt: int
     _last_log: float
+
+    def _function_names(self) -> set[str]:
+        raise NotImplementedError  # Resilience knows the functions bound to the store
 
     @property
     def name(self) -> str:
@@ -112,6 +128,9 @@ class Commands:
 
     def _delete_tag(self, tag: str) -> Op:
         """Delete every member of the tag's set; the Redis keys that were removed."""
+        kind = yield Command(("TYPE", self.tag_key(tag)))
+        if _text(kind) not in ("set", "none"):
+            return (yield from self._repair_tag(tag, _text(kind)))
         members = yield Command(("SMEMBERS", self.tag_key(tag)))
         removed: list[str] = []
         for member in members or ():
@@ -122,9 +141,27 @@ class Commands:
         yield Command(("PUBLISH", self.channel, self.message("t", tag)))
         return removed
 
+    def _repair_tag(self, tag: str, kind: str) -> Op:
+        """Someone replaced the tag's set: its members are unknown, so the invalidation takes
+        effect by moving every function of the store to a new generation."""
+        self._log(
+            f"memo: {self.tag_key(tag)} held a {kind}, not memo's set: replaced; the members "
+            "are unknown, so every function of this store moved to a new generation"
+        )
+        yield Command(("DEL", self.tag_key(tag)))
+        for name in sorted(self._function_names()):
+            yield from self._bump(name)
+        yield Command(("PUBLISH", self.channel, self.message("t", tag)))
+        return []
+
     def _claim(self, remote: str, token: str, ttl: float) -> Op:
-        ok = yield Command(("SET", self.entry_key(remote), token, "NX", "PX", int(ttl * 1000)))
-        return bool(ok)
+        taken = yield CLAIM((self.entry_key(remote),), (token, int(ttl * 1000)))
+        if taken == 2:
+            self._log(
+                f"memo: the lease key of {key_hash(remote)} held a value memo did not make "
+                "(no TTL): replaced, so misses of that key do not wait on it"
+            )
+        return bool(taken)
 
     def _read_generations(self) -> Op:
         reply = yield Command(("HGETALL", self.generations_key))
@@ -162,8 +199,15 @@ class Commands:
         return bool((yield EXTEND((self.entry_key(remote),), (token, ttl_ms))))
 
     def _bump(self, name: str) -> Op:
-        generation = yield Command(("HINCRBY", self.generations_key, name, 1))
-        yield Command(("PUBLISH", self.channel, self.message("g", f"{name}={generation}")))
+        floor = time.time_ns() // 1_000_000
+        args = (name, floor, self.channel, self.message("g", ""))
+        generation, repaired = yield BUMP((self.generations_key,), args)
+        if repaired:
+            self._log(
+                f"memo: {self.generations_key} held something else than memo's hash: replaced; "
+                f"every earlier entry of every function is stale now ({GENERATION_FLOOR})"
+            )
+            self.generations[GENERATION_FLOOR] = floor
         return int(generation)
 
     def _decode(self, key: CacheKey, raw: bytes, generation: int) -> RemoteEntry | None:
@@ -192,3 +236,7 @@ class Commands:
         if now - self._last_log >= 1.0:  # repeated faults: one line a second at most
             self._last_log = now
             log.warning(message)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from memo._keys.builder import GENERATION_FLOOR
 from memo._keys.key import CacheKey
 from memo._policy import trace
 from memo._policy.entry import Entry
@@ -52,7 +53,7 @@ class Generations(Resilience):
         self.events.ensure_started()
         if not self._generations_loaded:
             self.load_generations()
-        return self.generations.get(name, 0)
+        return self._current(name)
 
     def generations_loaded(self) -> None:
         """The events connection read every generation: reads need not load them again."""
@@ -82,28 +83,33 @@ class Generations(Resilience):
         self.events.ensure_started()
         if not self._generations_loaded and not trace.skips(key):
             self.load_generations()
-        return self.generations.get(self.generation_name(key.remote), 0)
+        return self._current(self.generation_name(key.remote))
 
     async def _ageneration(self, key: CacheKey) -> int:
         """`_generation` for async callers."""
         self.events.ensure_started()
         if not self._generations_loaded and not trace.skips(key):
             await self.aload_generations()
-        return self.generations.get(self.generation_name(key.remote), 0)
+        return self._current(self.generation_name(key.remote))
 
     def _generations_of(self, keys: list[CacheKey]) -> list[int]:
         """The current generation of each key's function (a batch reads them at most once)."""
         self.events.ensure_started()
         if not self._generations_loaded:
             self.load_generations()
-        return [self.generations.get(self.generation_name(key.remote), 0) for key in keys]
+        return [self._current(self.generation_name(key.remote)) for key in keys]
 
     async def _agenerations_of(self, keys: list[CacheKey]) -> list[int]:
         """`_generations_of` for async callers."""
         self.events.ensure_started()
         if not self._generations_loaded:
             await self.aload_generations()
-        return [self.generations.get(self.generation_name(key.remote), 0) for key in keys]
+        return [self._current(self.generation_name(key.remote)) for key in keys]
+
+    def _current(self, name: str) -> int:
+        """A function's generation: its own, or the floor a repaired hash set for all."""
+        generations = self.generations
+        return max(generations.get(name, 0), generations.get(GENERATION_FLOOR, 0))
 
     def _stamp(self, key: CacheKey) -> int:
         """The generation key's call saw when it looked the entry up (-1: none seen)."""

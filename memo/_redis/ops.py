@@ -103,6 +103,46 @@ return 0
 """
 )
 
+# KEYS: lease. ARGV: token, ttl ms. Takes the lease if free. Anyone who can write to the
+# keyspace may leave a value there that memo did not make: one without a TTL (or not a
+# string) would block every miss of the key forever, so it is replaced. Returns 1 if taken,
+# 2 if taken over from such a squatter, 0 if another caller holds it.
+CLAIM = Script(
+    """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('PTTL', KEYS[1]) == -1 or redis.call('TYPE', KEYS[1])['ok'] ~= 'string' then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
+end
+return 0
+"""
+)
+
+# KEYS: generations hash. ARGV: function name, floor, channel, message prefix. HINCRBY, and if
+# the key holds something else than a hash (a squatter), replace it by a hash whose `~floor`
+# field (the current time in ms, above any generation counted so far) makes every entry
+# written before stale, for every function. Returns {generation, 1 if repaired else 0}.
+BUMP = Script(
+    """
+local repaired = 0
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind ~= 'hash' and kind ~= 'none' then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], '~floor', ARGV[2])
+  redis.call('PUBLISH', ARGV[3], ARGV[4] .. '~floor=' .. ARGV[2])
+  repaired = 1
+end
+local floor = tonumber(redis.call('HGET', KEYS[1], '~floor') or '0')
+local generation = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+if generation <= floor then
+  generation = floor + 1
+  redis.call('HSET', KEYS[1], ARGV[1], generation)
+end
+redis.call('PUBLISH', ARGV[3], ARGV[4] .. ARGV[1] .. '=' .. generation)
+return {generation, repaired}
+"""
+)
+
 # KEYS: tag set. ARGV: member, ttl ms (0: none). The set lives as long as its longest
 # member: created with the member's TTL, extended by longer ones, made persistent by one
 # without a TTL.

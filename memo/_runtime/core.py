@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Mapping, MutableMapping
 from typing import Any
 
 from memo._clock import CLOCK
-from memo._keys.builder import KeyBuilder
+from memo._keys.builder import GENERATION_FLOOR, KeyBuilder
 from memo._keys.key import CacheKey
 from memo._policy import trace
 from memo._policy.entry import Entry
@@ -129,7 +129,7 @@ class Core:
 
     def on_generation(self, name: str) -> None:
         """Another process ran invalidate_all(): move this process's L1 entries aside too."""
-        if name == self.keys.generation_name:
+        if name in (self.keys.generation_name, GENERATION_FLOOR):
             self._new_token()
 
     def namespace(self) -> str:
