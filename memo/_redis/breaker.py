@@ -46,6 +46,11 @@ class CircuitBreaker:
         """True while calls should skip this endpoint."""
         return self._open
 
+    @property
+    def failing(self) -> bool:
+        """True after an outage-like failure, until a call works (open or not yet)."""
+        return self._failures > 0 or self._open
+
     def success(self) -> None:
         """A call worked: forget earlier failures."""
         if self._failures:

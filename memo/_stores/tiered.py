@@ -53,8 +53,10 @@ class TieredStore:
 
     @property
     def l1_active(self) -> bool:
-        """L1 is trusted while invalidations arrive, or when Redis is down for everyone here."""
-        return self.redis.events.healthy or self.redis.breaker.is_open
+        """L1 is trusted while invalidations arrive, or when Redis is down for everyone here:
+        its breaker open, or failing before it opens (then too, no invalidation can arrive,
+        and recomputing every call would only add load to a database already without cache)."""
+        return self.redis.events.healthy or self.redis.breaker.failing
 
     @property
     def l1(self) -> MutableMapping[Hashable, Entry] | None:
