@@ -28,8 +28,9 @@ from memo._policy.flows import (
     write_flow,
 )
 from memo._runtime import observe
+from memo._runtime._async.drivers import run_async
+from memo._runtime._sync.drivers import run_sync
 from memo._runtime.disabled import is_disabled
-from memo._runtime.drivers import run_async, run_sync
 from memo._runtime.flight import AsyncFlights, ThreadFlights
 from memo._runtime.observe import OBSERVERS
 from memo._runtime.refresher import REFRESHER
