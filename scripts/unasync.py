@@ -67,10 +67,19 @@ PROJECT: list[tuple[str, str]] = [
     ("aclaim", "claim"),
     ("arelease", "release"),
     ("await_fill", "wait"),
-    # the runtime: the drivers
+    ("abump_generation", "bump_generation"),
+    # the runtime: the drivers, Core's call paths
     ("run_async", "run_sync"),
     ("_do_async", "_do_sync"),
     ("AsyncFlights", "ThreadFlights"),
+    ("task_flights", "thread_flights"),
+    ("AsyncCalls", "SyncCalls"),
+    ("acall", "call"),
+    ("arefresh", "refresh"),
+    ("awrite", "write"),
+    ("ainvalidate", "invalidate"),
+    ("ainvalidate_all", "invalidate_all"),
+    ("_arun", "_run"),
 ]
 
 
