@@ -68,7 +68,9 @@ PROJECT: list[tuple[str, str]] = [
     ("arelease", "release"),
     ("await_fill", "wait"),
     ("abump_generation", "bump_generation"),
-    # the runtime: the drivers, Core's call paths
+    ("aget_many", "get_many"),
+    ("aset_many", "set_many"),
+    # the runtime: the drivers, Core's call paths, warm
     ("run_async", "run_sync"),
     ("_do_async", "_do_sync"),
     ("AsyncFlights", "ThreadFlights"),
@@ -80,6 +82,8 @@ PROJECT: list[tuple[str, str]] = [
     ("ainvalidate", "invalidate"),
     ("ainvalidate_all", "invalidate_all"),
     ("_arun", "_run"),
+    ("TaskPool", "ThreadPool"),
+    ("awarm", "warm"),
 ]
 
 

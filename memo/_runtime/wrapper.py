@@ -18,9 +18,11 @@ import wrapt
 from memo._clock import CLOCK
 from memo._keys.builder import FAST_TYPES
 from memo._policy.stats import Stats
+from memo._runtime._async.warm import awarm
+from memo._runtime._sync.warm import warm
 from memo._runtime.core import Core
 from memo._runtime.disabled import ACTIVE
-from memo._runtime.warm import WarmReport, awarm, warm
+from memo._runtime.warm import WarmReport
 
 __all__ = ["wrap"]
 
