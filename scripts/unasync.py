@@ -78,7 +78,8 @@ PROJECT: list[tuple[str, str]] = [
     ("abump_generation", "bump_generation"),
     ("aget_many", "get_many"),
     ("aset_many", "set_many"),
-    # the runtime: the drivers, Core's call paths, warm, the handles
+    ("adelete_tag", "delete_tag"),
+    # the runtime: the drivers, Core's call paths, warm, the handles, tags
     ("run_async", "run_sync"),
     ("_do_async", "_do_sync"),
     ("AsyncFlights", "ThreadFlights"),
@@ -93,6 +94,7 @@ PROJECT: list[tuple[str, str]] = [
     ("TaskPool", "ThreadPool"),
     ("awarm", "warm"),
     ("AsyncHandles", "SyncHandles"),
+    ("ainvalidate_tag", "invalidate_tag"),
 ]
 
 
