@@ -118,10 +118,13 @@ def unasync_line(line: str, used: set[int]) -> str:
 
 
 def _ruff() -> list[str]:
-    beside = Path(sys.executable).with_name("ruff")  # the venv's ruff, as `make lint` uses
-    found = str(beside) if beside.exists() else shutil.which("ruff")
+    """The ruff `make lint` uses: the running venv's, else the repository's .venv, else PATH."""
+    for candidate in (Path(sys.executable).with_name("ruff"), REPO / ".venv" / "bin" / "ruff"):
+        if candidate.exists():
+            return [str(candidate)]
+    found = shutil.which("ruff")
     if found is None:
-        sys.exit("unasync: ruff is needed (pip install ruff)")
+        sys.exit("unasync: ruff is needed (make test creates .venv with it; or pip install ruff)")
     return [found]
 
 
