@@ -309,8 +309,9 @@ class RedisModel(RuleBasedStateMachine):
         errors, opened, was_open = redis.errors, redis.breaker.opened, redis.breaker.is_open
         other_listening = other.redis.events.healthy
         # Documented: L1 is bypassed (and was flushed) while the events connection is down,
-        # unless the breaker is open (Redis unreachable: L1 is all there is).
-        other_bypassed = not other_listening and not other.redis.breaker.is_open
+        # unless Redis is unreachable (breaker open, or failing before it opens): then L1 is
+        # all there is.
+        other_bypassed = not other_listening and not other.redis.breaker.failing
         heard = other.witness.count(self.remote[key])
         if through:
             assert process.put(key, value) == value
