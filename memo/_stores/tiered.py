@@ -279,7 +279,9 @@ class TieredStore:
         return None, self.redis.events.seq
 
     def _after_get(self, key: CacheKey, entry: Entry | None, seq: int) -> Entry | None:
-        if entry is not None and self.l1_active:
+        # While invalidations wait for replay, Redis may still hold what they remove: keep
+        # such a copy out of L1, where it would outlive the replay.
+        if entry is not None and self.l1_active and not self.redis.pending_count():
             self._promote(key, entry, seq)
         return entry
 
