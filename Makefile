@@ -19,9 +19,10 @@ redis:
 	@bash scripts/ensure-redis.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check memo tests bench
-	$(VENV)/bin/ruff format --check memo tests bench
+	$(VENV)/bin/ruff check memo tests bench scripts
+	$(VENV)/bin/ruff format --check memo tests bench scripts
 	$(VENV)/bin/lint-imports
+	$(PY) scripts/unasync.py --check
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy memo tests/typing

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import memo
 from memo._redis.client import parse_url
+from memo._runtime.handles import Handles
 from memo._runtime.settings import settings
-from memo._runtime.wrapper import _SyncHandles
 from memo._writes.stream import redis_of
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ def load_function(spec: str, args: argparse.Namespace | None = None) -> tuple[An
     not turn the command onto another server or namespace without saying so.
     """
     target = resolve(spec)
-    if not isinstance(target, _SyncHandles):
+    if not isinstance(target, Handles):
         raise CommandError(
             f"{spec} is a {type(target).__name__}, not a memo-cached function: decorate it "
             "with @memo.cached or @memo.refresh_ahead (write-through and write-behind writers "

@@ -1,9 +1,10 @@
 """The caching policy, written once and free of I/O.
 
 A policy is a generator that yields storage operations and receives their results, the way
-httpx writes auth flows: `_runtime/drivers.py` runs it with blocking calls for sync functions and
-with awaits for `async def` ones. Everything about *what* to do on a hit, a miss, a
-concurrent miss or a failure lives here; only *how* to do it exists in two colours.
+httpx writes auth flows: `_runtime/_sync/drivers.py` runs it with blocking calls for sync
+functions and `_runtime/_async/drivers.py` with awaits for `async def` ones. Everything about
+*what* to do on a hit, a miss, a concurrent miss or a failure lives here; only *how* to do it
+exists in two colours (and is written once: the sync driver is generated, scripts/unasync.py).
 """
 
 from __future__ import annotations

@@ -4,47 +4,39 @@ The wrappers in `_runtime/wrapper.py` read `token` and `l1` on every call, so th
 attributes, re-pointed by `rebind()` when `configure()` swaps the default store and by
 `invalidate_all()`, which moves the function to a fresh token (old L1 entries become
 unreachable and age out under LRU).
+
+`CoreBase` is the colour-free part, written by hand. The call paths that do I/O (call,
+refresh, write, invalidate, invalidate_all, in both colours) come from `AsyncCalls`, written
+once in `_async/calls.py`, and `SyncCalls`, generated from it by scripts/unasync.py; `Core`
+combines the three.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Hashable, Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from memo._clock import CLOCK
 from memo._keys.builder import GENERATION_FLOOR, KeyBuilder
 from memo._keys.key import CacheKey
-from memo._policy import trace
 from memo._policy.entry import Entry
-from memo._policy.flows import (
-    Flow,
-    Plan,
-    Remove,
-    background_flow,
-    hit,
-    miss_flow,
-    refresh_flow,
-    write_flow,
-)
-from memo._runtime import observe
-from memo._runtime.disabled import is_disabled
-from memo._runtime.drivers import run_async, run_sync
+from memo._policy.flows import Flow, Plan, background_flow
+from memo._runtime._async.calls import AsyncCalls
+from memo._runtime._sync.calls import SyncCalls
 from memo._runtime.flight import AsyncFlights, ThreadFlights
-from memo._runtime.observe import OBSERVERS
 from memo._runtime.refresher import REFRESHER
 from memo._runtime.settings import settings
 from memo._stores.protocol import Store
 
-__all__ = ["Core"]
+__all__ = ["Core", "CoreBase"]
 
 _TOKENS = itertools.count(1)
 _NO_L1: MutableMapping[Hashable, Entry] = {}
 _REMOTES_KEPT = 4_096  # Redis keys remembered per function (bounded: cleared when full)
 
 
-class Core:
-    """Everything one cached function needs at call time."""
+class CoreBase:
+    """Everything one cached function needs at call time, but the call paths (see `Core`)."""
 
     __slots__ = (
         "__weakref__",
@@ -88,7 +80,7 @@ class Core:
         self.store: Store = settings.store
         self.l1: MutableMapping[Hashable, Entry] = _NO_L1
         self.rebind()
-        settings.register(self)
+        settings.register(cast("Core", self))  # CoreBase is only ever built as a Core
 
     def rebind(self) -> None:
         """Point at the current store (the explicit one, else the configured default)."""
@@ -140,42 +132,15 @@ class Core:
         """The Redis key of a call, the one its next call uses (pure: no I/O, no thread)."""
         return self.remote_key(self.keys.values(args, kwargs))
 
-    # -- sync --------------------------------------------------------------------------------
+    # -- colour-free helpers of the call paths (`_async/calls.py`) ---------------------
 
-    def call(
-        self,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-        local: Hashable | None = None,
-        values: tuple[Any, ...] = (),
-    ) -> Any:
-        """A call that the hit path did not answer (with its key when the hit path made one)."""
-        if is_disabled():
-            return self.function(*args, **kwargs)
-        normalised, values = (
-            (values, values) if local is not None else self.keys.split(args, kwargs)
-        )
-        key = self.key_for(values, local)
-        if self.plan.adaptive is not None:
-            self.plan.adaptive.observe(key.local)
-        # The lookup is the one step every call makes: done here, in this colour, so a hit
-        # does not pay for the policy generator; the policy starts at the miss.
-        entry = self.store.get(key)
-        if entry is not None:
-            now = CLOCK.monotonic()
-            if self.plan.refreshes and self.plan.due(entry, now):
-                self.refresh_later(args, kwargs, key, normalised, entry=entry, now=now)
-            return hit(self.plan, entry)
-        if not OBSERVERS:
-            return self._run(miss_flow(self.plan, key, normalised), key, args, kwargs)
-        tokens = observe.start(self.plan.name, key)
-        try:
-            value = self._run(miss_flow(self.plan, key, normalised), key, args, kwargs)
-        except BaseException as exc:
-            observe.finish(tokens, exc)
-            raise
-        observe.finish(tokens, None)
-        return value
+    if TYPE_CHECKING:  # defined by the call paths; refresh_later hands them to the refresher
+
+        def _run(self, flow: Flow, key: CacheKey, args: Any = (), kwargs: Any = None) -> Any: ...
+
+        async def _arun(
+            self, flow: Flow, key: CacheKey, args: Any = (), kwargs: Any = None
+        ) -> Any: ...
 
     def refresh_later(
         self,
@@ -204,111 +169,12 @@ class Core:
                 (self.token, key.local), lambda: self._run(flow, cache_key, args, kwargs)
             )
 
-    def refresh(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
-        """Recompute, store and return."""
-        normalised, values = self.keys.split(args, kwargs)
-        key = self.key_for(values)
-        return self._run(refresh_flow(self.plan, key, normalised), key, args, kwargs)
-
-    def write(self, args: tuple[Any, ...], kwargs: Mapping[str, Any], value: Any) -> None:
-        """Make value the entry of this call (a write-through), in every tier and process."""
-        if is_disabled():
-            return
-        normalised, values = self.keys.split(args, kwargs)
-        key = self.key_for(values)
-        self._run(write_flow(self.plan, key, normalised, value), key)
-
-    def invalidate(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
-        """Remove one call's entry; True if one was there."""
-        key = self.key_for(self.keys.values(args, kwargs))
-        return bool(self._run(_remove_flow(key), key))
-
-    def invalidate_all(self) -> None:
-        """Forget every entry of this function: a fresh L1 token, a new shared generation."""
-        self._new_token()
-        self.store.bump_generation(self.keys.generation_name)
-
     def _new_token(self) -> None:
         self.token = next(_TOKENS)
         self.prefix = (self.token,)
 
-    def _run(self, flow: Flow, key: CacheKey, args: Any = (), kwargs: Any = None) -> Any:
-        function, kw = self.function, kwargs or {}
-        try:
-            return run_sync(flow, self.store, lambda: function(*args, **kw), self.thread_flights)
-        finally:
-            if error := trace.close(key):  # a tier degraded on this call: counted, never raised
-                self.plan.stats.error(error)
 
-    # -- async -------------------------------------------------------------------------------
+class Core(SyncCalls, AsyncCalls, CoreBase):
+    """Everything one cached function needs at call time."""
 
-    async def acall(
-        self,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-        local: Hashable | None = None,
-        values: tuple[Any, ...] = (),
-    ) -> Any:
-        """`call` for `async def` functions."""
-        if is_disabled():
-            return await self.function(*args, **kwargs)
-        normalised, values = (
-            (values, values) if local is not None else self.keys.split(args, kwargs)
-        )
-        key = self.key_for(values, local)
-        if self.plan.adaptive is not None:
-            self.plan.adaptive.observe(key.local)
-        entry = await self.store.aget(key)
-        if entry is not None:
-            now = CLOCK.monotonic()
-            if self.plan.refreshes and self.plan.due(entry, now):
-                self.refresh_later(args, kwargs, key, normalised, entry=entry, now=now)
-            return hit(self.plan, entry)
-        if not OBSERVERS:
-            return await self._arun(miss_flow(self.plan, key, normalised), key, args, kwargs)
-        tokens = observe.start(self.plan.name, key)
-        try:
-            value = await self._arun(miss_flow(self.plan, key, normalised), key, args, kwargs)
-        except BaseException as exc:
-            observe.finish(tokens, exc)
-            raise
-        observe.finish(tokens, None)
-        return value
-
-    async def arefresh(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
-        """`refresh` for `async def` functions."""
-        normalised, values = self.keys.split(args, kwargs)
-        key = self.key_for(values)
-        return await self._arun(refresh_flow(self.plan, key, normalised), key, args, kwargs)
-
-    async def awrite(self, args: tuple[Any, ...], kwargs: Mapping[str, Any], value: Any) -> None:
-        """`write` for async callers."""
-        if is_disabled():
-            return
-        normalised, values = self.keys.split(args, kwargs)
-        key = self.key_for(values)
-        await self._arun(write_flow(self.plan, key, normalised, value), key)
-
-    async def ainvalidate(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
-        """`invalidate` for `async def` functions."""
-        key = self.key_for(self.keys.values(args, kwargs))
-        return bool(await self._arun(_remove_flow(key), key))
-
-    async def ainvalidate_all(self) -> None:
-        """`invalidate_all` for `async def` functions."""
-        self._new_token()
-        await self.store.abump_generation(self.keys.generation_name)
-
-    async def _arun(self, flow: Flow, key: CacheKey, args: Any = (), kwargs: Any = None) -> Any:
-        function, kw = self.function, kwargs or {}
-        try:
-            return await run_async(
-                flow, self.store, lambda: function(*args, **kw), self.task_flights
-            )
-        finally:
-            if error := trace.close(key):
-                self.plan.stats.error(error)
-
-
-def _remove_flow(key: CacheKey) -> Flow:
-    return (yield Remove(key))
+    __slots__ = ()

@@ -1,31 +1,11 @@
-"""Tag invalidation: drop every entry stored with a tag, whatever function stored it."""
+"""Tag invalidation: drop every entry stored with a tag, whatever function stored it.
+
+Written once in `_async/tags.py`; `invalidate_tag` is generated from it by scripts/unasync.py.
+"""
 
 from __future__ import annotations
 
-from memo._errors import ConfigurationError
-from memo._runtime.settings import settings
+from memo._runtime._async.tags import ainvalidate_tag
+from memo._runtime._sync.tags import invalidate_tag
 
 __all__ = ["ainvalidate_tag", "invalidate_tag"]
-
-
-def invalidate_tag(tag: str) -> int:
-    """Remove every entry tagged `tag` from every store in use; how many were removed."""
-    _check(tag)
-    return sum(store.delete_tag(tag) for store in settings.stores())
-
-
-async def ainvalidate_tag(tag: str) -> int:
-    """`invalidate_tag` for async code."""
-    _check(tag)
-    removed = 0
-    for store in settings.stores():
-        removed += await store.adelete_tag(tag)
-    return removed
-
-
-def _check(tag: object) -> None:
-    if not isinstance(tag, str) or not tag:
-        raise ConfigurationError(
-            f"invalidate_tag({tag!r}): a tag is a non-empty string such as 'user:42', "
-            "as rendered from the tags= templates of @memo.cached."
-        )

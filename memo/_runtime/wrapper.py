@@ -10,17 +10,17 @@ classes and static methods stays wrapt's job (`__bound_function_wrapper__`).
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import wrapt
 
 from memo._clock import CLOCK
 from memo._keys.builder import FAST_TYPES
-from memo._policy.stats import Stats
+from memo._runtime._async.handles import AsyncHandles
+from memo._runtime._sync.handles import SyncHandles
 from memo._runtime.core import Core
 from memo._runtime.disabled import ACTIVE
-from memo._runtime.warm import WarmReport, awarm, warm
 
 __all__ = ["wrap"]
 
@@ -35,97 +35,6 @@ else:
 def _unused_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     # wrapt requires a wrapper callable; memo's classes override __call__ instead.
     return wrapped(*args, **kwargs)
-
-
-# -- handles, written once per colour ------------------------------------------------------
-
-
-class _SyncHandles:
-    """Handles of a sync cached function; `_memo_core`/`_memo_args` come from the class."""
-
-    __slots__ = ()
-
-    def _memo_core(self) -> Core:
-        raise NotImplementedError
-
-    def _memo_args(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        raise NotImplementedError
-
-    def cache_key(self, *args: Any, **kwargs: Any) -> str:
-        """The exact key this call is stored under in Redis (pure, no I/O)."""
-        return self._memo_core().cache_key(self._memo_args(args), kwargs)
-
-    def invalidate(self, *args: Any, **kwargs: Any) -> bool:
-        """Remove this call's entry; True if one was there."""
-        return self._memo_core().invalidate(self._memo_args(args), kwargs)
-
-    def invalidate_all(self) -> None:
-        """Forget every entry of this function."""
-        self._memo_core().invalidate_all()
-
-    def refresh(self, *args: Any, **kwargs: Any) -> Any:
-        """Recompute this call, store the result and return it."""
-        return self._memo_core().refresh(self._memo_args(args), kwargs)
-
-    @property
-    def stats(self) -> Stats:
-        """This function's counters (live)."""
-        return self._memo_core().plan.stats
-
-    def warm(
-        self,
-        calls: Iterable[Any],
-        *,
-        concurrency: int = 8,
-        batch_size: int = 100,
-        progress: bool | None = None,
-    ) -> WarmReport:
-        """Fill the cache for each call (a tuple of arguments, a dict of keyword arguments,
-        or one argument); already cached calls are skipped. Returns warmed/skipped/failed."""
-        return warm(
-            self._memo_core(),
-            calls,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            progress=progress,
-            prefix=self._memo_args(()),
-        )
-
-
-class _AsyncHandles(_SyncHandles):
-    """Handles of an `async def` cached function: those doing I/O are awaitable."""
-
-    __slots__ = ()
-
-    async def invalidate(self, *args: Any, **kwargs: Any) -> bool:  # type: ignore[override]
-        """Remove this call's entry; True if one was there."""
-        return await self._memo_core().ainvalidate(self._memo_args(args), kwargs)
-
-    async def invalidate_all(self) -> None:  # type: ignore[override]
-        """Forget every entry of this function."""
-        await self._memo_core().ainvalidate_all()
-
-    async def refresh(self, *args: Any, **kwargs: Any) -> Any:
-        """Recompute this call, store the result and return it."""
-        return await self._memo_core().arefresh(self._memo_args(args), kwargs)
-
-    async def warm(  # type: ignore[override]
-        self,
-        calls: Iterable[Any],
-        *,
-        concurrency: int = 8,
-        batch_size: int = 100,
-        progress: bool | None = None,
-    ) -> WarmReport:
-        """`warm` for an async function: calls run as tasks, at most concurrency at once."""
-        return await awarm(
-            self._memo_core(),
-            calls,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            progress=progress,
-            prefix=self._memo_args(()),
-        )
 
 
 # -- bound (methods, classmethods, staticmethods) --------------------------------------
@@ -160,14 +69,14 @@ class _BoundMixin:
         return wrapped
 
 
-class BoundMemoized(_BoundMixin, _SyncHandles, _BoundFunctionWrapper):
+class BoundMemoized(_BoundMixin, SyncHandles, _BoundFunctionWrapper):
     """A sync cached method bound to an instance or class."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._memo_core().call(self._memo_args(args), kwargs)
 
 
-class AsyncBoundMemoized(_BoundMixin, _AsyncHandles, _BoundFunctionWrapper):
+class AsyncBoundMemoized(_BoundMixin, AsyncHandles, _BoundFunctionWrapper):
     """An `async def` cached method bound to an instance or class."""
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -193,13 +102,13 @@ class _UnboundMixin:
         return self._self_core.function
 
 
-class Memoized(_UnboundMixin, _SyncHandles, _FunctionWrapper):
+class Memoized(_UnboundMixin, SyncHandles, _FunctionWrapper):
     """A sync cached function."""
 
     __bound_function_wrapper__ = BoundMemoized
 
 
-class AsyncMemoized(_UnboundMixin, _AsyncHandles, _FunctionWrapper):
+class AsyncMemoized(_UnboundMixin, AsyncHandles, _FunctionWrapper):
     """An `async def` cached function (still a coroutine function once wrapped)."""
 
     __bound_function_wrapper__ = AsyncBoundMemoized
