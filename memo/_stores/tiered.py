@@ -47,7 +47,7 @@ class TieredStore:
     @property
     def closed(self) -> bool:
         """Whether close() was called (its Redis tier no longer serves)."""
-        return self.redis.closed
+        return bool(self.redis.backend.closed)
 
     # -- when L1 may be used -------------------------------------------------------------
 
