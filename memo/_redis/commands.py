@@ -71,7 +71,7 @@ class Commands:
     # -- operations, written once ------------------------------------------------------
 
     def _set(
-        self, remote: str, data: bytes, ttl_ms: int, tags: tuple[str, ...], token: str, mode: str
+        self, remote: str, data: bytes, ttl_ms: int, tags: tuple[str, ...], *, token: str, mode: str
     ) -> Op:
         args = (data, ttl_ms, token, mode, self.channel, self.message("k", remote))
         written = yield WRITE((remote, self.entry_key(remote)), args)

@@ -19,12 +19,12 @@ from memo._errors import SerializationError
 from memo._keys.key import CacheKey
 from memo._policy import trace
 from memo._redis import replayer
+from memo._redis._async.executor import AsyncExecutor
+from memo._redis._sync.executor import SyncExecutor
 from memo._redis.breaker import CircuitBreaker
 from memo._redis.client import close_with_loop, import_redis, make_client
 from memo._redis.commands import Commands
 from memo._redis.ops import Op
-from memo._redis._async.executor import AsyncExecutor
-from memo._redis._sync.executor import SyncExecutor
 from memo._redis.transport import is_outage, short_error
 
 __all__ = ["Executing", "Resilience"]

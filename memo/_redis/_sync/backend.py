@@ -52,7 +52,7 @@ class SyncBackend(Generations):
         delete when Redis is back (the new value lives in L1 meanwhile)."""
         if token:
             self._forget_lease(key.remote)
-        op = self._set(key.remote, data, ttl_ms, tags, token, mode)
+        op = self._set(key.remote, data, ttl_ms, tags, token=token, mode=mode)
         written = bool(self._run(op, False, key))
         if not written and trace.failed(key) and mode == "set" and not token:
             self._remember("k", key.remote)
