@@ -85,6 +85,7 @@ PROJECT: list[tuple[str, str]] = [
     ("AsyncBackend", "SyncBackend"),
     ("AsyncStore", "SyncStore"),
     ("AsyncExecutor", "SyncExecutor"),
+    ("AsyncTiered", "SyncTiered"),
     ("ageneration_of", "generation_of"),
     ("agenerations_of", "generations_of"),
     ("aload_generations", "load_generations"),

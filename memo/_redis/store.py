@@ -56,10 +56,6 @@ class StoreBase:
         """A function's runtime now uses this store."""
         self.backend.attach(function)
 
-    def generation(self, name: str) -> int:
-        """The function's current generation, shared through Redis."""
-        return self.backend.generation(name)
-
     def close(self) -> None:
         """Run the on_close hooks, then stop the backend's threads and close its clients."""
         self.backend.closed = True
