@@ -36,7 +36,7 @@ Write = tuple[str, bytes, int, tuple[str, ...]]
 
 
 class Commands:
-    """Key names and operation generators of a RedisStore."""
+    """Key names and operation generators of the Redis backend."""
 
     endpoint: Endpoint | None
     namespace: str

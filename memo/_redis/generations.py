@@ -22,7 +22,7 @@ __all__ = ["Generations"]
 
 
 class Generations(Resilience):
-    """The generation bookkeeping of a RedisStore."""
+    """The generation bookkeeping of the Redis backend."""
 
     events: Any  # the store's coherence listener (`_redis/coherence.py`)
     scopes: dict[str, str]  # key prefix -> generation name, of the functions bound here
