@@ -1,4 +1,5 @@
-"""One conformance suite for every store (memory, redis, tiered), sync and async."""
+"""One conformance suite for every store (memory, redis, tiered) and every L2 backend (Redis
+standalone and Cluster, at the bytes level), sync and async."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import pytest
 
 import memo
 from memo._keys.key import CacheKey
+from memo._redis.backend import RedisBackend
+from memo._redis.client import parse_url
+from memo._stores.backend import L2Backend
 from memo.testing import FakeClock
 
 STORES = ["memory", "redis", "tiered"]
@@ -189,3 +193,129 @@ def test_plain_write_ends_a_lease(ops: Ops) -> None:
     assert ops.set(key, "newer") is True
     assert ops.set(key, "older", token="old-compute") is False
     assert ops.get(key) == "newer"
+
+
+def test_batches(ops: Ops) -> None:
+    """set_many then get_many: values back in order, a missing key as None."""
+    keys = [ops.key() for _ in range(3)]
+    items = [(key, {"n": i}, None, 0.0, (), None) for i, key in enumerate(keys)]
+    assert ops._call("set_many", items) == 3
+    entries = ops._call("get_many", [*keys, ops.key()])
+    assert [None if e is None else e.value for e in entries] == [{"n": 0}, {"n": 1}, {"n": 2}, None]
+
+
+def test_generation_bump(ops: Ops) -> None:
+    """bump_generation moves a function to a newer generation (None: a store without one)."""
+    bumped = ops._call("bump_generation", "conformance")
+    assert bumped is None or bumped > 0
+
+
+# -- the bytes level: every L2 backend, sync and async ------------------------------------
+
+BACKENDS = ["redis", "cluster"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, namespace: str) -> Iterator[Any]:
+    """A fresh Redis backend (standalone or Cluster) in its own namespace; no codec above it."""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+    else:
+        url = request.getfixturevalue("redis_cluster").url
+    made = RedisBackend(parse_url(url), namespace=namespace)
+    yield made
+    made.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+def raw(request: pytest.FixtureRequest, backend: Any) -> Raw:
+    """The backend's operations in one colour."""
+    return Raw(backend, request.param == "async")
+
+
+class Raw(Ops):
+    """Calls a backend's sync methods, or runs its async twins to completion."""
+
+    def get(self, key: CacheKey) -> Any:
+        return self._call("get", key)
+
+    def set(self, key: CacheKey, value: Any, ttl: float | None = None, **kw: Any) -> Any:
+        ttl_ms = 0 if ttl is None else int(ttl * 1000)
+        return self._call("set", key, value, ttl_ms, **kw)
+
+    def delete_tag(self, tag: str) -> Any:
+        return self._call("delete_tag", tag)
+
+
+def test_backend_is_an_l2_backend(backend: Any) -> None:
+    """The Redis backend has every member of the L2Backend protocol."""
+    assert isinstance(backend, L2Backend)
+
+
+def test_backend_round_trips_bytes(raw: Raw) -> None:
+    """What is stored comes back as the same bytes; a key never stored is None."""
+    key = raw.key()
+    assert raw.get(key) is None
+    assert raw.set(key, b"\x00\xffpayload") is True
+    assert raw.get(key) == b"\x00\xffpayload"
+
+
+def test_backend_delete_and_overwrite(raw: Raw) -> None:
+    """A second set replaces the bytes; delete is True once, then False."""
+    key = raw.key()
+    raw.set(key, b"1")
+    raw.set(key, b"2")
+    assert raw.get(key) == b"2"
+    assert raw.delete(key) is True
+    assert (raw.get(key), raw.delete(key)) == (None, False)
+
+
+def test_backend_ttl_is_redis_px(raw: Raw) -> None:
+    """Bytes set with a TTL carry it as Redis's PX; without one they persist."""
+    timed, forever = raw.key(), raw.key()
+    raw.set(timed, b"timed", 30)
+    raw.set(forever, b"forever")
+    client = raw.store.client
+    assert 0 < client.execute_command("PTTL", timed.remote) <= 30_000
+    assert client.execute_command("PTTL", forever.remote) == -1
+
+
+def test_backend_nx_and_leases(raw: Raw) -> None:
+    """mode='nx' keeps what is there; a write with a lost lease is refused, a held one lands."""
+    key = raw.key()
+    assert raw.set(key, b"first", mode="nx") is True
+    assert raw.set(key, b"second", mode="nx") is False
+    assert raw.claim(key, "holder") is True
+    assert raw.claim(key, "other") is False
+    assert raw.set(key, b"mine", token="holder") is True
+    assert raw.set(key, b"late", token="holder") is False  # the write ended the lease
+    raw.release(key, "nobody")
+    assert raw.get(key) == b"mine"
+
+
+def test_backend_tags_name_removed_keys(raw: Raw) -> None:
+    """delete_tag removes the tagged entries only and names the Redis keys it removed."""
+    tag = f"t{next(_COUNTER)}"
+    a, b, c = raw.key(), raw.key(), raw.key()
+    raw.set(a, b"a", tags=(tag,))
+    raw.set(b, b"b", tags=(tag,))
+    raw.set(c, b"c")
+    assert sorted(raw.delete_tag(tag)) == sorted([a.remote, b.remote])
+    assert (raw.get(a), raw.get(b), raw.get(c)) == (None, None, b"c")
+
+
+def test_backend_batches(raw: Raw) -> None:
+    """set_many then get_many: one pipelined round trip each, bytes in order."""
+    keys = [raw.key() for _ in range(3)]
+    items = [(key.remote, f"v{i}".encode(), 0, ()) for i, key in enumerate(keys)]
+    assert raw._call("set_many", items) == 3
+    assert raw._call("get_many", [*keys, raw.key()]) == [b"v0", b"v1", b"v2", None]
+
+
+def test_backend_generations(raw: Raw) -> None:
+    """bump_generation moves a function's shared generation up; generation_of reads it."""
+    key = raw.key()
+    before = raw._call("generation_of", key)
+    bumped = raw._call("bump_generation", raw.store.generation_name(key.remote))
+    assert bumped is not None and bumped > before
+    assert raw._call("generation_of", key) == bumped
