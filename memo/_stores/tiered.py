@@ -137,7 +137,7 @@ class TieredBase:
     def _after_get(self, key: CacheKey, entry: Entry | None, seq: int) -> Entry | None:
         # While invalidations wait for replay, Redis may still hold what they remove: keep
         # such a copy out of L1, where it would outlive the replay.
-        if entry is not None and self.l1_active and not self.redis.pending_count():
+        if entry is not None and self.l1_active and not self.redis.backend.pending_count():
             self._promote(key, entry, seq)
         return entry
 
