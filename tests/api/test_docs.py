@@ -30,7 +30,7 @@ import memo
 from memo._clock import CLOCK
 from memo._redis.store import _STORES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = (*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md")
 SKIP_MARK = "<!-- skip-example -->"
 REDIS_MARK = "<!-- needs-redis -->"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import memo
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_all_is_sorted_and_complete() -> None:

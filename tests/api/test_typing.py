@@ -10,7 +10,7 @@ from pathlib import Path
 import mypy.api
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.timeout(300)

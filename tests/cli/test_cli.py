@@ -11,7 +11,7 @@ import pytest
 
 from memo._cli.app import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--calls", "200", "--keys", "50", "--latency-ms", "0.5", "--threads", "4"]
 LABELS = (
     "uncached",

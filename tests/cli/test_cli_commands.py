@@ -27,7 +27,7 @@ from memo._runtime import publisher as _publisher
 from memo._runtime.settings import settings
 from memo._strategies.write_behind import _FLUSHERS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SMALL_DEMO = ["--calls", "200", "--keys", "50", "--latency-ms", "0.2", "--threads", "4"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SECRET = "cli-test-secret"
@@ -306,7 +306,9 @@ def test_inspect_signed_entry_verifies(
     assert code == 0
     fields = dict(line.split(None, 1) for line in out.splitlines())
     assert fields["function"].startswith(
-        "tests.test_cli_commands._signed_entry.<locals>.price".replace("<", "_").replace(">", "_")
+        "tests.cli.test_cli_commands._signed_entry.<locals>.price".replace("<", "_").replace(
+            ">", "_"
+        )
     )
     assert fields["namespace"] == namespace
     assert fields["created"].endswith("s ago)")

@@ -32,9 +32,9 @@ import memo
 import memo.opentelemetry
 import memo.prometheus
 from memo._runtime.observe import OBSERVERS
-from tests.redis_servers import free_port
+from tests.support.redis_servers import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # -- helpers -----------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     tomllib = pytest.importorskip("tomli")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ("-p", "memo.pytest_plugin")
 # In-process runs meet memo.pytest_plugin already imported, too late for assertion rewriting.
 STRICT = (

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from memo._keys import canonical as _canonical
 from memo._keys.canonical import Unencodable, digest, encode, encode_arguments
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 GOLDEN = pathlib.Path(__file__).resolve().parent / "golden" / "canonical.json"
 D = decimal.Decimal
 

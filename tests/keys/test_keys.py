@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import memo
 from tests import keyed_functions
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden" / "cache_keys.json"
 KEY_SHAPE = re.compile(r"^memo:[A-Za-z0-9._-]+:[A-Za-z0-9._-]+:v[A-Za-z0-9._-]+:\{[0-9a-f]{32}\}$")
 
@@ -163,7 +163,7 @@ def test_golden_keys() -> None:
 
 SCRIPT = """
 import json
-from tests.test_keys import compute_golden
+from tests.keys.test_keys import compute_golden
 print(json.dumps(compute_golden()))
 """
 

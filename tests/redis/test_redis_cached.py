@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import memo
 from memo._runtime.settings import settings
-from tests.redis_servers import RedisServer
+from tests.support.redis_servers import RedisServer
 
 SECRET = "test-secret"
 

@@ -9,7 +9,7 @@ import redis
 
 import memo
 from memo._redis import resilience as _redis_resilience
-from tests.redis_servers import RedisServer
+from tests.support.redis_servers import RedisServer
 
 
 def stack(url: str, namespace: str) -> memo.TieredStore:

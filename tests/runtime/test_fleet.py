@@ -21,9 +21,9 @@ import memo
 from memo._runtime import fleet as _fleet
 from memo._runtime import publisher as _publisher
 from memo._runtime.settings import settings
-from tests.redis_servers import free_port
+from tests.support.redis_servers import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @memo.cached
@@ -100,7 +100,7 @@ def test_a_child_process_and_this_one_form_a_fleet(redis_url: str, namespace: st
         "import memo\n"
         "from memo._runtime import fleet as _fleet\n"
         "from memo._runtime.settings import settings\n"
-        "from tests.test_fleet import shared_lookup\n"
+        "from tests.runtime.test_fleet import shared_lookup\n"
         f"memo.configure(redis_url={redis_url!r}, namespace={namespace!r})\n"
         "shared_lookup(1); shared_lookup(1)\n"
         "assert _fleet.publish(settings.store)\n"
@@ -123,7 +123,7 @@ def test_a_child_process_and_this_one_form_a_fleet(redis_url: str, namespace: st
     fleet = _fleet.read_fleet(settings.store)
     assert {child_id, _fleet.process_id()} <= set(fleet)
     assert child_id != _fleet.process_id()
-    name = "tests.test_fleet.shared_lookup"
+    name = "tests.runtime.test_fleet.shared_lookup"
     child_stats = _fleet.stats_from(fleet[child_id][name])
     assert (child_stats.misses, child_stats.hits) == (1, 1)  # L1 or L2: events may lag
     assert fleet[_fleet.process_id()][name]["l2_hits"] == 1
@@ -163,8 +163,8 @@ def test_a_forked_child_publishes_only_its_own_counts(redis_url: str, namespace:
     assert running == [publisher.thread.name]
     assert _fleet.publish(store)
     fleet = _fleet.read_fleet(store)
-    assert fleet[child_id]["tests.test_fleet.shared_lookup"]["misses"] == 1
-    assert fleet[_fleet.process_id()]["tests.test_fleet.shared_lookup"]["misses"] == 2
+    assert fleet[child_id]["tests.runtime.test_fleet.shared_lookup"]["misses"] == 1
+    assert fleet[_fleet.process_id()]["tests.runtime.test_fleet.shared_lookup"]["misses"] == 2
 
 
 def test_an_expired_process_leaves_the_fleet(redis_url: str, namespace: str) -> None:

@@ -1,10 +1,10 @@
 """What the cross-process tests run in other processes: an agent driven over a Pipe.
 
-`tests/test_cross_process.py` starts each agent with multiprocessing's "spawn" method, so a
+`tests/system/test_cross_process.py` starts each agent with multiprocessing's "spawn" method, so a
 child inherits nothing but its arguments: it configures memo on the test's Redis URL and
 namespace, then serves commands (`call`, `refresh`, `watch`, `stampede`, ...) until `stop`.
 The cached functions live here, at module level, so every process derives the same keys
-(`memo:{ns}:tests.cross_process_worker.value:v1:{...}`). Each body counts its runs with an
+(`memo:{ns}:tests.support.cross_process_worker.value:v1:{...}`). Each body counts its runs with an
 INCR on `memo:{ns}:counter:{name}` (under `memo:`, which an ACL-limited user may touch), so
 a test can tell how often a function ran across all processes.
 """

@@ -1,6 +1,6 @@
-"""Run in another process by tests/test_lease_exits.py: one miss that leaves by one exit.
+"""Run in another process by tests/system/test_lease_exits.py: one miss that leaves by one exit.
 
-`python -m tests.lease_exit_worker URL NAMESPACE MODE` makes one call of `make(MODE)` on a
+`python -m tests.support.lease_exit_worker URL NAMESPACE MODE` makes one call of `make(MODE)` on a
 fresh L1+L2 stack whose leases live 60 s, then prints whether the key's lease is still in
 Redis. The test process then calls the same function: a lease left behind would make it
 wait far longer than the test's timeout.

@@ -1,7 +1,7 @@
 """Pytest fixtures with real Redis servers (never mocks); load with ``pytest_plugins``.
 
 Session-scoped servers start on first use and stop at the end of the run (and at interpreter
-exit through `tests.redis_servers.stop_all`). When Redis cannot be started the test fails
+exit through `tests.support.redis_servers.stop_all`). When Redis cannot be started the test fails
 with the install hint, under CI and locally alike: Redis tests never skip.
 """
 
@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import pytest
 
-from tests.redis_servers import (
+from tests.support.redis_servers import (
     INSTALL_HINT,
     RedisCluster,
     RedisSentinel,
@@ -22,7 +22,7 @@ from tests.redis_servers import (
     RedisUnavailableError,
     acl_user,
 )
-from tests.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import TcpProxy
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
-from tests.redis_servers import HOST, free_port
+from tests.support.redis_servers import HOST, free_port
 
 _CHUNK = 65536
 _HIGH_WATER = 1 << 20  # stop reading a side while its peer has this much unsent

@@ -19,9 +19,9 @@ import redis.sentinel
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from tests import redis_servers
-from tests.redis_fixtures import require_redis
-from tests.redis_servers import (
+from tests.support import redis_servers
+from tests.support.redis_fixtures import require_redis
+from tests.support.redis_servers import (
     ACL_DENIED_EXAMPLES,
     RedisCluster,
     RedisSentinel,
@@ -30,9 +30,9 @@ from tests.redis_servers import (
     acl_user,
     free_port,
 )
-from tests.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import TcpProxy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def client(url: str, timeout: float = 1.0) -> redis.Redis:
@@ -171,7 +171,7 @@ def test_servers_left_running_die_with_the_interpreter(ending: str) -> None:
     """A process that never calls stop(), however it ends, leaves no redis-server behind."""
     script = (
         "import os, signal, sys\n"
-        "from tests.redis_servers import RedisServer\n"
+        "from tests.support.redis_servers import RedisServer\n"
         "server = RedisServer().start()\n"
         "print(server.pid, server.dir, flush=True)\n"
         f"{ending}\n"
@@ -429,6 +429,6 @@ def test_acl_user_from_url_and_on_a_cluster(
 
 
 def test_redis_servers_needs_neither_pytest_nor_redis_py() -> None:
-    """tests.redis_servers imports only the standard library."""
+    """tests.support.redis_servers imports only the standard library."""
     source = Path(redis_servers.__file__).read_text()
     assert "import pytest" not in source and "import redis\n" not in source

@@ -1,4 +1,6 @@
-"""What the write-behind process tests run in subprocesses: `python -m tests.write_behind_worker`.
+"""What the write-behind process tests run in subprocesses.
+
+`python -m tests.support.write_behind_worker COMMAND ...` (tests/writes/test_write_behind.py).
 
 The sink is a SQLite file: `flush` upserts each write by version (`... WHERE version <
 excluded.version`, so a redelivered older write changes nothing), committing row by row, and
@@ -141,6 +143,6 @@ def main(argv: list[str]) -> int:
 if __name__ == "__main__":
     # Run as `-m`, this file is `__main__`; the functions must carry their real module name
     # (it is in their stream and cache keys), so run the copy imported under that name.
-    from tests.write_behind_worker import main as real_main
+    from tests.support.write_behind_worker import main as real_main
 
     raise SystemExit(real_main(sys.argv[1:]))

@@ -1,6 +1,6 @@
 """Several real processes sharing one Redis: sharing, coherence, concurrent writers, stampede.
 
-Each process is an agent from `tests.cross_process_worker`, started with the "spawn" method
+Each process is an agent from `tests.support.cross_process_worker`, started with the "spawn" method
 and driven over a Pipe; all of them use the session's Redis server under the test's own
 namespace. Run counters live in Redis (`memo:{ns}:counter:{name}`), so a test sees how many
 times a function ran in all processes together.
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests import cross_process_worker as worker
+from tests.support import cross_process_worker as worker
 
 CTX = multiprocessing.get_context("spawn")
 START_TIMEOUT = 30.0

@@ -22,7 +22,7 @@ import pytest
 from redis.crc import key_slot
 
 import memo
-from tests.redis_servers import RedisCluster
+from tests.support.redis_servers import RedisCluster
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -23,7 +23,7 @@ import redis.asyncio
 import memo
 from memo._keys.key import CacheKey
 from memo._runtime.settings import settings
-from tests.fault_helpers import (
+from tests.support.fault_helpers import (
     LATENCY_BOUND,
     SECRET,
     SOCKET_TIMEOUT,
@@ -37,8 +37,8 @@ from tests.fault_helpers import (
     value_of,
     wait_until,
 )
-from tests.redis_servers import RedisServer, free_port
-from tests.tcp_proxy import TcpProxy
+from tests.support.redis_servers import RedisServer, free_port
+from tests.support.tcp_proxy import TcpProxy
 
 KEYS = list(range(64))
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 import memo
-from tests.lease_exit_worker import MODES, make, result
+from tests.support.lease_exit_worker import MODES, make, result
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # A leaked lease lives 60 s in the worker; a waiter would wait up to lock_timeout for it,
 # far past this test's timeout: a regression fails, it cannot pass slowly.
 pytestmark = pytest.mark.timeout(50)
@@ -25,7 +25,16 @@ pytestmark = pytest.mark.timeout(50)
 def _run_worker(url: str, namespace: str, mode: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-W", "ignore", "-m", "tests.lease_exit_worker", url, namespace, mode],
+        [
+            sys.executable,
+            "-W",
+            "ignore",
+            "-m",
+            "tests.support.lease_exit_worker",
+            url,
+            namespace,
+            mode,
+        ],
         env=env,
         capture_output=True,
         text=True,

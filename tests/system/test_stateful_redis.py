@@ -51,9 +51,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 import memo
 from memo._keys.key import CacheKey
 from memo.testing import FakeClock
-from tests.redis_fixtures import require_redis
-from tests.redis_servers import RedisServer, free_port
-from tests.tcp_proxy import TcpProxy
+from tests.support.redis_fixtures import require_redis
+from tests.support.redis_servers import RedisServer, free_port
+from tests.support.tcp_proxy import TcpProxy
 
 T = 100.0  # every reader's ttl, in fake seconds (Redis's PX: 100 real seconds, never reached)
 EPS = 1e-6  # float slack on window edges (wall-clock header vs monotonic deadlines)

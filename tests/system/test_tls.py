@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import memo
-from tests.redis_fixtures import require_redis
-from tests.redis_servers import RedisServer, free_port
+from tests.support.redis_fixtures import require_redis
+from tests.support.redis_servers import RedisServer, free_port
 
 
 def make_certificates(directory: Path) -> tuple[Path, Path, Path]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import memo
-from tests.redis_servers import RedisCluster, RedisSentinel, acl_user
+from tests.support.redis_servers import RedisCluster, RedisSentinel, acl_user
 
 pytestmark = pytest.mark.timeout(120)
 

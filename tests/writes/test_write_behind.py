@@ -23,10 +23,10 @@ import redis
 import memo
 from memo._strategies.write_behind import _FLUSHERS
 from memo._writes.stream import GROUP
-from tests import write_behind_worker as worker
-from tests.tcp_proxy import TcpProxy
+from tests.support import write_behind_worker as worker
+from tests.support.tcp_proxy import TcpProxy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "wb-test-secret"
 TIMEOUT = 10.0
 
@@ -519,9 +519,9 @@ def test_forked_child_never_flushes_the_parents_queue() -> None:
 
 
 def run_worker(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    """`python -m tests.write_behind_worker args...` to the end."""
+    """`python -m tests.support.write_behind_worker args...` to the end."""
     return subprocess.run(
-        [sys.executable, "-m", "tests.write_behind_worker", *args],
+        [sys.executable, "-m", "tests.support.write_behind_worker", *args],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
@@ -531,9 +531,9 @@ def run_worker(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess
 
 
 def start_worker(*args: str) -> subprocess.Popen[str]:
-    """`python -m tests.write_behind_worker args...` in the background."""
+    """`python -m tests.support.write_behind_worker args...` in the background."""
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.write_behind_worker", *args],
+        [sys.executable, "-m", "tests.support.write_behind_worker", *args],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -823,7 +823,7 @@ def test_crash_sigkill_mid_batch_loses_no_acknowledged_write(
         process.communicate()
     _, applied = worker.read_sink(db)
     assert applied < n  # killed mid-way
-    stream = f"memo:{namespace}:wb:tests.write_behind_worker.set_item"
+    stream = f"memo:{namespace}:wb:tests.support.write_behind_worker.set_item"
     with raw(redis_url) as client:
         pending = client.xpending(stream, GROUP)
     assert pending["pending"] > 0  # mid-batch: entries delivered to the dead consumer, unacked
