@@ -18,7 +18,7 @@ import pytest
 import memo
 from memo._strategies.write_behind import _FLUSHERS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "dead-letters-secret"
 WRITERS = """
 import memo

@@ -13,7 +13,7 @@ import pytest
 import memo
 from memo._cli.app import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @memo.cached(ttl=300)
@@ -25,7 +25,7 @@ def counted(x: int) -> int:
 def _child(redis_url: str, namespace: str) -> None:
     code = (
         "import memo\n"
-        "from tests.test_fleet_exit import counted\n"
+        "from tests.runtime.test_fleet_exit import counted\n"
         f"memo.configure(redis_url={redis_url!r}, namespace={namespace!r})\n"
         "for i in range(150):\n"
         "    counted(i % 10)\n"
@@ -44,7 +44,7 @@ def test_exited_processes_keep_their_counts_and_are_not_live(
     code = main(["--redis-url", redis_url, "stats", "--namespace", namespace, "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0
-    stats = report["functions"]["tests.test_fleet_exit.counted"]
+    stats = report["functions"]["tests.runtime.test_fleet_exit.counted"]
     assert stats["hits"] + stats["misses"] == 300
     assert report["processes"] == 0
     assert len(report["exited_process_ids"]) == 2

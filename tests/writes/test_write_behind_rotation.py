@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests import write_behind_worker as worker
+from tests.support import write_behind_worker as worker
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKER = (sys.executable, "-m", "tests.write_behind_worker")
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = (sys.executable, "-m", "tests.support.write_behind_worker")
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -73,7 +73,7 @@ def test_rotation_with_a_killed_writer_loses_no_acknowledged_write(
     assert worker.read_sink(db)[1] < n  # killed mid-way
 
     assert _drain("old", redis_url, namespace, db) == "drained True"  # looks past them
-    stream = f"memo:{namespace}:wb:tests.write_behind_worker.set_item"
+    stream = f"memo:{namespace}:wb:tests.support.write_behind_worker.set_item"
     client = redis.Redis.from_url(redis_url)
     assert client.xlen(stream) > 0  # left for a consumer that can verify them
     assert client.xlen(stream + ":dead") == 0
