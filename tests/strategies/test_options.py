@@ -23,7 +23,7 @@ from memo._strategies.write_behind import WriteBehindKeywords, WriteBehindOption
 from memo._strategies.write_through import WriteThroughKeywords, WriteThroughOptions
 from memo._writes.delivery import Options as Delivery
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 # (Options, TypedDict of **options, the decorator, the docs page holding its table)
 STRATEGIES: list[tuple[type[Options], type[Any], Callable[..., Any], str]] = [
