@@ -29,18 +29,18 @@ from memo._codec.envelope import FORMAT_VERSION, Codec, Rejected, Stale
 from memo._keys.key import CacheKey
 from memo._policy import trace
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "pure-key-secret"  # the worker's
 WORKER_NAME = "__main__.price:v1"  # the generation name of the worker's price()
 
 
 def worker(url: str, namespace: str, mode: str = "call") -> dict[str, Any]:
-    """Run tests/pure_key_worker.py in a fresh interpreter; its JSON report."""
+    """Run tests/support/pure_key_worker.py in a fresh interpreter; its JSON report."""
     path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     # No stats publisher: configure() would start its thread, which is not cache_key()'s.
     env = {**os.environ, "PYTHONPATH": path, "MEMO_STATS_INTERVAL": "0"}
     done = subprocess.run(
-        [sys.executable, "-m", "tests.pure_key_worker", url, namespace, mode],
+        [sys.executable, "-m", "tests.support.pure_key_worker", url, namespace, mode],
         cwd=ROOT,
         env=env,
         capture_output=True,

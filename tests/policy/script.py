@@ -28,7 +28,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from memo._policy.entry import CacheKey
+from memo._keys.key import CacheKey
 from memo._policy.operations import Wait
 from memo.testing import FakeClock
 

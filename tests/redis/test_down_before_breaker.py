@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import memo
-from tests.redis_servers import RedisServer
+from tests.support.redis_servers import RedisServer
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -1,7 +1,8 @@
-"""Run by tests/test_idle_replay.py in another process: invalidate during a hang, then idle.
+"""Run by tests/system/test_idle_replay.py in another process: invalidate during a hang,
+then idle.
 
-`python -m tests.idle_invalidator_worker URL NAMESPACE` configures L1+L2, reads key 1 (so its
-events connection is up), prints "ready", and waits for a line on stdin. Then it invalidates
+`python -m tests.support.idle_invalidator_worker URL NAMESPACE` configures L1+L2, reads key 1
+(so its events connection is up), prints "ready", and waits for a line on stdin. Then it invalidates
 key 1 (the test has changed the row and paused Redis by then: the DELETE times out and is kept
 for replay, the breaker stays closed), prints "kept" with the breaker's state, and sleeps
 without ever calling memo again.
@@ -47,6 +48,6 @@ def main(url: str, namespace: str) -> None:
 
 
 if __name__ == "__main__":
-    from tests.idle_invalidator_worker import main as real_main
+    from tests.support.idle_invalidator_worker import main as real_main
 
     real_main(*sys.argv[1:3])

@@ -1,4 +1,6 @@
-"""A fresh process for tests/test_pure_key.py: `python -m tests.pure_key_worker URL NS MODE`.
+"""A fresh process for tests/keys/test_pure_key.py.
+
+`python -m tests.support.pure_key_worker URL NS MODE`.
 
 Before memo is even imported, opening a socket and starting a thread are made to fail (and
 counted), so the `key` mode proves that importing memo, configuring it for Redis, decorating

@@ -14,10 +14,10 @@ import pytest
 import redis
 
 import memo
-from tests.idle_invalidator_worker import ROW, make_reader
-from tests.redis_servers import RedisServer
+from tests.support.idle_invalidator_worker import ROW, make_reader
+from tests.support.redis_servers import RedisServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOUND = 1.0  # seconds after Redis is back, as promised
 SLACK = 1.0  # what a loaded CI machine may add; the measured figure is printed
 pytestmark = pytest.mark.timeout(90)
@@ -34,7 +34,7 @@ def test_an_idle_process_replays_its_invalidation_within_the_bound(
     read_row: Any = make_reader(fault_redis.url, namespace)
     assert read_row(1) == "old"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.idle_invalidator_worker", fault_redis.url, namespace],
+        [sys.executable, "-m", "tests.support.idle_invalidator_worker", fault_redis.url, namespace],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
