@@ -31,8 +31,8 @@ from typing import Any
 
 from bench import _soak_worker as worker
 from bench._soak_check import Verdict, check
-from tests.redis_servers import RedisServer
-from tests.tcp_proxy import TcpProxy
+from tests.support.redis_servers import RedisServer
+from tests.support.tcp_proxy import TcpProxy
 
 CTX = multiprocessing.get_context("spawn")
 NEMESIS = ("redis_kill", "redis_stop", "proxy_flap", "proxy_drop", "events_kill", "worker_kill")
