@@ -4,6 +4,11 @@ The first caller of a key leads; the others follow and get the leader's outcome,
 exception included (never cached). A follower waits at most `timeout` seconds, then
 computes on its own rather than hang. Threads and asyncio tasks have separate tables, since
 a thread must not block an event loop and a task must not block its thread.
+
+A caller that reaches its own call again (re-entry) must not follow itself. Flights are
+keyed by the L1 key, which carries the function's token; `invalidate_all()` (here or in
+another process) changes the token mid-call, so each table also remembers its flights by
+the key without its token, and a caller that leads such a flight is told it re-entered.
 """
 
 from __future__ import annotations
@@ -16,6 +21,11 @@ from typing import Any
 from memo._policy.operations import REENTERED, Outcome
 
 __all__ = ["AsyncFlights", "ThreadFlights"]
+
+
+def _untokened(key: Hashable) -> Hashable:
+    """The L1 key without the function's token (its first element)."""
+    return key[1:] if isinstance(key, tuple) else key
 
 
 class _ThreadFlight:
@@ -36,14 +46,20 @@ class ThreadFlights:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._flights: dict[Hashable, _ThreadFlight] = {}
+        self._calls: dict[Hashable, _ThreadFlight] = {}  # by key without token
 
     def lead(self, key: Hashable) -> _ThreadFlight | None:
-        """None if the caller now leads key; otherwise the flight to follow."""
+        """None if the caller now leads key; otherwise the flight to follow (the caller's own
+        when it re-enters its call under a newer token)."""
         with self._lock:
             flight = self._flights.get(key)
-            if flight is None:
-                self._flights[key] = _ThreadFlight()
-            return flight
+            if flight is not None:
+                return flight
+            outer = self._calls.get(_untokened(key))
+            if outer is not None and outer.owner == threading.get_ident():
+                return outer
+            self._flights[key] = self._calls[_untokened(key)] = _ThreadFlight()
+            return None
 
     def follow(self, flight: _ThreadFlight, timeout: float) -> Any:
         """The leader's outcome, None when it did not come within timeout, or REENTERED when
@@ -59,6 +75,8 @@ class ThreadFlights:
         """Hand outcome to every follower of key and end the flight."""
         with self._lock:
             flight = self._flights.pop(key, None)
+            if flight is not None and self._calls.get(_untokened(key)) is flight:
+                del self._calls[_untokened(key)]
         if flight is not None:
             flight.outcome = outcome
             flight.latch.release()
@@ -84,15 +102,22 @@ class AsyncFlights:
         # A future belongs to one loop, so flights are per (loop, key); no lock needed
         # beyond the GIL because each step below is a single dict operation.
         self._flights: dict[tuple[int, Hashable], _TaskFlight] = {}
+        self._calls: dict[tuple[int, Hashable], _TaskFlight] = {}  # by key without token
 
     def lead(self, key: Hashable) -> _TaskFlight | None:
-        """None if the calling task now leads key; otherwise the flight to await."""
+        """None if the calling task now leads key; otherwise the flight to await (the task's
+        own when it re-enters its call under a newer token)."""
         loop = asyncio.get_running_loop()
-        slot = (id(loop), key)
+        slot, call = (id(loop), key), (id(loop), _untokened(key))
         flight = self._flights.get(slot)
-        if flight is None:
-            self._flights[slot] = _TaskFlight(loop.create_future(), asyncio.current_task())
-        return flight
+        if flight is not None:
+            return flight
+        task = asyncio.current_task()
+        outer = self._calls.get(call)
+        if outer is not None and outer.owner is task:
+            return outer
+        self._flights[slot] = self._calls[call] = _TaskFlight(loop.create_future(), task)
+        return None
 
     async def follow(self, flight: _TaskFlight, timeout: float) -> Any:
         """The leader's outcome, None when it did not come within timeout, or REENTERED when
@@ -106,8 +131,10 @@ class AsyncFlights:
 
     def land(self, key: Hashable, outcome: Outcome) -> None:
         """Hand outcome to every follower of key and end the flight."""
-        slot = (id(asyncio.get_running_loop()), key)
-        flight = self._flights.pop(slot, None)
+        loop_id = id(asyncio.get_running_loop())
+        flight = self._flights.pop((loop_id, key), None)
+        if flight is not None and self._calls.get((loop_id, _untokened(key))) is flight:
+            del self._calls[(loop_id, _untokened(key))]
         if flight is not None and not flight.future.done():
             flight.future.set_result(outcome)
 

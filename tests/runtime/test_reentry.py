@@ -94,3 +94,39 @@ def test_another_thread_still_follows_the_leader(redis_url: str, namespace: str)
     follower.join(10)
     assert results == [3, 3]
     assert calls == [3]
+
+
+@pytest.mark.parametrize("tier", ["L1", "L1+L2"])
+def test_reentry_after_invalidate_all_mid_call_does_not_wait(
+    tier: str, redis_url: str, namespace: str
+) -> None:
+    """invalidate_all() while the outer call computes changes the L1 token: the inner call of
+    the same arguments is still the same call, so it neither waits for the outer's flight nor
+    for its own lease (found by the soak, where another process moved the generation)."""
+    store = _stores(redis_url, namespace)[tier]
+    calls: list[int] = []
+
+    @memo.cached(ttl=60, store=store, lock=True, lock_timeout=LOCK_TIMEOUT)
+    def f(x: int) -> int:
+        calls.append(x)
+        if len(calls) == 1:
+            f.invalidate_all()
+            return f(x) + 1
+        return x * 10
+
+    assert f(1) == 11
+    assert f.stats.waits == 0
+
+    acalls: list[int] = []
+
+    @memo.cached(ttl=60, store=store, lock=True, lock_timeout=LOCK_TIMEOUT)
+    async def g(x: int) -> int:
+        acalls.append(x)
+        if len(acalls) == 1:
+            await g.invalidate_all()
+            return await g(x) + 1
+        return x * 10
+
+    assert asyncio.run(g(1)) == 11
+    assert g.stats.waits == 0
+    store.close()
