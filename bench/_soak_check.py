@@ -38,17 +38,22 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench._soak_idle import IDLE_BOUND
 from bench._soak_worker import HOT_TTL, L1_TTL, READ_TTL
 
 REPLAY_LAG = 1.5
 FAULT_MARGIN = 2.0
+REENTRY_SLACK = 5.0
 WARMUP = 5.0
 RSS_SLACK = 64 << 20
 FD_SLACK = 32
-READS = ("get", "aget", "hot")
-WRITES = ("put", "aput", "drop", "adrop")
+# the source row each op reads or writes: r:K (get, aget, the re-entrant rget/arget, hot and
+# their writers) or t:K (the tagged tget, invalidated by tag only)
+READS = {"get": "r", "aget": "r", "rget": "r", "arget": "r", "hot": "r", "tget": "t"}
+WRITES = {"put": "r", "aput": "r", "drop": "r", "adrop": "r", "tput": "t", "atput": "t"}
+REENTRANT = ("rget", "arget")
 WB_WRITES = ("wb", "awb")
-REDIS_FAULTS = ("redis_kill", "redis_stop", "proxy_flap", "proxy_drop")
+REDIS_FAULTS = ("redis_kill", "redis_stop", "proxy_flap", "proxy_drop", "idle_invalidate")
 
 
 @dataclass
@@ -65,6 +70,7 @@ class Verdict:
     sink_exact: int = 0
     max_rss: int = 0
     max_fds: int = 0
+    max_reentry: float = 0.0
     flushed: list[bool] = field(default_factory=list)
 
 
@@ -79,26 +85,44 @@ def check(
     history: list[dict[str, Any]],
     nemesis: list[dict[str, Any]],
     sink: dict[int, int],
+    *,
+    mode: str = "plain",
 ) -> Verdict:
     """Check the history (every process's records) against the rules above."""
     verdict = Verdict()
     killed = {int(event["pid"]) for event in nemesis if event["kind"] == "worker_kill"}
     faults = [(e["s"], e["e"]) for e in nemesis if e["kind"] in REDIS_FAULTS]
+    # Cluster: a killed master may lose acknowledged writes and deletes (asynchronous
+    # replication) until its replica is promoted; the entry TTL bounds what it lost
+    lossy = [(e["s"] - FAULT_MARGIN, e["e"]) for e in nemesis if e["kind"] == "master_kill"]
+    back = {int(e["pid"]): e["back"] for e in nemesis if e["kind"] == "idle_invalidate"}
     max_outage = max((end - start for start, end in faults), default=0.0)
     tight = L1_TTL + max_outage + REPLAY_LAG
     verdict.bounds = {
-        "get/aget": tight,
+        "get/aget/rget/arget/tget": tight,
         "killed writer": READ_TTL + L1_TTL + REPLAY_LAG,
         "hot": HOT_TTL + L1_TTL + REPLAY_LAG,
+        "idle invalidation, after Redis is back": IDLE_BOUND + REPLAY_LAG,
+        "re-entrant call": max_outage + REENTRY_SLACK,
     }
+    if lossy:
+        verdict.bounds["write near a killed master"] = verdict.bounds["killed writer"]
     ops = [r for r in history if r["op"] not in ("res", "start", "flush")]
     for record in ops:
         verdict.ops[record["op"]] += 1
         if record["err"] is not None:
             verdict.errors += 1
             _add(verdict, f"exception reached a caller: {_describe(record)}: {record['err']}")
-    _check_staleness(verdict, ops, killed, tight)
-    _check_sink(verdict, ops, sink, killed, faults)
+        if record["op"] in REENTRANT:
+            took = record["e"] - record["s"]
+            verdict.max_reentry = max(verdict.max_reentry, took)
+            if took > verdict.bounds["re-entrant call"]:
+                _add(verdict, f"re-entrant call waited on itself? {_describe(record)}")
+    for record in ops:  # an idle invalidation completes when Redis is back (plus the bound)
+        if record.get("idle") and record["pid"] in back:
+            record["e"] = max(record["e"], back[record["pid"]])
+    _check_staleness(verdict, ops, killed, lossy, tight)
+    _check_sink(verdict, ops, sink, killed, faults + lossy, lossy=lossy)
     _check_resources(verdict, history)
     verdict.flushed = [bool(r["ok"]) for r in history if r["op"] == "flush"]
     if not all(verdict.flushed):
@@ -113,16 +137,27 @@ def _describe(record: dict[str, Any]) -> str:
     )
 
 
+def _within(record: dict[str, Any], windows: list[tuple[float, float]]) -> bool:
+    return any(start <= record["e"] <= end for start, end in windows)
+
+
 def _check_staleness(
-    verdict: Verdict, ops: list[dict[str, Any]], killed: set[int], tight: float
+    verdict: Verdict,
+    ops: list[dict[str, Any]],
+    killed: set[int],
+    lossy: list[tuple[float, float]],
+    tight: float,
 ) -> None:
-    every: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    every: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for record in ops:
         if record["op"] in WRITES and record["err"] is None:
-            every[record["k"]].append(record)
+            every[WRITES[record["op"]], record["k"]].append(record)
     for items in every.values():
         items.sort(key=lambda r: r["v"])
-    surviving = {k: [r for r in items if r["pid"] not in killed] for k, items in every.items()}
+    surviving = {
+        k: [r for r in items if r["pid"] not in killed and not _within(r, lossy)]
+        for k, items in every.items()
+    }
     index_all = {k: (items, [r["v"] for r in items]) for k, items in every.items()}
     index_kept = {k: (items, [r["v"] for r in items]) for k, items in surviving.items()}
     loose = verdict.bounds["killed writer"]
@@ -130,9 +165,10 @@ def _check_staleness(
         op = record["op"]
         if op not in READS or record["err"] is not None:
             continue
+        row = (READS[op], record["k"])
         # the first write of the key above the version read, among all writes (TTL-bounded
         # when its process was killed), and among the writes of surviving processes
-        first = _first_newer(index_all.get(record["k"], _NONE), record)
+        first = _first_newer(index_all.get(row, _NONE), record)
         if first is None:
             continue
         staleness = record["s"] - first["e"]
@@ -142,9 +178,13 @@ def _check_staleness(
             checks = [(first, verdict.bounds["hot"])]
         else:
             checks = [(first, loose)]
-            held = _first_newer(index_kept.get(record["k"], _NONE), record)
+            held = _first_newer(index_kept.get(row, _NONE), record)
             if held is not None:
-                checks.append((held, tight))
+                idle = held.get("idle", False)
+                if idle:
+                    late = record["s"] - held["e"]
+                    verdict.max_staleness["idle"] = max(verdict.max_staleness.get("idle", 0), late)
+                checks.append((held, verdict.bounds[_IDLE] if idle else tight))
         for newer, bound in checks:
             late = record["s"] - newer["e"]
             if late > bound:
@@ -157,6 +197,7 @@ def _check_staleness(
                 break
 
 
+_IDLE = "idle invalidation, after Redis is back"
 _Index = tuple[list[dict[str, Any]], list[int]]
 _NONE: _Index = ([], [])
 
@@ -184,6 +225,8 @@ def _check_sink(
     sink: dict[int, int],
     killed: set[int],
     faults: list[tuple[float, float]],
+    *,
+    lossy: list[tuple[float, float]],
 ) -> None:
     by_key: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for record in ops:
@@ -192,10 +235,14 @@ def _check_sink(
     for k, items in sorted(by_key.items()):
         verdict.sink_keys += 1
         last = max(items, key=lambda r: r["v"])
-        acked = [r["v"] for r in items if r["pid"] not in killed or not _in_fault(r, faults)]
+        acked = [
+            r["v"]
+            for r in items
+            if (r["pid"] not in killed or not _in_fault(r, faults)) and not _in_fault(r, lossy)
+        ]
         need = max(acked, default=0)
         got = sink.get(k, 0)
-        if last["pid"] not in killed:
+        if last["pid"] not in killed and not _in_fault(last, lossy):
             verdict.sink_exact += 1
             if got != last["v"]:
                 _add(verdict, f"sink[{k}] = {got}, the model says {last['v']} ({_describe(last)})")

@@ -15,10 +15,12 @@ of the one it replaces). Reads pick any key.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import os
 import random
+import signal
 import sqlite3
 import threading
 import time
@@ -28,7 +30,7 @@ os.environ.setdefault("MEMO_STATS_INTERVAL", "0")
 
 import memo  # after the environment default above
 
-SECRET = "soak-secret"
+SECRET = "old"  # the first secret; the rotation restarts with ["old", "new"], then "new"
 SCHEMA = (
     "PRAGMA journal_mode=WAL;"
     "CREATE TABLE IF NOT EXISTS src (name TEXT PRIMARY KEY, version INTEGER NOT NULL);"
@@ -42,11 +44,17 @@ READ_TTL = 8.0  # entry TTL of the invalidated readers (get, aget, wb_get)
 HOT_TTL = 2.0  # TTL of the refresh-ahead reader (never invalidated: TTL-bounded)
 L1_TTL = 1.0  # memo.configure(l1_ttl=...)
 HOT_KEYS = 4
+IDLE_KEYS = 2  # keys[keys, keys + IDLE_KEYS): written only by the idle invalidator
+REENTRY_LOCK_TIMEOUT = 60.0  # a re-entrant call waiting on itself would wait this long
 
 
 class _State:
     db = ""
     local = threading.local()
+    stop = threading.Event()  # set by SIGTERM: a graceful restart (the secret rotation)
+
+
+_REENTERED: contextvars.ContextVar[bool] = contextvars.ContextVar("reentered", default=False)
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -133,27 +141,72 @@ def wb_get(k: int) -> int:
     return 0
 
 
-@memo.invalidates(aget)
+@memo.cached(ttl=READ_TTL, lock_timeout=REENTRY_LOCK_TIMEOUT)
+def rget(k: int) -> int:
+    """Re-entrant cached read of row r:k: the outer call calls rget(k) again (same key, same
+    thread) while it leads the flight; the inner one must compute without waiting."""
+    if _REENTERED.get():
+        return current(f"r:{k}")
+    token = _REENTERED.set(True)
+    try:
+        return rget(k)
+    finally:
+        _REENTERED.reset(token)
+
+
+@memo.cached(ttl=READ_TTL, lock_timeout=REENTRY_LOCK_TIMEOUT)
+async def arget(k: int) -> int:
+    """Async re-entrant cached read of row r:k (same key, same task)."""
+    if _REENTERED.get():
+        return current(f"r:{k}")
+    token = _REENTERED.set(True)
+    try:
+        return await arget(k)
+    finally:
+        _REENTERED.reset(token)
+
+
+@memo.cached(ttl=READ_TTL, tags=["trow:{k}"])
+def tget(k: int) -> int:
+    """Tagged cached read of row t:k (invalidated by tag only; a squatter may hold the tag)."""
+    return current(f"t:{k}")
+
+
+def tput(k: int) -> int:
+    """Write t:k, then memo.invalidate_tag("trow:k")."""
+    version = bump(f"t:{k}")
+    memo.invalidate_tag(f"trow:{k}")
+    return version
+
+
+async def atput(k: int) -> int:
+    """Async write of t:k, then memo.ainvalidate_tag("trow:k")."""
+    version = bump(f"t:{k}")
+    await memo.ainvalidate_tag(f"trow:{k}")
+    return version
+
+
+@memo.invalidates(aget, rget, arget)
 @memo.write_through(get)
 def put(k: int) -> int:
     """Write r:k; its new version becomes get(k)'s value, aget(k) is evicted."""
     return bump(f"r:{k}")
 
 
-@memo.invalidates(get)
+@memo.invalidates(get, rget, arget)
 @memo.write_through(aget)
 async def aput(k: int) -> int:
     """Async write of r:k: through to aget(k), get(k) evicted."""
     return bump(f"r:{k}")
 
 
-@memo.invalidates(get, aget)
+@memo.invalidates(get, aget, rget, arget)
 def drop(k: int) -> int:
     """Cache-aside write of r:k: evict both readers."""
     return bump(f"r:{k}")
 
 
-@memo.invalidates(get, aget)
+@memo.invalidates(get, aget, rget, arget)
 async def adrop(k: int) -> int:
     """Async cache-aside write of r:k."""
     return bump(f"r:{k}")
@@ -173,8 +226,18 @@ async def awb_set(k: int, version: int) -> int:
 
 # -- the workload ----------------------------------------------------------------------------
 
-SYNC_OPS = (("get", 50), ("hot", 10), ("put", 15), ("drop", 10), ("wb", 15))
-ASYNC_OPS = (("aget", 60), ("aput", 15), ("adrop", 10), ("awb", 15))
+SYNC_OPS = (
+    ("get", 50),
+    ("hot", 10),
+    ("rget", 10),
+    ("tget", 15),
+    ("put", 15),
+    ("drop", 10),
+    ("tput", 5),
+    ("wb", 15),
+)
+ASYNC_OPS = (("aget", 60), ("arget", 10), ("aput", 15), ("adrop", 10), ("atput", 5), ("awb", 15))
+READ_OPS = ("get", "aget", "rget", "arget", "tget")
 
 
 class History:
@@ -214,8 +277,8 @@ class Unit:
         op = self.rng.choices(names, weights=[w for _, w in ops])[0]
         if op == "hot":
             return op, self.rng.randrange(HOT_KEYS)
-        if op in ("get", "aget"):
-            return op, self.rng.randrange(self.keys)
+        if op in READ_OPS:  # any key, the idle invalidator's too
+            return op, self.rng.randrange(self.keys + IDLE_KEYS)
         return op, self.rng.choice(self.own)
 
     def record(self, op: str, k: int, start: float, version: int | None, error: str | None) -> None:
@@ -237,6 +300,12 @@ def _sync_op(op: str, k: int) -> int:
         return get(k)
     if op == "hot":
         return hot(k)
+    if op == "rget":
+        return rget(k)
+    if op == "tget":
+        return tget(k)
+    if op == "tput":
+        return tput(k)
     if op == "put":
         return int(put(k))
     if op == "drop":
@@ -248,6 +317,10 @@ def _sync_op(op: str, k: int) -> int:
 async def _async_op(op: str, k: int) -> int:
     if op == "aget":
         return await aget(k)
+    if op == "arget":
+        return await arget(k)
+    if op == "atput":
+        return await atput(k)
     if op == "aput":
         return int(await aput(k))
     if op == "adrop":
@@ -258,7 +331,7 @@ async def _async_op(op: str, k: int) -> int:
 
 def thread_loop(unit: Unit) -> None:
     """Random sync ops until the deadline."""
-    while time.time() < unit.deadline:
+    while time.time() < unit.deadline and not _State.stop.is_set():
         op, k = unit.pick(SYNC_OPS)
         start = time.time()
         try:
@@ -270,7 +343,7 @@ def thread_loop(unit: Unit) -> None:
 
 async def task_loop(unit: Unit) -> None:
     """Random async ops until the deadline."""
-    while time.time() < unit.deadline:
+    while time.time() < unit.deadline and not _State.stop.is_set():
         op, k = unit.pick(ASYNC_OPS)
         start = time.time()
         try:
@@ -297,14 +370,18 @@ async def _tasks(units: list[Unit]) -> None:
 def run(config: dict[str, Any]) -> None:
     """The process body: configure memo, run the threads and tasks, flush, record the end."""
     _State.db = config["db"]
+    signal.signal(signal.SIGTERM, lambda *_: _State.stop.set())
     # memo logs each outage (at most once a second); the nemesis makes many on purpose
     logging.getLogger("memo").addHandler(logging.NullHandler())
     memo.configure(
-        redis_url=config["url"], namespace=config["namespace"], secret=SECRET, l1_ttl=L1_TTL
+        redis_url=config["url"],
+        namespace=config["namespace"],
+        secret=config["secret"],
+        l1_ttl=L1_TTL,
     )
     history = History(os.path.join(config["dir"], f"hist-{config['slot']}-{os.getpid()}.jsonl"))
     base = {"p": config["slot"], "pid": os.getpid()}
-    history.add({**base, "op": "start", "t": time.time()})
+    history.add({**base, "op": "start", "t": time.time(), "secret": config["secret"]})
     threads_n: int = config["threads"]
     tasks_n: int = config["tasks"]
     first = config["slot"] * (threads_n + tasks_n)
