@@ -38,8 +38,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench._soak_functions import HOT_TTL, L1_TTL, READ_TTL
 from bench._soak_idle import IDLE_BOUND
-from bench._soak_worker import HOT_TTL, L1_TTL, READ_TTL
 
 REPLAY_LAG = 1.5
 FAULT_MARGIN = 2.0

@@ -3,7 +3,7 @@
 Started by the nemesis (`bench._soak_nemesis`) with the "spawn" method: ``run(config, pipe)``
 configures memo like a worker, reads its keys (so its connections, events included, are up)
 and sends "ready". On "go" (Redis is SIGSTOPped by then) it writes each idle key through
-`bench._soak_worker.drop` (source bumped, get/aget/rget/arget invalidated: the DELETEs time
+`bench._soak_functions.drop` (source bumped, get/aget/rget/arget invalidated: the DELETEs time
 out and are kept for replay, the breaker stays closed), records each write (``"idle": true``)
 and sends "kept". Then it never calls memo again: its invalidations must reach the other
 processes by memo's own replay within IDLE_BOUND of Redis being back. The nemesis SIGKILLs it
@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import memo
+from bench import _soak_functions as fns
 from bench import _soak_worker as worker
 
 IDLE_BOUND = 1.0  # documented: other processes see the replayed invalidation within 1 s
@@ -26,26 +27,26 @@ IDLE_BOUND = 1.0  # documented: other processes see the replayed invalidation wi
 
 def run(config: dict[str, Any], pipe: Connection) -> None:
     """The process body (see the module docstring)."""
-    worker._State.db = config["db"]
+    fns._State.db = config["db"]
     logging.getLogger("memo").addHandler(logging.NullHandler())
     memo.configure(
         redis_url=config["url"],
         namespace=config["namespace"],
         secret=config["secret"],
-        l1_ttl=worker.L1_TTL,
+        l1_ttl=fns.L1_TTL,
     )
     path = os.path.join(config["dir"], f"hist-idle-{os.getpid()}.jsonl")
     history = worker.History(path)
     base = {"p": "idle", "pid": os.getpid(), "u": -1}
-    keys = range(config["keys"], config["keys"] + worker.IDLE_KEYS)
+    keys = range(config["keys"], config["keys"] + fns.IDLE_KEYS)
     for k in keys:
-        worker.get(k)
+        fns.get(k)
     pipe.send("ready")
     pipe.recv()
     for k in keys:
         start = time.time()
         try:
-            version, error = int(worker.drop(k)), None
+            version, error = int(fns.drop(k)), None
         except Exception as exc:
             version, error = None, repr(exc)
         history.add(

@@ -25,6 +25,7 @@ import uuid
 from multiprocessing.context import SpawnProcess
 from typing import Any
 
+from bench import _soak_functions as fns
 from bench import _soak_idle as idle
 from bench import _soak_worker as worker
 from tests.redis_servers import RedisCluster, RedisServer, free_port
@@ -35,7 +36,7 @@ FAULTS = ("redis_kill", "redis_stop", "proxy_flap", "proxy_drop", "events_kill",
 SQUATS = ("squat_lease", "squat_generations", "squat_tag")
 NEMESIS = (*FAULTS, *SQUATS, "idle_invalidate")
 CLUSTER_NEMESIS = ("worker_kill", *SQUATS)
-ROTATION = (("old", "new"), "new")  # the two steps, after the first secret worker.SECRET
+ROTATION = (("old", "new"), "new")  # the two steps, after the first secret fns.SECRET
 AOF = ("--appendonly", "yes", "--appendfsync", "everysec")
 
 
@@ -72,7 +73,7 @@ class Run:
         self.idle: SpawnProcess | None = None
         self.nemesis: list[dict[str, Any]] = []
         self.namespace = f"soak{uuid.uuid4().hex[:8]}"
-        self.secret: Any = worker.SECRET
+        self.secret: Any = fns.SECRET
         self.rotations: list[float] = []  # when each rotation step starts
         self.master_killed = False
 
@@ -101,7 +102,7 @@ class Run:
         self.workers[slot] = process
 
     def start(self) -> None:
-        worker.create_db(self.db)
+        fns.create_db(self.db)
         if self.mode == "cluster":
             self.cluster = RedisCluster(masters=3, replicas=1, args=AOF).start()
             self.url = self.cluster.seeds_url
@@ -168,7 +169,7 @@ class Run:
             self._command("DEL", key)
             self._command("RPUSH", key, "squatter")
         else:
-            k = self.rng.randrange(self.args.keys + worker.IDLE_KEYS)
+            k = self.rng.randrange(self.args.keys + fns.IDLE_KEYS)
             key = f"memo:{self.namespace}:tag:trow:{k}"
             self._command("DEL", key)
             self._command("SET", key, "squatter")
