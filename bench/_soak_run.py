@@ -6,7 +6,8 @@ rediss://: the proxy forwards the TLS bytes, so every proxy fault still applies)
 follow MOVED redirections to the nodes' own addresses, so no proxy and no proxy faults; the
 nemesis SIGKILLs a master once and the cluster promotes its replica).
 
-Every 1-3 s the nemesis does one action (`Run.act`), recorded with its start ``s`` and end
+Every 1-3 s the nemesis does one action (`Run.act`): each kind once in a seeded order, then
+kinds drawn at random; each action is recorded with its start ``s`` and end
 ``e`` for the checker. Besides the server, proxy and worker faults: ``squat_*`` puts a foreign
 value at one of memo's own keys (a lease without TTL, a list at the generations hash, a string
 at a tag's set); ``idle_invalidate`` pauses Redis while a fresh process invalidates, then
@@ -267,8 +268,12 @@ class Run:
         if self.cluster is not None:
             if not self.master_killed and time.time() >= self.deadline - 0.6 * self.args.duration:
                 return "master_kill"
-            return self.rng.choice(CLUSTER_NEMESIS)
-        return self.rng.choice(NEMESIS)
+            kinds = CLUSTER_NEMESIS
+        else:
+            kinds = NEMESIS
+        # every kind once (in a seeded order), then at random
+        done = {event["kind"] for event in self.nemesis}
+        return self.rng.choice([k for k in kinds if k not in done] or kinds)
 
     def run_nemesis(self) -> None:
         """Faults until the deadline (none with --no-nemesis)."""

@@ -3,11 +3,18 @@
 ``python -m bench.soak --minutes 10`` (``make soak``) or ``--seconds 40 --processes 2`` (the
 short run of the test suite). A private redis-server (append-only file, so a SIGKILLed server
 comes back with its data) sits behind a fault-injecting TCP proxy; the workers
-(`bench._soak_worker`) reach it only through the proxy. Until the deadline the nemesis, every
-1-3 s, does one of: SIGKILL + restart redis-server, SIGSTOP/SIGCONT it, flap the proxy, drop
-the proxy's connections, kill the pub/sub (invalidation) connections, SIGKILL a worker and
-start a replacement. Then the workers flush and exit and `bench._soak_check` holds the
-history to the contract. Exit status 1 when there is any violation.
+(`bench._soak_worker`) reach it only through the proxy. Until the deadline the nemesis
+(`bench._soak_run`), every 1-3 s, does one of: SIGKILL + restart redis-server, SIGSTOP/SIGCONT
+it, flap the proxy, drop the proxy's connections, kill the pub/sub (invalidation) connections,
+SIGKILL a worker and start a replacement, squat one of memo's keys (a lease without TTL, a
+list at the generations hash, a string at a tag's set), or invalidate from a fresh process
+while Redis hangs and leave that process idle; once per run it rotates the secret (every
+worker restarted with ["old", "new"], later with "new"). The workload includes re-entrant and
+tagged cached functions. ``--tls`` runs the same over rediss:// (through the proxy);
+``--cluster`` over a 3-master Redis Cluster with replicas, without the proxy and its faults
+(the nemesis SIGKILLs a master once instead). Then the workers flush and exit and
+`bench._soak_check` holds the history to the contract. Exit status 1 when there is any
+violation.
 """
 
 from __future__ import annotations
