@@ -98,6 +98,8 @@ def report(
         "errors": verdict.errors,
         "stale_reads": verdict.stale_reads,
         "max_reentry": round(verdict.max_reentry, 3),
+        "tag_races": verdict.tag_races,
+        "notes": verdict.notes,
         "max_staleness": {k: round(v, 3) for k, v in sorted(verdict.max_staleness.items())},
         "bounds": {k: round(v, 3) for k, v in verdict.bounds.items()},
         "sink_keys": verdict.sink_keys,
@@ -128,6 +130,7 @@ def render(data: dict[str, Any]) -> str:
         ("exceptions", str(data["errors"])),
         ("reads older than a finished write", str(data["stale_reads"])),
         ("slowest re-entrant call", f"{data['max_reentry']:.3f} s"),
+        ("stale tget after a tag race (known)", str(data["tag_races"])),
     ]
     rows += [(f"  max staleness {k}", f"{v:.3f} s") for k, v in data["max_staleness"].items()]
     rows += [(f"  bound {k}", f"{v:.3f} s") for k, v in data["bounds"].items()]
@@ -141,6 +144,7 @@ def render(data: dict[str, Any]) -> str:
     width = max(len(name) for name, _ in rows)
     lines = ["memo soak", "=" * (width + 20)]
     lines += [f"{name:<{width}}  {value}" for name, value in rows]
+    lines += [f"NOTE: {line}" for line in data["notes"]]
     lines += [f"VIOLATION: {line}" for line in data["violations"]]
     return "\n".join(lines)
 
