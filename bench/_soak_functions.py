@@ -32,7 +32,7 @@ HOT_TTL = 2.0  # TTL of the refresh-ahead reader (never invalidated: TTL-bounded
 L1_TTL = 1.0  # memo.configure(l1_ttl=...)
 HOT_KEYS = 4
 IDLE_KEYS = 2  # keys[keys, keys + IDLE_KEYS): written only by the idle invalidator
-REENTRY_LOCK_TIMEOUT = 60.0  # a re-entrant call waiting on itself would wait this long
+REENTRY_LOCK_TIMEOUT = 20.0  # a re-entrant call waiting on itself would wait this long
 
 
 class _State:

@@ -99,6 +99,7 @@ def report(
         "stale_reads": verdict.stale_reads,
         "max_reentry": round(verdict.max_reentry, 3),
         "tag_races": verdict.tag_races,
+        "reentry_waits": verdict.reentry_waits,
         "notes": verdict.notes,
         "max_staleness": {k: round(v, 3) for k, v in sorted(verdict.max_staleness.items())},
         "bounds": {k: round(v, 3) for k, v in verdict.bounds.items()},
@@ -131,6 +132,7 @@ def render(data: dict[str, Any]) -> str:
         ("reads older than a finished write", str(data["stale_reads"])),
         ("slowest re-entrant call", f"{data['max_reentry']:.3f} s"),
         ("stale tget after a tag race (known)", str(data["tag_races"])),
+        ("re-entrant waits on own lease (known)", str(data["reentry_waits"])),
     ]
     rows += [(f"  max staleness {k}", f"{v:.3f} s") for k, v in data["max_staleness"].items()]
     rows += [(f"  bound {k}", f"{v:.3f} s") for k, v in data["bounds"].items()]
