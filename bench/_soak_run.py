@@ -262,15 +262,13 @@ class Run:
         return event
 
     def next_action(self) -> str:
+        quarter = self.deadline - 0.75 * self.args.duration
+        if self.cluster is not None and not self.master_killed and time.time() >= quarter:
+            return "master_kill"
         if self.rotations and time.time() >= self.rotations[0]:
             self.rotations.pop(0)
             return "rotate"
-        if self.cluster is not None:
-            if not self.master_killed and time.time() >= self.deadline - 0.6 * self.args.duration:
-                return "master_kill"
-            kinds = CLUSTER_NEMESIS
-        else:
-            kinds = NEMESIS
+        kinds = CLUSTER_NEMESIS if self.cluster is not None else NEMESIS
         # every kind once (in a seeded order), then at random
         done = {event["kind"] for event in self.nemesis}
         return self.rng.choice([k for k in kinds if k not in done] or kinds)
