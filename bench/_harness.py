@@ -161,12 +161,20 @@ async def _abatch(loop: AsyncLoop, number: int) -> int:
 
 
 def time_sync(
-    cases: dict[str, SyncLoop], *, repeats: int, number: int, inner: int = 5
+    cases: dict[str, SyncLoop],
+    between: Callable[[], None] | None = None,
+    /,
+    *,
+    repeats: int,
+    number: int,
+    inner: int = 5,
 ) -> list[Timing]:
     """Time every case `repeats` times, interleaved; one warm-up round first.
 
     A repeat is `inner` interleaved passes of one batch per case, keeping each case's best
     batch: on a shared machine a neighbour's burst then costs a pass, not a whole sample.
+    `between`, if given, runs untimed after the warm-up round and after every repeat (e.g.
+    to delete what the batches wrote, keeping a server's keyspace bounded).
     """
     loops = {EMPTY: empty_loop, **cases}
     names = list(loops)
@@ -174,19 +182,30 @@ def time_sync(
         _batch(loops[name], number)
     raw: dict[str, list[int]] = {name: [] for name in names}
     for repeat in range(repeats):
+        if between is not None:
+            between()
         best = dict.fromkeys(names, sys.maxsize)
         for turn in range(inner):
             for name in _rotated(names, repeat * inner + turn):
                 best[name] = min(best[name], _batch(loops[name], number))
         for name in names:
             raw[name].append(best[name])
+    if between is not None:
+        between()
     return _per_call(raw, number)
 
 
 def time_async(
-    cases: dict[str, AsyncLoop], *, repeats: int, number: int, inner: int = 5
+    cases: dict[str, AsyncLoop],
+    between: Callable[[], None] | None = None,
+    /,
+    *,
+    repeats: int,
+    number: int,
+    inner: int = 5,
 ) -> list[Timing]:
-    """`time_sync` for coroutine loops, all inside one running event loop."""
+    """`time_sync` for coroutine loops, all inside one running event loop (`between` is
+    called from the loop: it blocks it, untimed)."""
 
     async def main() -> list[Timing]:
         loops = {EMPTY: async_empty_loop, **cases}
@@ -195,12 +214,16 @@ def time_async(
             await _abatch(loops[name], number)
         raw: dict[str, list[int]] = {name: [] for name in names}
         for repeat in range(repeats):
+            if between is not None:
+                between()
             best = dict.fromkeys(names, sys.maxsize)
             for turn in range(inner):
                 for name in _rotated(names, repeat * inner + turn):
                     best[name] = min(best[name], await _abatch(loops[name], number))
             for name in names:
                 raw[name].append(best[name])
+        if between is not None:
+            between()
         return _per_call(raw, number)
 
     return asyncio.run(main())
