@@ -231,7 +231,7 @@ def _check_staleness(
                     late = record["s"] - held["e"]
                     verdict.max_staleness["idle"] = max(verdict.max_staleness.get("idle", 0), late)
                 checks.append((held, verdict.bounds[_IDLE] if idle else tight))
-        _judge(verdict, record, checks, computes)
+        _judge(verdict, record, checks, computes, index_all.get(row, _NONE)[0])
 
 
 def _judge(
@@ -239,12 +239,13 @@ def _judge(
     record: dict[str, Any],
     checks: list[tuple[dict[str, Any], float]],
     computes: dict[int, list[dict[str, Any]]],
+    writes: list[dict[str, Any]],
 ) -> None:
     """Hold one read to each (newer write, bound); at most one line per read."""
     op = record["op"]
     for newer, bound in checks:
         late = record["s"] - newer["e"]
-        if late > bound and op == "tget" and _tag_race(computes, record, newer):
+        if late > bound and op == "tget" and _tag_race(computes, writes, record, newer):
             verdict.tag_races += 1
             if len(verdict.notes) < 10:
                 verdict.notes.append(
@@ -264,17 +265,23 @@ def _judge(
 
 
 def _tag_race(
-    computes: dict[int, list[dict[str, Any]]], read: dict[str, Any], write: dict[str, Any]
+    computes: dict[int, list[dict[str, Any]]],
+    writes: list[dict[str, Any]],
+    read: dict[str, Any],
+    newer: dict[str, Any],
 ) -> bool:
-    """Whether a tget of the key that returned a version older than write's overlapped it: a
-    compute that read the source before the write and stored after its invalidate_tag. memo
-    does not fence such a compute (unlike f.invalidate, whose lease check refuses its write):
-    it serves the old value until the entry's TTL. Reproducer in the soak's report. Such
-    reads are counted (tag_races), not violations, while TAG_RACE_KNOWN is True."""
+    """Whether the version read came from a tget of the key that overlapped one of the key's
+    tag invalidations up to newer. memo does not fence such a compute (unlike f.invalidate,
+    whose lease check refuses its write): it may store what it read before the write after
+    the invalidation, or add its key to the tag's set between that invalidation's SMEMBERS
+    and its DEL, so that later invalidate_tag calls miss it too. Either way the old value is
+    served until the entry's TTL. Such reads are counted (tag_races), not violations, while
+    TAG_RACE_KNOWN is True."""
     if not TAG_RACE_KNOWN:
         return False
+    racing = [w for w in writes if w["v"] <= newer["v"]]
     return any(
-        other["v"] < write["v"] and other["s"] < write["e"] and other["e"] > write["s"]
+        other["v"] == read["v"] and any(other["s"] < w["e"] and other["e"] > w["s"] for w in racing)
         for other in computes.get(read["k"], ())
     )
 
