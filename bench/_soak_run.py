@@ -29,8 +29,8 @@ from typing import Any
 from bench import _soak_functions as fns
 from bench import _soak_idle as idle
 from bench import _soak_worker as worker
-from tests.redis_servers import RedisCluster, RedisServer, free_port
-from tests.tcp_proxy import TcpProxy
+from tests.support.redis_servers import RedisCluster, RedisServer, free_port
+from tests.support.tcp_proxy import TcpProxy
 
 CTX = multiprocessing.get_context("spawn")
 FAULTS = ("redis_kill", "redis_stop", "proxy_flap", "proxy_drop", "events_kill", "worker_kill")
@@ -45,7 +45,7 @@ def tls_args(directory: str) -> tuple[list[str], str, int]:
     """redis-server arguments for a TLS port with a fresh CA; the CA file and the port."""
     from pathlib import Path
 
-    from tests.test_tls import make_certificates
+    from tests.system.test_tls import make_certificates
 
     ca, crt, key = make_certificates(Path(directory))
     port = free_port()

@@ -63,8 +63,8 @@ ASYNC_NAMES = {
 
 @contextmanager
 def redis_server() -> Iterator[Any]:
-    """A private redis-server on a free loopback port (tests.redis_servers), stopped after."""
-    from tests.redis_servers import RedisServer
+    """A private redis-server on a free port (tests.support.redis_servers), stopped after."""
+    from tests.support.redis_servers import RedisServer
 
     server = RedisServer().start()
     try:

@@ -79,6 +79,20 @@ PROJECT: list[tuple[str, str]] = [
     ("aget_many", "get_many"),
     ("aset_many", "set_many"),
     ("adelete_tag", "delete_tag"),
+    ("adelete_tag_keys", "delete_tag_keys"),
+    ("ageneration", "generation"),
+    # the Redis tier: backend, store, executor and senders (memo/_redis/_async)
+    ("AsyncBackend", "SyncBackend"),
+    ("AsyncStore", "SyncStore"),
+    ("AsyncExecutor", "SyncExecutor"),
+    ("AsyncTiered", "SyncTiered"),
+    ("ageneration_of", "generation_of"),
+    ("agenerations_of", "generations_of"),
+    ("aload_generations", "load_generations"),
+    ("await_for", "wait_for"),
+    (r"async_client\(\)", "client"),  # the loop's client is awaited; the sync one a property
+    ("send_async", "send_sync"),
+    ("_script_async", "_script_sync"),
     # the runtime: the drivers, Core's call paths, warm, the handles, tags
     ("run_async", "run_sync"),
     ("_do_async", "_do_sync"),

@@ -11,7 +11,7 @@ import memo
 from memo._clock import CLOCK
 from memo.testing import FakeClock
 
-pytest_plugins = ["tests.redis_fixtures", "pytester"]
+pytest_plugins = ["tests.support.redis_fixtures", "pytester"]
 
 # configure(redis_url=...) would start a stats publisher per store; the fleet tests start
 # theirs explicitly, every other test runs without.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FOREVER", "Entry", "RemoteEntry"]
+__all__ = ["FOREVER", "Entry", "RemoteEntry", "localize"]
 
 
 FOREVER = float("inf")
@@ -44,3 +44,27 @@ class RemoteEntry(Entry):
     def __init__(self, value: Any, expires: float, delta: float, created: float) -> None:
         super().__init__(value, expires, delta)
         self.created = created
+
+
+def localize(
+    value: Any,
+    *,
+    created: float,
+    expires: float | None,
+    delta: float,
+    soft: float | None,
+    now_wall: float,
+    now: float,
+) -> RemoteEntry | None:
+    """An entry read from L2 on this process's clock, or None once its TTL has passed.
+
+    The writer stamped wall-clock deadlines; each becomes `now` plus the time it has left, so
+    the soft deadline (when a hit should refresh) is the writer's, whatever this clock says.
+    """
+    remaining = None if expires is None else expires - now_wall
+    if remaining is not None and remaining <= 0:
+        return None
+    entry = RemoteEntry(value, FOREVER if remaining is None else now + remaining, delta, created)
+    if soft is not None:
+        entry.soft = now + (soft - now_wall)
+    return entry

@@ -40,7 +40,7 @@ class EventSink(Protocol):
 
 
 class Events:
-    """The background subscriber of one RedisStore."""
+    """The background subscriber of one Redis backend."""
 
     def __init__(
         self, store: Any, *, ping_interval: float = 1.0, ping_timeout: float = 1.0

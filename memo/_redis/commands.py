@@ -1,7 +1,7 @@
 """The operations memo asks of Redis, each written once as a generator of commands.
 
-`Commands` holds what a RedisStore knows of its keyspace (key names, the events channel, the
-codec) and turns each operation into `Command`s, `Script` calls and `Batch`es; `Resilience`
+`Commands` holds what the Redis backend knows of its keyspace (key names, the events channel)
+and turns each operation into `Command`s, `Script` calls and `Batch`es; `Resilience`
 runs them, blocking or awaiting, behind the breaker.
 """
 
@@ -11,11 +11,7 @@ import logging
 import time
 from typing import Any
 
-from memo._clock import CLOCK
-from memo._codec.envelope import Codec, Rejected, Stale
 from memo._keys.builder import GENERATION_FLOOR
-from memo._keys.key import CacheKey
-from memo._policy.entry import FOREVER, RemoteEntry
 from memo._redis.client import Endpoint
 from memo._redis.coherence import pairs
 from memo._redis.ops import (
@@ -32,19 +28,18 @@ from memo._redis.ops import (
 )
 from memo._redis.transport import key_hash, tag_command
 
-__all__ = ["Commands", "Item"]
+__all__ = ["Commands", "Write"]
 
 log = logging.getLogger("memo")
-# One entry to store in a batch: key, value, ttl, delta, tags, soft.
-Item = tuple[CacheKey, Any, "float | None", float, tuple[str, ...], "float | None"]
+# One entry to store in a batch, as bytes: Redis key, entry, PX in ms (0: none), tags.
+Write = tuple[str, bytes, int, tuple[str, ...]]
 
 
 class Commands:
-    """Key names and operation generators of a RedisStore."""
+    """Key names and operation generators of the Redis backend."""
 
     endpoint: Endpoint | None
     namespace: str
-    codec: Codec
     lease_ttl: float
     writer_id: str
     channel: str
@@ -76,50 +71,13 @@ class Commands:
     # -- operations, written once ------------------------------------------------------
 
     def _set(
-        self,
-        key: CacheKey,
-        value: Any,
-        ttl: float | None,
-        *,
-        delta: float,
-        tags: tuple[str, ...],
-        token: str,
-        mode: str,
-        soft: float | None,
-        generation: int,
+        self, remote: str, data: bytes, ttl_ms: int, tags: tuple[str, ...], *, token: str, mode: str
     ) -> Op:
-        remote = key.remote
-        payload, ttl_ms = self._entry(
-            remote, value, ttl, delta=delta, soft=soft, generation=generation
-        )
-        args = (payload, ttl_ms, token, mode, self.channel, self.message("k", remote))
+        args = (data, ttl_ms, token, mode, self.channel, self.message("k", remote))
         written = yield WRITE((remote, self.entry_key(remote)), args)
         if written and tags:
             yield Batch(tuple(tag_command(self.tag_key(t), remote, ttl_ms) for t in tags))
         return bool(written)
-
-    def _entry(
-        self,
-        remote: str,
-        value: Any,
-        ttl: float | None,
-        *,
-        delta: float,
-        soft: float | None,
-        generation: int,
-    ) -> tuple[bytes, int]:
-        """The entry's bytes (stamped with its soft deadline and generation) and its PX."""
-        now = CLOCK.time()
-        payload = self.codec.encode(
-            remote,
-            value,
-            created=now,
-            expires=None if ttl is None else now + ttl,
-            delta=delta,
-            soft=None if soft is None else now + soft,
-            generation=generation,
-        )
-        return payload, 0 if ttl is None else max(1, int(ttl * 1000))
 
     def _delete(self, remote: str) -> Op:
         args = (self.channel, self.message("k", remote))
@@ -167,23 +125,13 @@ class Commands:
         reply = yield Command(("HGETALL", self.generations_key))
         return [(name, int(value)) for name, value in pairs(reply)]
 
-    def _get_many(self, keys: list[CacheKey], generations: list[int]) -> Op:
-        replies = yield Batch(tuple(Command(("GET", key.remote)) for key in keys))
-        return [
-            None if raw is None else self._decode(key, raw, generation)
-            for key, raw, generation in zip(keys, replies, generations, strict=True)
-        ]
+    def _get_many(self, remotes: list[str]) -> Op:
+        return list((yield Batch(tuple(Command(("GET", remote)) for remote in remotes))))
 
-    def _set_many(self, items: list[Item], generations: list[int]) -> Op:
+    def _set_many(self, items: list[Write]) -> Op:
         calls: list[Command | ScriptCall] = []
-        for (key, value, ttl, delta, tags, soft), generation in zip(
-            items, generations, strict=True
-        ):
-            remote = key.remote
-            payload, ttl_ms = self._entry(
-                remote, value, ttl, delta=delta, soft=soft, generation=generation
-            )
-            args = (payload, ttl_ms, "", "set", self.channel, self.message("k", remote))
+        for remote, data, ttl_ms, tags in items:
+            args = (data, ttl_ms, "", "set", self.channel, self.message("k", remote))
             calls.append(WRITE((remote, self.entry_key(remote)), args))
             calls.extend(tag_command(self.tag_key(t), remote, ttl_ms) for t in tags)
         if calls:
@@ -209,27 +157,6 @@ class Commands:
             )
             self.generations[GENERATION_FLOOR] = floor
         return int(generation)
-
-    def _decode(self, key: CacheKey, raw: bytes, generation: int) -> RemoteEntry | None:
-        """The entry in raw, or None: expired, of an older generation (a plain miss) or
-        failing a check (counted and logged by key hash, then overwritten by the next write)."""
-        try:
-            decoded = self.codec.decode(key.remote, raw, generation)
-        except Stale:
-            return None
-        except Rejected as exc:
-            self.corrupt += 1
-            self._log(f"memo: rejected L2 entry {key_hash(key.remote)} ({exc.reason}); a miss")
-            return None
-        now_wall, now = CLOCK.time(), CLOCK.monotonic()
-        remaining = None if decoded.expires is None else decoded.expires - now_wall
-        if remaining is not None and remaining <= 0:
-            return None
-        deadline = FOREVER if remaining is None else now + remaining
-        entry = RemoteEntry(decoded.value, deadline, decoded.delta, decoded.created)
-        if decoded.soft is not None:  # the writer's refresh deadline, on this clock
-            entry.soft = now + (decoded.soft - now_wall)
-        return entry
 
     def _log(self, message: str) -> None:
         now = time.monotonic()

@@ -1,9 +1,10 @@
 """What memo asks of Redis, written once as generators of commands.
 
 Each operation yields `Command`s (or a `Script` or a `Batch`) and receives the reply; the
-two executors in `_redis/store.py` send them with redis-py's sync or asyncio client. Scripts keep
-a write, its lease check and its invalidation message atomic, so a compute that outlived its
-lease never overwrites a newer value nor brings back an invalidated key.
+executor (`_redis/_async/executor.py`, the sync one generated) sends them with redis-py's
+sync or asyncio client. Scripts keep a write, its lease check and its invalidation message
+atomic, so a compute that outlived its lease never overwrites a newer value nor brings back
+an invalidated key.
 """
 
 from __future__ import annotations

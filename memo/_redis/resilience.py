@@ -19,19 +19,21 @@ from memo._errors import SerializationError
 from memo._keys.key import CacheKey
 from memo._policy import trace
 from memo._redis import replayer
+from memo._redis._async.executor import AsyncExecutor
+from memo._redis._sync.executor import SyncExecutor
 from memo._redis.breaker import CircuitBreaker
 from memo._redis.client import close_with_loop, import_redis, make_client
 from memo._redis.commands import Commands
 from memo._redis.ops import Op
-from memo._redis.transport import is_outage, send_async, send_sync, short_error
+from memo._redis.transport import is_outage, short_error
 
-__all__ = ["Resilience"]
+__all__ = ["Executing", "Resilience"]
 
 _PENDING_LIMIT = 10_000
 
 
-class Resilience(Commands):
-    """Executors, outage handling and lease keeping of a RedisStore."""
+class Executing(Commands):
+    """The colour-free part of running operations: clients, the breaker, failures."""
 
     socket_timeout: float
     on_error: str
@@ -96,38 +98,6 @@ class Resilience(Commands):
             return True
         return False
 
-    def _run(self, op: Op, fallback: Any, key: CacheKey | None = None) -> Any:
-        if self._skip(key):
-            op.close()
-            return fallback
-        client = self.client
-        reply: Any = None
-        try:
-            while True:
-                request = op.send(reply)
-                reply = send_sync(client, request)
-        except StopIteration as stop:
-            self._succeeded()
-            return stop.value
-        except Exception as exc:
-            return self._failed(exc, fallback, key)
-
-    async def _arun(self, op: Op, fallback: Any, key: CacheKey | None = None) -> Any:
-        if self._skip(key):
-            op.close()
-            return fallback
-        reply: Any = None
-        try:
-            client = await self.async_client()
-            while True:
-                request = op.send(reply)
-                reply = await send_async(client, request)
-        except StopIteration as stop:
-            self._succeeded()
-            return stop.value
-        except Exception as exc:
-            return self._failed(exc, fallback, key)
-
     def _failed(self, exc: Exception, fallback: Any, key: CacheKey | None) -> Any:
         if isinstance(exc, SerializationError) or self.on_error == "raise":
             raise exc
@@ -146,6 +116,9 @@ class Resilience(Commands):
         if self._pending and not self._replaying:
             self._replay_soon()  # invalidations lost in a short blip: send them now
 
+    def replay(self) -> int:
+        raise NotImplementedError  # Resilience sends the invalidations kept during an outage
+
     def _replay_soon(self) -> None:
         self._replaying = True
 
@@ -156,6 +129,10 @@ class Resilience(Commands):
                 self._replaying = False
 
         threading.Thread(target=run, name=f"memo-replay-{self.name}", daemon=True).start()
+
+
+class Resilience(SyncExecutor, AsyncExecutor, Executing):
+    """Executors, outage handling and lease keeping of the Redis backend."""
 
     # -- leases held while computing ------------------------------------------------------
 
@@ -243,7 +220,7 @@ class Resilience(Commands):
         names = set(self.generations)
         for function in list(self.functions):
             store: Any = function.store
-            if store is self or getattr(store, "redis", None) is self:
+            if _backend_of(store) is self:
                 names.add(function.keys.generation_name)
         return names
 
@@ -252,3 +229,9 @@ class Resilience(Commands):
             remote, _, token = payload.partition("\x00")
             return self._release(remote, token)
         return {"k": self._delete, "t": self._delete_tag, "g": self._bump}[kind](payload)
+
+
+def _backend_of(store: Any) -> Any:
+    """The Redis backend under a store: a RedisStore's, or a TieredStore's L2's."""
+    store = getattr(store, "redis", store)
+    return getattr(store, "backend", None)

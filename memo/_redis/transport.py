@@ -1,69 +1,19 @@
-"""Sending memo's Redis requests: commands, scripts (EVALSHA, then EVAL) and pipelines."""
+"""Sending memo's Redis requests (the senders are generated: `_async/transport.py`) and
+classifying what comes back."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from memo._redis.client import import_redis
-from memo._redis.ops import TAG, Command, ScriptCall
+from memo._redis._async.transport import send_async
+from memo._redis._sync.transport import send_sync
+from memo._redis.ops import TAG, ScriptCall
 
 __all__ = ["is_outage", "key_hash", "send_async", "send_sync", "short_error", "tag_command"]
 
 
 def tag_command(tag_key: str, member: str, ttl_ms: int) -> ScriptCall:
     return TAG((tag_key,), (member, ttl_ms))
-
-
-def send_sync(client: Any, request: Any) -> Any:
-    if isinstance(request, Command):
-        return client.execute_command(*request.args)
-    if isinstance(request, ScriptCall):
-        return _script_sync(client, request)
-    pipe = client.pipeline(transaction=False)
-    for command in request.commands:
-        if isinstance(command, ScriptCall):
-            script = command.script
-            pipe.execute_command(
-                "EVAL", script.source, len(command.keys), *command.keys, *command.args
-            )
-        else:
-            pipe.execute_command(*command.args)
-    return pipe.execute()
-
-
-async def send_async(client: Any, request: Any) -> Any:
-    if isinstance(request, Command):
-        return await client.execute_command(*request.args)
-    if isinstance(request, ScriptCall):
-        return await _script_async(client, request)
-    pipe = client.pipeline(transaction=False)
-    for command in request.commands:
-        if isinstance(command, ScriptCall):
-            script = command.script
-            pipe.execute_command(
-                "EVAL", script.source, len(command.keys), *command.keys, *command.args
-            )
-        else:
-            pipe.execute_command(*command.args)
-    return await pipe.execute()
-
-
-def _script_sync(client: Any, call: ScriptCall) -> Any:
-    redis = import_redis()
-    n, script = len(call.keys), call.script
-    try:
-        return client.execute_command("EVALSHA", script.sha, n, *call.keys, *call.args)
-    except redis.exceptions.NoScriptError:
-        return client.execute_command("EVAL", script.source, n, *call.keys, *call.args)
-
-
-async def _script_async(client: Any, call: ScriptCall) -> Any:
-    redis = import_redis()
-    n, script = len(call.keys), call.script
-    try:
-        return await client.execute_command("EVALSHA", script.sha, n, *call.keys, *call.args)
-    except redis.exceptions.NoScriptError:
-        return await client.execute_command("EVAL", script.source, n, *call.keys, *call.args)
 
 
 def is_outage(redis: Any, exc: BaseException) -> bool:

@@ -11,22 +11,24 @@ never leave a stale copy here.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Hashable, Iterable, MutableMapping
+from collections.abc import Callable, Hashable, MutableMapping
 from typing import Any, NamedTuple
 
 from memo._clock import CLOCK
-from memo._errors import ConfigurationError, SerializationError
+from memo._errors import ConfigurationError
 from memo._keys.key import CacheKey
 from memo._policy import trace
 from memo._policy.entry import FOREVER, Entry
 from memo._redis.store import RedisStore
+from memo._stores._async.tiered import AsyncTiered
+from memo._stores._sync.tiered import SyncTiered
 from memo._stores.memory import MemoryStore
 
-__all__ = ["TieredStore"]
+__all__ = ["TieredBase", "TieredStore"]
 
 
-class TieredStore:
-    """L1 (a MemoryStore) in front of L2 (a RedisStore)."""
+class TieredBase:
+    """The colour-free part of a TieredStore: tiers, coherence hooks, the shared steps."""
 
     def __init__(self, l1: MemoryStore, l2: RedisStore) -> None:
         if not isinstance(l1, MemoryStore) or not isinstance(l2, RedisStore):
@@ -47,7 +49,7 @@ class TieredStore:
     @property
     def closed(self) -> bool:
         """Whether close() was called (its Redis tier no longer serves)."""
-        return self.redis.closed
+        return bool(self.redis.backend.closed)
 
     # -- when L1 may be used -------------------------------------------------------------
 
@@ -104,161 +106,15 @@ class TieredStore:
     def _cores(self) -> list[Any]:
         return [core for core in list(self.functions) if core.store is self]
 
-    # -- the store protocol, sync ----------------------------------------------------------
-
-    def get(self, key: CacheKey, *, local_only: bool = False, fresh: bool = False) -> Entry | None:
-        """L1, else Redis; a Redis hit is copied into L1 unless an event raced it.
-
-        fresh skips L1: a refresh deciding whether another process already refreshed must
-        not trust an L1 copy whose eviction event may still be on its way.
-        """
-        entry, seq = (None, self.redis.events.seq) if fresh else self._before_get(key)
-        if entry is not None or local_only or seq is None:
-            return entry
-        return self._after_get(key, self.redis.get(key), seq)
-
-    def set(
-        self,
-        key: CacheKey,
-        value: Any,
-        ttl: float | None,
-        *,
-        delta: float = 0.0,
-        tags: Iterable[str] = (),
-        token: str = "",
-        mode: str = "set",
-        soft: float | None = None,
-    ) -> bool:
-        """Redis first, then L1 (if the write won and no event raced it)."""
-        local = _Local(key, value, ttl, delta, tuple(tags), soft, self.redis.events.seq)
-        try:
-            written = self.redis.set(
-                key, value, ttl, delta=delta, tags=local.tags, token=token, mode=mode, soft=soft
-            )
-        except SerializationError:
-            self._keep(local, raced=False)
-            raise
-        return self._after_set(local, written)
-
-    def delete(self, key: CacheKey) -> bool:
-        """Remove from both tiers and from every process's L1."""
-        local = self.memory.delete_local(key.local)
-        return self.redis.delete(key) or local
-
-    def delete_tag(self, tag: str) -> int:
-        """Remove every entry with tag from both tiers, in every process."""
-        local = self.memory.delete_tag(tag)
-        return max(self._evict_copies(self.redis.delete_tag_keys(tag)), local)
-
-    def get_many(self, keys: list[CacheKey]) -> list[Entry | None]:
-        """L1 for each key, then one pipelined round trip to Redis for the rest."""
-        found, missing, seq = self._before_many(keys)
-        remote = self.redis.get_many([keys[i] for i in missing])
-        return self._after_many(keys, found, missing, remote, seq)
-
-    def set_many(self, items: list[Any]) -> int:
-        """One pipelined round trip to Redis, then L1."""
-        seq = self.redis.events.seq
-        stored = self.redis.set_many(items)
-        self._keep_many(items, seq)
-        return stored
-
-    def claim(self, key: CacheKey, token: str) -> bool | None:
-        """The key's lease across processes."""
-        return self.redis.claim(key, token)
-
-    def release(self, key: CacheKey, token: str) -> None:
-        """Give the lease back."""
-        self.redis.release(key, token)
-
-    def wait(self, key: CacheKey, timeout: float) -> None:
-        """Until key is filled elsewhere, or timeout."""
-        self.redis.wait(key, timeout)
+    # -- the store protocol's colour-free members (the rest: `_stores/_async/tiered.py`) --
 
     def generation(self, name: str) -> int:
         """The function's generation, shared through Redis."""
         return self.redis.generation(name)
 
-    def bump_generation(self, name: str) -> int | None:
-        """Move the function to a new generation in every process."""
-        return self.redis.bump_generation(name)
-
     def close(self) -> None:
         """Close L2 (L1 needs nothing)."""
         self.redis.close()
-
-    # -- the store protocol, async: the same steps around awaited Redis calls ---------------
-
-    async def aget(
-        self, key: CacheKey, *, local_only: bool = False, fresh: bool = False
-    ) -> Entry | None:
-        """`get` for async callers."""
-        entry, seq = (None, self.redis.events.seq) if fresh else self._before_get(key)
-        if entry is not None or local_only or seq is None:
-            return entry
-        return self._after_get(key, await self.redis.aget(key), seq)
-
-    async def aset(
-        self,
-        key: CacheKey,
-        value: Any,
-        ttl: float | None,
-        *,
-        delta: float = 0.0,
-        tags: Iterable[str] = (),
-        token: str = "",
-        mode: str = "set",
-        soft: float | None = None,
-    ) -> bool:
-        """`set` for async callers."""
-        local = _Local(key, value, ttl, delta, tuple(tags), soft, self.redis.events.seq)
-        try:
-            written = await self.redis.aset(
-                key, value, ttl, delta=delta, tags=local.tags, token=token, mode=mode, soft=soft
-            )
-        except SerializationError:
-            self._keep(local, raced=False)
-            raise
-        return self._after_set(local, written)
-
-    async def adelete(self, key: CacheKey) -> bool:
-        """`delete` for async callers."""
-        local = self.memory.delete_local(key.local)
-        return await self.redis.adelete(key) or local
-
-    async def adelete_tag(self, tag: str) -> int:
-        """`delete_tag` for async callers."""
-        local = self.memory.delete_tag(tag)
-        return max(self._evict_copies(await self.redis.adelete_tag_keys(tag)), local)
-
-    async def aget_many(self, keys: list[CacheKey]) -> list[Entry | None]:
-        """`get_many` for async callers."""
-        found, missing, seq = self._before_many(keys)
-        remote = await self.redis.aget_many([keys[i] for i in missing])
-        return self._after_many(keys, found, missing, remote, seq)
-
-    async def aset_many(self, items: list[Any]) -> int:
-        """`set_many` for async callers."""
-        seq = self.redis.events.seq
-        stored = await self.redis.aset_many(items)
-        self._keep_many(items, seq)
-        return stored
-
-    async def aclaim(self, key: CacheKey, token: str) -> bool | None:
-        """`claim` for async callers."""
-        return await self.redis.aclaim(key, token)
-
-    async def arelease(self, key: CacheKey, token: str) -> None:
-        """`release` for async callers."""
-        await self.redis.arelease(key, token)
-
-    async def await_fill(self, key: CacheKey, timeout: float) -> None:
-        """`wait` for async callers."""
-        await self.redis.await_fill(key, timeout)
-
-    async def abump_generation(self, name: str) -> int | None:
-        """`bump_generation` for async callers."""
-        return await self.redis.abump_generation(name)
 
     # -- the steps both colours share -----------------------------------------------------
 
@@ -279,9 +135,24 @@ class TieredStore:
         return None, self.redis.events.seq
 
     def _after_get(self, key: CacheKey, entry: Entry | None, seq: int) -> Entry | None:
-        if entry is not None and self.l1_active:
+        # While invalidations wait for replay, Redis may still hold what they remove: keep
+        # such a copy out of L1, where it would outlive the replay.
+        if entry is not None and self.l1_active and not self.redis.backend.pending_count():
             self._promote(key, entry, seq)
         return entry
+
+    def _local(
+        self,
+        key: CacheKey,
+        value: Any,
+        ttl: float | None,
+        *,
+        delta: float,
+        tags: tuple[str, ...],
+        soft: float | None,
+    ) -> _Local:
+        """A write's L1 copy, with the event count before Redis is asked."""
+        return _Local(key, value, ttl, delta, tags, soft, self.redis.events.seq)
 
     def _after_set(self, local: _Local, written: bool) -> bool:
         if written or trace.failed(local.key):  # Redis failed: L1 is all this value has
@@ -357,3 +228,7 @@ class _Local(NamedTuple):
     tags: tuple[str, ...]
     soft: float | None
     seq: int
+
+
+class TieredStore(SyncTiered, AsyncTiered, TieredBase):
+    """L1 (a MemoryStore) in front of L2 (a RedisStore)."""

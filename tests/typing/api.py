@@ -1,7 +1,7 @@
 """Correct uses of memo's public API, checked by `mypy --strict` (`make typecheck`).
 
 Every check lives in a function, so importing this module decorates nothing and registers
-nothing in `memo.stats()`; `tests/test_typing.py` calls each one to show the real handles
+nothing in `memo.stats()`; `tests/api/test_typing.py` calls each one to show the real handles
 behave as typed. `assert_type` fails the type check when the inferred type is not exactly
 the one written (and returns its argument unchanged at runtime).
 

@@ -1,0 +1,1 @@
+"""The Redis tier's I/O code in one colour (the async one is the source: scripts/unasync.py)."""
