@@ -38,6 +38,8 @@ bench: $(STAMP)
 
 soak: $(STAMP)
 	$(PY) -m bench.soak --minutes 10
+	$(PY) -m bench.soak --minutes 1 --tls
+	$(PY) -m bench.soak --minutes 1 --cluster
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache .hypothesis

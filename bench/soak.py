@@ -3,11 +3,18 @@
 ``python -m bench.soak --minutes 10`` (``make soak``) or ``--seconds 40 --processes 2`` (the
 short run of the test suite). A private redis-server (append-only file, so a SIGKILLed server
 comes back with its data) sits behind a fault-injecting TCP proxy; the workers
-(`bench._soak_worker`) reach it only through the proxy. Until the deadline the nemesis, every
-1-3 s, does one of: SIGKILL + restart redis-server, SIGSTOP/SIGCONT it, flap the proxy, drop
-the proxy's connections, kill the pub/sub (invalidation) connections, SIGKILL a worker and
-start a replacement. Then the workers flush and exit and `bench._soak_check` holds the
-history to the contract. Exit status 1 when there is any violation.
+(`bench._soak_worker`) reach it only through the proxy. Until the deadline the nemesis
+(`bench._soak_run`), every 1-3 s, does one of: SIGKILL + restart redis-server, SIGSTOP/SIGCONT
+it, flap the proxy, drop the proxy's connections, kill the pub/sub (invalidation) connections,
+SIGKILL a worker and start a replacement, squat one of memo's keys (a lease without TTL, a
+list at the generations hash, a string at a tag's set), or invalidate from a fresh process
+while Redis hangs and leave that process idle; once per run it rotates the secret (every
+worker restarted with ["old", "new"], later with "new"). The workload includes re-entrant and
+tagged cached functions. ``--tls`` runs the same over rediss:// (through the proxy);
+``--cluster`` over a 3-master Redis Cluster with replicas, without the proxy and its faults
+(the nemesis SIGKILLs a master once instead). Then the workers flush and exit and
+`bench._soak_check` holds the history to the contract. Exit status 1 when there is any
+violation.
 """
 
 from __future__ import annotations
@@ -16,26 +23,16 @@ import argparse
 import contextlib
 import glob
 import json
-import multiprocessing
 import os
-import random
 import sqlite3
 import sys
 import tempfile
-import time
-import uuid
 from collections import Counter
 from collections.abc import Sequence
-from multiprocessing.context import SpawnProcess
 from typing import Any
 
-from bench import _soak_worker as worker
 from bench._soak_check import Verdict, check
-from tests.support.redis_servers import RedisServer
-from tests.support.tcp_proxy import TcpProxy
-
-CTX = multiprocessing.get_context("spawn")
-NEMESIS = ("redis_kill", "redis_stop", "proxy_flap", "proxy_drop", "events_kill", "worker_kill")
+from bench._soak_run import Run
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -49,6 +46,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--tasks", type=int, default=4, help="asyncio tasks per process")
     parser.add_argument("--keys", type=int, default=64, help="keys per kind")
     parser.add_argument("--pace", type=float, default=0.005, help="mean pause between ops (s)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--cluster", action="store_true", help="a 3-master Redis Cluster (no proxy faults)"
+    )
+    mode.add_argument("--tls", action="store_true", help="rediss:// (TLS) through the proxy")
     parser.add_argument("--no-nemesis", action="store_true", help="no faults (a baseline)")
     parser.add_argument("--json", metavar="FILE", help="also write the report to FILE")
     parser.add_argument("--keep", metavar="DIR", help="keep the histories in DIR")
@@ -57,112 +59,6 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.processes < 1 or args.threads < 1 or args.tasks < 1 or args.duration <= 0:
         parser.error("--processes, --threads, --tasks and the length must be positive")
     return args
-
-
-class Run:
-    """The servers, the workers and the nemesis of one soak run."""
-
-    def __init__(self, args: argparse.Namespace, directory: str) -> None:
-        self.args = args
-        self.dir = directory
-        self.rng = random.Random(args.seed)
-        self.server = RedisServer(args=("--appendonly", "yes", "--appendfsync", "everysec"))
-        self.proxy: TcpProxy | None = None
-        self.db = os.path.join(directory, "source.db")
-        self.deadline = 0.0
-        self.workers: dict[int, SpawnProcess] = {}
-        self.nemesis: list[dict[str, Any]] = []
-        self.namespace = f"soak{uuid.uuid4().hex[:8]}"
-
-    def config(self, slot: int) -> dict[str, Any]:
-        args = self.args
-        return {
-            "slot": slot,
-            "seed": args.seed,
-            "url": self.proxy.url if self.proxy is not None else self.server.url,
-            "namespace": self.namespace,
-            "db": self.db,
-            "dir": self.dir,
-            "deadline": self.deadline,
-            "threads": args.threads,
-            "tasks": args.tasks,
-            "units": args.processes * (args.threads + args.tasks),
-            "keys": args.keys,
-            "pace": args.pace,
-            "flush_timeout": 30.0,
-        }
-
-    def spawn(self, slot: int) -> None:
-        process = CTX.Process(target=worker.run, args=(self.config(slot),), daemon=True)
-        process.start()
-        self.workers[slot] = process
-
-    def start(self) -> None:
-        worker.create_db(self.db)
-        self.server.start()
-        self.proxy = TcpProxy(self.server.host, self.server.port).start()
-        self.deadline = time.time() + self.args.duration
-        for slot in range(self.args.processes):
-            self.spawn(slot)
-
-    def act(self, kind: str) -> dict[str, Any]:
-        """One nemesis action; its record (kind, start, end, detail)."""
-        assert self.proxy is not None
-        event: dict[str, Any] = {"kind": kind, "s": time.time()}
-        if kind == "redis_kill":
-            self.server.kill()
-            time.sleep(self.rng.uniform(0.2, 0.8))
-            self.server.start()
-        elif kind == "redis_stop":
-            self.server.pause()
-            time.sleep(self.rng.uniform(0.5, 1.5))
-            self.server.resume()
-        elif kind == "proxy_flap":
-            self.proxy.flap(0.25, 1.0)
-            self.proxy.wait_flap()
-        elif kind == "proxy_drop":
-            self.proxy.drop()
-        elif kind == "events_kill":
-            event["killed"] = self.server.command("CLIENT", "KILL", "TYPE", "pubsub")
-        else:
-            slot = self.rng.randrange(self.args.processes)
-            process = self.workers[slot]
-            event["slot"], event["pid"] = slot, process.pid
-            process.kill()
-            process.join(10)
-            self.spawn(slot)
-        event["e"] = time.time()
-        return event
-
-    def run_nemesis(self) -> None:
-        """Faults until the deadline (none with --no-nemesis)."""
-        while time.time() < self.deadline - 1.0:
-            time.sleep(min(self.rng.uniform(1.0, 3.0), max(0.0, self.deadline - time.time())))
-            if self.args.no_nemesis or time.time() >= self.deadline - 1.0:
-                continue
-            self.nemesis.append(self.act(self.rng.choice(NEMESIS)))
-
-    def finish(self) -> None:
-        """Make sure Redis is up, then wait for the workers to flush and exit."""
-        if not self.server.running:
-            self.server.start()
-        self.server.resume()
-        limit = time.time() + 90
-        for slot, process in self.workers.items():
-            process.join(max(1.0, limit - time.time()))
-            if process.is_alive():
-                process.kill()
-                process.join(5)
-                raise RuntimeError(f"worker in slot {slot} did not finish in time")
-
-    def stop(self) -> None:
-        for process in self.workers.values():
-            if process.is_alive():
-                process.kill()
-                process.join(5)
-        if self.proxy is not None:
-            self.proxy.stop()
-        self.server.stop()
 
 
 def _histories(directory: str) -> list[dict[str, Any]]:
@@ -190,6 +86,7 @@ def report(
     total = sum(verdict.ops.values())
     return {
         "seed": args.seed,
+        "mode": "cluster" if args.cluster else "tls" if args.tls else "plain",
         "seconds": args.duration,
         "processes": args.processes,
         "threads": args.threads,
@@ -200,6 +97,10 @@ def report(
         "nemesis": dict(sorted(Counter(event["kind"] for event in nemesis).items())),
         "errors": verdict.errors,
         "stale_reads": verdict.stale_reads,
+        "max_reentry": round(verdict.max_reentry, 3),
+        "tag_races": verdict.tag_races,
+        "reentry_waits": verdict.reentry_waits,
+        "notes": verdict.notes,
         "max_staleness": {k: round(v, 3) for k, v in sorted(verdict.max_staleness.items())},
         "bounds": {k: round(v, 3) for k, v in verdict.bounds.items()},
         "sink_keys": verdict.sink_keys,
@@ -215,6 +116,7 @@ def render(data: dict[str, Any]) -> str:
     """The report as a two-column table."""
     rows = [
         ("seed", str(data["seed"])),
+        ("mode", data["mode"]),
         ("length", f"{data['seconds']:g} s"),
         (
             "workers",
@@ -228,6 +130,9 @@ def render(data: dict[str, Any]) -> str:
     rows += [
         ("exceptions", str(data["errors"])),
         ("reads older than a finished write", str(data["stale_reads"])),
+        ("slowest re-entrant call", f"{data['max_reentry']:.3f} s"),
+        ("stale tget after a tag race (known)", str(data["tag_races"])),
+        ("re-entrant waits on own lease (known)", str(data["reentry_waits"])),
     ]
     rows += [(f"  max staleness {k}", f"{v:.3f} s") for k, v in data["max_staleness"].items()]
     rows += [(f"  bound {k}", f"{v:.3f} s") for k, v in data["bounds"].items()]
@@ -241,6 +146,7 @@ def render(data: dict[str, Any]) -> str:
     width = max(len(name) for name, _ in rows)
     lines = ["memo soak", "=" * (width + 20)]
     lines += [f"{name:<{width}}  {value}" for name, value in rows]
+    lines += [f"NOTE: {line}" for line in data["notes"]]
     lines += [f"VIOLATION: {line}" for line in data["violations"]]
     return "\n".join(lines)
 
@@ -257,7 +163,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
             run.finish()
         finally:
             run.stop()
-        verdict = check(_histories(directory), run.nemesis, _sink(run.db))
+        verdict = check(_histories(directory), run.nemesis, _sink(run.db), mode=run.mode)
         if args.keep:
             with open(os.path.join(directory, "nemesis.json"), "w") as f:
                 json.dump(run.nemesis, f)
