@@ -75,13 +75,11 @@ REENTRANT = ("rget", "arget")
 # memo.invalidate_tag does not fence a compute in flight (see _tag_race); set to False once
 # memo does, and every stale tget read is a violation again
 TAG_RACE_KNOWN = True
-# memo's re-entry check compares L1 keys, which carry the function's token: a generation move
-# between the outer and the inner call (another process's invalidate_all, or the floor memo
-# moves when it repairs a squatted tag set or generations hash) gives the inner call a new
-# token, so it claims the Redis lease its own outer call holds and waits lock_timeout. While
-# REENTRY_TOKEN_KNOWN is True, such a wait after a squat_tag/squat_generations is counted
-# (reentry_waits), not a violation.
-REENTRY_TOKEN_KNOWN = True
+# memo's re-entry check used to compare L1 keys, which carry the function's token, so a
+# generation move between the outer and the inner call made the inner call wait on its own
+# lease; fixed (flights also remember a call without its token), so such a wait is a
+# violation again. Set True only to count them apart (reentry_waits) while diagnosing.
+REENTRY_TOKEN_KNOWN = False
 MOVES = ("squat_tag", "squat_generations")
 WB_WRITES = ("wb", "awb")
 REDIS_FAULTS = ("redis_kill", "redis_stop", "proxy_flap", "proxy_drop", "idle_invalidate")
