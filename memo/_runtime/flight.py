@@ -25,15 +25,16 @@ __all__ = ["AsyncFlights", "ThreadFlights"]
 
 def _untokened(key: Hashable) -> Hashable:
     """The L1 key without the function's token (its first element)."""
-    return key[1:] if isinstance(key, tuple) else key
+    return key[1:] if type(key) is tuple else key
 
 
 class _ThreadFlight:
     """A one-shot latch: a lock the leader holds until it lands (cheaper than an Event)."""
 
-    __slots__ = ("latch", "outcome", "owner")
+    __slots__ = ("key", "latch", "outcome", "owner")
 
-    def __init__(self) -> None:
+    def __init__(self, key: Hashable) -> None:
+        self.key = key  # the full L1 key (with the token) the leader computes
         self.latch = threading.Lock()
         self.latch.acquire()
         self.outcome: Outcome | None = None
@@ -41,25 +42,30 @@ class _ThreadFlight:
 
 
 class ThreadFlights:
-    """Leader election and hand-over between threads."""
+    """Leader election and hand-over between threads.
+
+    Flights are filed by the call (the L1 key without its token) and remember the token they
+    compute for: a caller with the same key follows; the leader's own thread under a newer
+    token has re-entered; another thread under another token computes on its own (after an
+    `invalidate_all()` it must not adopt a value computed before it).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._flights: dict[Hashable, _ThreadFlight] = {}
-        self._calls: dict[Hashable, _ThreadFlight] = {}  # by key without token
 
     def lead(self, key: Hashable) -> _ThreadFlight | None:
-        """None if the caller now leads key; otherwise the flight to follow (the caller's own
-        when it re-enters its call under a newer token)."""
+        """None if the caller now leads key (or computes on its own); otherwise the flight
+        to follow (the caller's own when it re-enters its call under a newer token)."""
+        call = _untokened(key)
         with self._lock:
-            flight = self._flights.get(key)
-            if flight is not None:
+            flight = self._flights.get(call)
+            if flight is None:
+                self._flights[call] = _ThreadFlight(key)
+                return None
+            if flight.key == key or flight.owner == threading.get_ident():
                 return flight
-            outer = self._calls.get(_untokened(key))
-            if outer is not None and outer.owner == threading.get_ident():
-                return outer
-            self._flights[key] = self._calls[_untokened(key)] = _ThreadFlight()
-            return None
+            return None  # another token's flight: compute alone (its land finds no flight)
 
     def follow(self, flight: _ThreadFlight, timeout: float) -> Any:
         """The leader's outcome, None when it did not come within timeout, or REENTERED when
@@ -73,13 +79,14 @@ class ThreadFlights:
 
     def land(self, key: Hashable, outcome: Outcome) -> None:
         """Hand outcome to every follower of key and end the flight."""
+        call = _untokened(key)
         with self._lock:
-            flight = self._flights.pop(key, None)
-            if flight is not None and self._calls.get(_untokened(key)) is flight:
-                del self._calls[_untokened(key)]
-        if flight is not None:
-            flight.outcome = outcome
-            flight.latch.release()
+            flight = self._flights.get(call)
+            if flight is None or flight.key != key:
+                return  # not this caller's flight (it computed alone)
+            del self._flights[call]
+        flight.outcome = outcome
+        flight.latch.release()
 
     def __len__(self) -> int:
         return len(self._flights)
