@@ -11,6 +11,7 @@ the breaker's own probe brings Redis back, and its recovery replays.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any, Protocol
 
 __all__ = ["POLL", "start"]
@@ -32,16 +33,16 @@ class _Replaying(Protocol):
     def _probe(self) -> None: ...
 
 
-_running: set[int] = set()
+_running: weakref.WeakSet[Any] = weakref.WeakSet()  # stores with a replayer now
 _lock = threading.Lock()
 
 
 def start(store: _Replaying) -> None:
     """Make sure one replayer runs for store while it has invalidations to send."""
     with _lock:
-        if id(store) in _running:
+        if store in _running:
             return
-        _running.add(id(store))
+        _running.add(store)
     thread = threading.Thread(
         target=_run, args=(store,), name=f"memo-replayer-{store.name}", daemon=True
     )
@@ -69,4 +70,4 @@ def _run(store: _Replaying) -> None:
 
 def _done(store: _Replaying) -> None:
     with _lock:
-        _running.discard(id(store))
+        _running.discard(store)

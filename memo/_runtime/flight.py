@@ -93,38 +93,40 @@ class ThreadFlights:
 
 
 class _TaskFlight:
-    """A leader task's future, which its followers await."""
+    """A leader task's future, which its followers await, and the key it computes for."""
 
-    __slots__ = ("future", "owner")
+    __slots__ = ("future", "key", "owner")
 
-    def __init__(self, future: asyncio.Future[Outcome], owner: asyncio.Task[Any] | None) -> None:
+    def __init__(
+        self, key: Hashable, future: asyncio.Future[Outcome], owner: asyncio.Task[Any] | None
+    ) -> None:
+        self.key = key
         self.future = future
         self.owner = owner
 
 
 class AsyncFlights:
-    """Leader election and hand-over between tasks of one or more event loops."""
+    """Leader election and hand-over between tasks of one or more event loops, filed by call
+    as ThreadFlights are (see there)."""
 
     def __init__(self) -> None:
-        # A future belongs to one loop, so flights are per (loop, key); no lock needed
+        # A future belongs to one loop, so flights are per (loop, call); no lock needed
         # beyond the GIL because each step below is a single dict operation.
         self._flights: dict[tuple[int, Hashable], _TaskFlight] = {}
-        self._calls: dict[tuple[int, Hashable], _TaskFlight] = {}  # by key without token
 
     def lead(self, key: Hashable) -> _TaskFlight | None:
-        """None if the calling task now leads key; otherwise the flight to await (the task's
-        own when it re-enters its call under a newer token)."""
+        """None if the calling task now leads key (or computes on its own); otherwise the
+        flight to await (the task's own when it re-enters its call under a newer token)."""
         loop = asyncio.get_running_loop()
-        slot, call = (id(loop), key), (id(loop), _untokened(key))
+        slot = (id(loop), _untokened(key))
         flight = self._flights.get(slot)
-        if flight is not None:
-            return flight
         task = asyncio.current_task()
-        outer = self._calls.get(call)
-        if outer is not None and outer.owner is task:
-            return outer
-        self._flights[slot] = self._calls[call] = _TaskFlight(loop.create_future(), task)
-        return None
+        if flight is None:
+            self._flights[slot] = _TaskFlight(key, loop.create_future(), task)
+            return None
+        if flight.key == key or flight.owner is task:
+            return flight
+        return None  # another token's flight: compute alone (its land finds no flight)
 
     async def follow(self, flight: _TaskFlight, timeout: float) -> Any:
         """The leader's outcome, None when it did not come within timeout, or REENTERED when
@@ -138,11 +140,12 @@ class AsyncFlights:
 
     def land(self, key: Hashable, outcome: Outcome) -> None:
         """Hand outcome to every follower of key and end the flight."""
-        loop_id = id(asyncio.get_running_loop())
-        flight = self._flights.pop((loop_id, key), None)
-        if flight is not None and self._calls.get((loop_id, _untokened(key))) is flight:
-            del self._calls[(loop_id, _untokened(key))]
-        if flight is not None and not flight.future.done():
+        slot = (id(asyncio.get_running_loop()), _untokened(key))
+        flight = self._flights.get(slot)
+        if flight is None or flight.key != key:
+            return  # not this caller's flight (it computed alone)
+        del self._flights[slot]
+        if not flight.future.done():
             flight.future.set_result(outcome)
 
     def __len__(self) -> int:
