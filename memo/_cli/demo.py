@@ -39,7 +39,7 @@ from memo._cli.app import (
 from memo._demo import workload as _demo
 from memo._demo.db import Product, ProductDB, zipf_workload
 from memo._demo.plot import FORMATS, Row, plot_latencies, recording, require_matplotlib
-from memo._demo.report import _header, _summary, format_table
+from memo._demo.report import SPARED, _header, _summary, format_table
 from memo._demo.workload import TTL, DemoResult, Progress, ScenarioResult, Stores, plural
 from memo._runtime.refresher import REFRESHER
 
@@ -93,6 +93,15 @@ def run(args: argparse.Namespace) -> int:
     plot: Path | None = getattr(args, "plot", None)
     if plot is not None:
         _check_plot_target(plot)
+    stores = _demo.DemoStores(args.redis_url)
+    try:
+        _run(args, plot, stores)
+    finally:
+        _clean_up(stores)
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace, plot: Path | None, stores: _demo.DemoStores) -> None:
     say = _progress if sys.stderr.isatty() else None
     samples: dict[str, list[float]] = {}
     with recording(samples) if plot is not None else contextlib.nullcontext():
@@ -105,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
             tasks=args.tasks,
             progress=say,
             redis_url=args.redis_url,
+            stores=stores,
         )
         patterns = run_patterns(
             calls=args.calls,
@@ -113,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=say,
             redis_url=args.redis_url,
+            stores=stores,
         )
     scenarios = _ordered(result, patterns)
     sys.stdout.write(format_report(result, patterns, scenarios))
@@ -121,13 +132,22 @@ def run(args: argparse.Namespace) -> int:
             h.scenario.name: h.warmup_calls for h in (patterns.hot_cached, patterns.refresh_ahead)
         }
         rows = [
-            Row(s.name, s.label, samples[s.name], warmups.get(s.name, 1))
+            Row(s.name, s.label, samples[s.name], warmups.get(s.name, 1), s.calls, s.db_calls)
             for s in scenarios
             if s.name in samples
         ]
         plot_latencies(rows, plot, title=_plot_title(result))
-        print(f"plot: latency per scenario written to {plot}")
-    return EXIT_OK
+        print(f"plot: latency and DB calls per scenario written to {plot}")
+
+
+def _clean_up(stores: _demo.DemoStores) -> None:
+    """Remove what the demo wrote to Redis, however the run ended, and say where it was."""
+    if stores.made:
+        removed = stores.clean_up()
+        print(
+            f"redis: the demo wrote {plural(removed, 'key')} under {stores.pattern} "
+            f"({stores.made} namespaces of its own); removed them."
+        )
 
 
 def _progress(message: str) -> None:
@@ -198,10 +218,11 @@ def run_patterns(
     redis_url: str | None = None,
     windows: int = HOT_WINDOWS,
     ttl: float | None = None,
+    stores: _demo.DemoStores | None = None,
 ) -> PatternResults:
     """Run the write and hot-key scenarios (see the module docstring)."""
     say = progress or (lambda _message: None)
-    stores = _demo._stores(redis_url)
+    stores = stores if stores is not None else _demo.DemoStores(redis_url)
     workload = zipf_workload(calls, keys, seed)
     writes = calls // WRITE_EVERY
     say(f"@cached, {plural(writes, 'update')} straight to the database")
@@ -349,6 +370,7 @@ def format_report(
         *_header(result),
         "",
         format_table(scenarios),
+        SPARED,
         "",
         *_summary(result),
         *_pattern_lines(patterns),

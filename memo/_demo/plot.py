@@ -1,11 +1,13 @@
-"""`memo demo --plot FILE.png`: each scenario's latency distribution, one box per scenario.
+"""`memo demo --plot FILE.png`: each scenario's latency distribution and its database calls.
 
 Latencies span five orders of magnitude (a microsecond L1 hit, a 20 ms query), so the axis is
 logarithmic. Each box covers the middle half of the calls with a line at the median; the
 whiskers reach the 1st and 99th percentiles; a diamond marks the slowest call after warm-up
 (the wait a refresh-ahead caller never has once the key is warm); the text at the right gives
 p50, p99 and that slowest call. Colours group the scenarios: uncached, cached, the patterns
-and the stampede. matplotlib is the optional `plot` extra, drawn with the Agg backend.
+and the stampede. A second panel shows each scenario's database calls per call, where the
+stampede's point lies (one query for all threads with single-flight). matplotlib is the
+optional `plot` extra, drawn with the Agg backend.
 """
 
 from __future__ import annotations
@@ -49,12 +51,15 @@ def require_matplotlib() -> None:
 
 class Row(NamedTuple):
     """One scenario: its `memo._demo.workload` name (picks the colour), label, latencies in seconds,
-    and how many of its first calls are warm-up (left out of the slowest-call marker)."""
+    how many of its first calls are warm-up (left out of the slowest-call marker), and its
+    calls and database calls (the bars of the right-hand panel)."""
 
     name: str
     label: str
     latencies: Sequence[float]
     warmup: int = 1
+    calls: int = 0
+    db_calls: int = 0
 
 
 def plot_latencies(rows: Sequence[Row], path: str | Path, *, title: str) -> None:
@@ -73,7 +78,14 @@ def plot_latencies(rows: Sequence[Row], path: str | Path, *, title: str) -> None
     data = [[max(v * 1000, _FLOOR_MS) for v in row.latencies] for row in rows]
     names = [row.name for row in rows]
     slowest = [_slowest(values, row.warmup) for values, row in zip(data, rows, strict=True)]
-    figure, axes = pyplot.subplots(figsize=(12, 0.55 * len(rows) + 1.8), layout="constrained")
+    figure, (axes, queries) = pyplot.subplots(
+        1,
+        2,
+        figsize=(14, 0.55 * len(rows) + 1.8),
+        layout="constrained",
+        sharey=True,
+        width_ratios=(4, 1),
+    )
     try:
         positions = list(range(len(rows), 0, -1))  # the first row at the top
         boxes = axes.boxplot(
@@ -99,10 +111,35 @@ def plot_latencies(rows: Sequence[Row], path: str | Path, *, title: str) -> None
         axes.set_title(title, fontsize=10)
         axes.grid(axis="x", which="major", alpha=0.4)
         axes.grid(axis="x", which="minor", alpha=0.12)
+        _draw_db_calls(queries, rows, positions)
         figure.legend(handles=legend, loc="outside lower center", ncols=len(legend), fontsize=8)
         figure.savefig(path, dpi=120)
     finally:
         pyplot.close(figure)
+
+
+def _draw_db_calls(axes: Any, rows: Sequence[Row], positions: Sequence[int]) -> None:
+    """The right-hand panel: database calls per scenario, as a share of its calls.
+
+    This is where the stampede's point shows: with single-flight, one query serves every
+    thread; without it, each thread queries. Latency alone hides that.
+    """
+    shares = [row.db_calls / row.calls if row.calls else 0.0 for row in rows]
+    colours = [_group(row.name)[0] for row in rows]
+    axes.barh(positions, shares, height=0.6, color=colours, alpha=0.85)
+    for share, row, y in zip(shares, rows, positions, strict=True):
+        axes.annotate(
+            f"{row.db_calls:,} of {row.calls:,}",
+            xy=(min(share, 1.0), y),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
+    axes.set_xlim(0, 1.45)
+    axes.set_xticks([0, 0.5, 1], ["0%", "50%", "100%"])
+    axes.set_xlabel("database calls per call\n(stampede, lock=True: 1 for all)")
+    axes.grid(axis="x", alpha=0.3)
 
 
 def _colour(boxes: Sequence[Any], names: Sequence[str]) -> list[Any]:

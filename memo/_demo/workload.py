@@ -21,8 +21,9 @@ from typing import Any
 
 import memo
 from memo._demo.db import Product, ProductDB, zipf_workload
+from memo._redis.client import make_client, parse_url
 
-__all__ = ["DemoResult", "ScenarioResult", "percentile", "plural", "run_demo"]
+__all__ = ["DemoResult", "DemoStores", "ScenarioResult", "percentile", "plural", "run_demo"]
 
 TTL = 600.0  # longer than any run: every repeat inside the demo is a hit
 STAMPEDE_MIN_LATENCY_MS = 20.0  # a slow query, so the stampeding threads overlap
@@ -50,6 +51,14 @@ class ScenarioResult:
     def hit_rate(self) -> float | None:
         """memo's own hit rate for this scenario (None when nothing was cached)."""
         return None if self.stats is None else self.stats.hit_rate
+
+    @property
+    def spared(self) -> float | None:
+        """The share of calls that ran no query: hits, and waiters of a stampede that shared
+        another caller's run (None uncached). The hit rate counts those waiters as misses."""
+        if self.stats is None or not self.calls:
+            return None
+        return (self.calls - self.runs) / self.calls
 
     @property
     def runs(self) -> int:
@@ -121,6 +130,7 @@ def run_demo(
     tasks: int = 32,
     progress: Progress | None = None,
     redis_url: str | None = None,
+    stores: DemoStores | None = None,
 ) -> DemoResult:
     """Run every scenario on a database of `keys` products and return their numbers."""
     if min(calls, keys, threads, tasks) < 1 or not 0 <= latency_ms < math.inf:
@@ -130,7 +140,7 @@ def run_demo(
     latency = latency_ms / 1000
     stampede_latency_ms = max(latency_ms, STAMPEDE_MIN_LATENCY_MS)
     scenarios: list[ScenarioResult] = []
-    fresh = _stores(redis_url)
+    fresh = stores if stores is not None else DemoStores(redis_url)
     with ProductDB(keys, latency, seed) as db:
         say(f"uncached: {calls} calls, each one a query")
         scenarios.append(_uncached(db, workload))
@@ -180,25 +190,61 @@ def _async_loader(db: ProductDB) -> ALoad:
 Stores = Callable[[ProductDB], Any]
 
 
-def _stores(redis_url: str | None) -> Stores:
-    """Makes each scenario's fresh store: L1 only, or L1 over Redis in a namespace of its own."""
+class DemoStores:
+    """Makes each scenario's fresh store: L1 only, or L1 over Redis in a namespace of its own.
 
-    def l1_only(db: ProductDB) -> memo.MemoryStore:
+    Over Redis every namespace of one run starts with `demo-<run id>-`, so `clean_up()` can
+    find what the demo wrote (SCAN on that prefix, never KEYS) and remove it.
+    """
+
+    def __init__(self, redis_url: str | None) -> None:
+        self.redis_url = redis_url
+        self.run_id = secrets.token_hex(4)
+        self.made = 0
+        # Products are dataclasses: pickled, so signed with a secret made for this run.
+        self._secret = os.environ.get("MEMO_SECRET") or secrets.token_hex(16)
+
+    def __call__(self, db: ProductDB) -> memo.MemoryStore | memo.TieredStore:
         # Big enough for every product: the demo measures hits, not eviction.
-        return memo.MemoryStore(maxsize=max(db.size, 1))
+        l1 = memo.MemoryStore(maxsize=max(db.size, 1))
+        if self.redis_url is None:
+            return l1
+        self.made += 1
+        namespace = f"demo-{self.run_id}-{self.made}"
+        return memo.TieredStore(
+            l1, memo.RedisStore(self.redis_url, namespace=namespace, secret=self._secret)
+        )
 
-    if redis_url is None:
-        return l1_only
+    @property
+    def pattern(self) -> str:
+        """The Redis keys this run wrote match this pattern."""
+        return f"memo:demo-{self.run_id}-*"
 
-    # Products are dataclasses: pickled, so signed with a secret made for this run.
-    secret = os.environ.get("MEMO_SECRET") or secrets.token_hex(16)
+    def clean_up(self) -> int:
+        """Remove every key this run wrote to Redis; how many there were (0 for L1 only)."""
+        if self.redis_url is None or not self.made:
+            return 0
+        client = make_client(parse_url(self.redis_url), _CLEANUP_TIMEOUT, sync=True)
+        try:
+            removed = 0
+            batch: list[Any] = []
+            for key in client.scan_iter(match=self.pattern, count=500):
+                batch.append(key)
+                if len(batch) >= 500:
+                    removed += _unlink(client, batch)
+            return removed + _unlink(client, batch)
+        finally:
+            client.close()
 
-    def tiered(db: ProductDB) -> memo.TieredStore:
-        namespace = f"demo-{secrets.token_hex(4)}"
-        l2 = memo.RedisStore(redis_url, namespace=namespace, secret=secret)
-        return memo.TieredStore(l1_only(db), l2)
 
-    return tiered
+_CLEANUP_TIMEOUT = 5.0  # seconds per command: a clean-up at the end may take a moment
+
+
+def _unlink(client: Any, keys: list[Any]) -> int:
+    """UNLINK keys one by one (a Cluster's keys live on several slots); empties the list."""
+    removed = sum(int(client.unlink(key)) for key in keys)
+    keys.clear()
+    return removed
 
 
 def _describe(redis_url: str | None) -> str:

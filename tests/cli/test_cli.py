@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
 from memo._cli.app import main
 
@@ -94,6 +95,15 @@ def test_demo_with_redis_url_uses_l2(
     out = capsys.readouterr().out
     assert "L1 + L2 (Redis at 127.0.0.1:" in out
     assert "stampede lock=True" in out
+    # It says where it wrote, and leaves nothing behind in the user's database.
+    cleanup = next(line for line in out.splitlines() if line.startswith("redis: the demo wrote"))
+    pattern = cleanup.split(" under ")[1].split()[0]
+    assert pattern.startswith("memo:demo-") and cleanup.endswith("removed them.")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert list(client.scan_iter(match=pattern, count=1000)) == []
+    finally:
+        client.close()
 
 
 def test_memo_redis_url_env_is_used(
@@ -149,7 +159,7 @@ def test_python_m_memo_demo_runs() -> None:
 def _check_report(out: str) -> None:
     lines = out.splitlines()
     header = next(line for line in lines if line.startswith("scenario"))
-    for column in ("calls", "DB calls", "hit rate", "p50 ms", "p95 ms", "p99 ms", "wall s"):
+    for column in ("calls", "DB calls", "spared", "p50 ms", "p95 ms", "p99 ms", "wall s"):
         assert column in header
     rows = {line.split("  ")[0].rstrip() for line in lines}
     for label in LABELS:

@@ -161,7 +161,7 @@ def test_demo_plot_writes_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert label in rows
     assert any(row.startswith("refresh-ahead ttl=") for row in rows)
     assert "0 stale reads" in out
-    assert f"plot: latency per scenario written to {target}" in out
+    assert f"plot: latency and DB calls per scenario written to {target}" in out
 
 
 def test_demo_plot_without_matplotlib_names_the_extra(
