@@ -6,14 +6,13 @@ for the call its arguments map to removed, from L1, L2 and every process's L1.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from memo._errors import ConfigurationError
 from memo._keys.mapping import ArgumentMap, core_of
 from memo._runtime.core import Core
-from memo._strategies.writers import WriterKeywords, WriterOptions, wrap_writer
+from memo._strategies.writers import WriterDecorator, WriterKeywords, WriterOptions, wrap_writer
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -32,7 +31,7 @@ class InvalidatesOptions(WriterOptions):
     decorator: ClassVar[str] = "invalidates"
 
 
-def invalidates(*readers: Any, **options: Unpack[InvalidatesKeywords]) -> Callable[[Any], Any]:
+def invalidates(*readers: Any, **options: Unpack[InvalidatesKeywords]) -> WriterDecorator:
     """Remove each reader's entry for the call the writer's arguments map to.
 
     The [options](write-through.md#options) say how the writer's arguments map to the readers'.

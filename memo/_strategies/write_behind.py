@@ -35,7 +35,12 @@ from memo._errors import ConfigurationError
 from memo._keys.builder import function_name
 from memo._keys.mapping import core_of, display
 from memo._runtime.core import Core
-from memo._strategies.writers import WriterKeywords, WriterOptions, writer_arguments
+from memo._strategies.writers import (
+    WriterDecorator,
+    WriterKeywords,
+    WriterOptions,
+    writer_arguments,
+)
 from memo._writes.delivery import Alert, Deliverer
 from memo._writes.delivery import Options as Delivery
 from memo._writes.flusher import Flusher
@@ -150,7 +155,7 @@ def _wrong_on_full(given: dict[str, Any]) -> list[str]:
 
 def write_behind(
     reader: Any, *, flush: Deliverer, **options: Unpack[WriteBehindKeywords]
-) -> Callable[[Any], Any]:
+) -> WriterDecorator:
     """Make the writer's result reader's value now, and hand it to `flush` in the background.
 
     The [options](write-behind.md#options) say how batches are made, retried and queued.

@@ -7,12 +7,11 @@ process's L1.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from memo._keys.mapping import core_of
-from memo._strategies.writers import WriterKeywords, WriterOptions, wrap_writer
+from memo._strategies.writers import WriterDecorator, WriterKeywords, WriterOptions, wrap_writer
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -31,7 +30,7 @@ class WriteThroughOptions(WriterOptions):
     decorator: ClassVar[str] = "write_through"
 
 
-def write_through(reader: Any, **options: Unpack[WriteThroughKeywords]) -> Callable[[Any], Any]:
+def write_through(reader: Any, **options: Unpack[WriteThroughKeywords]) -> WriterDecorator:
     """Store the writer's result as reader's value for the call its arguments map to.
 
     The [options](write-through.md#options) say how the writer's arguments map to the reader's.

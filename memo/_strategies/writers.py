@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, ParamSpec, Protocol, TypedDict, TypeVar
 
 import wrapt
 
@@ -14,7 +14,24 @@ from memo._errors import ConfigurationError
 from memo._keys.mapping import ArgumentMap, KeySpec, Reader
 from memo._strategies.options import Options
 
-__all__ = ["After", "WriterKeywords", "WriterOptions", "wrap_writer", "writer_arguments"]
+__all__ = [
+    "After",
+    "WriterDecorator",
+    "WriterKeywords",
+    "WriterOptions",
+    "wrap_writer",
+    "writer_arguments",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class WriterDecorator(Protocol):
+    """What `@write_through(...)`, `@invalidates(...)` and `@write_behind(...)` return: a
+    decorator that keeps the writer's parameters and return type for type checkers."""
+
+    def __call__(self, writer: Callable[P, R], /) -> Callable[P, R]: ...
 
 
 class WriterKeywords(TypedDict, total=False):

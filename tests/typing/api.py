@@ -133,10 +133,18 @@ def refresh_ahead_and_writers_with_options() -> None:
 
     assert_type(get_user(1), dict[str, int])
     assert_type(bare.refresh(1), int)
-    rename(1, "ann")
-    delete(1)
-    update(1)
+    # The writers keep their parameters and return types (they were Callable[[Any], Any]).
+    assert_type(rename(1, "ann"), dict[str, int])
+    assert_type(delete(1), None)
+    assert_type(update(1), dict[str, int])
     assert memo.flush(5)
+
+    @memo.write_through(get_user)
+    async def arename(user_id: int, name: str) -> dict[str, int]:
+        return {"id": user_id}
+
+    renaming: Coroutine[Any, Any, dict[str, int]] = arename(1, "ann")
+    renaming.close()
 
 
 async def async_function() -> None:

@@ -144,6 +144,27 @@ def other_decorators_options() -> None:
     memo.write_behind(reader, flush=print, intervall=1.0)  # type: ignore[call-arg]
 
 
+def writers_keep_their_signature() -> None:
+    """A writer's decorators keep its parameters: a wrong call is a type error."""
+
+    @memo.cached
+    def reader(user_id: int) -> int:
+        return user_id
+
+    @memo.write_through(reader)
+    def rename(user_id: int, name: str) -> int:
+        return user_id
+
+    @memo.invalidates(reader)
+    def delete(user_id: int) -> None:
+        pass
+
+    rename("1", "ann")  # type: ignore[arg-type]
+    rename(1)  # type: ignore[call-arg]
+    delete(1, 2)  # type: ignore[call-arg]
+    wrong: str = rename(1, "ann")  # type: ignore[assignment]
+
+
 def handle_annotations() -> None:
     """A handle matches only the annotation with its own parameters, result and colour."""
 
