@@ -4,7 +4,8 @@ The blocks of one page run top to bottom in one fresh namespace, so a block can 
 blocks above it defined and cached. That namespace is a module named `app` (cache keys read
 `memo:default:app.get_user:...`), and each page starts from `memo.configure()` and the real
 clock. A block that is not meant to run has the line `<!-- skip-example -->` right above its
-fence; there are only a few.
+fence; there are only a few. tests/api/test_docs_as_scripts.py runs each page once more as a
+plain script (module `__main__`), so no example depends on the module's name.
 
 A page whose first line is `<!-- needs-redis -->` runs against the test Redis server: its
 namespace starts with `REDIS_URL` (the `redis_url` fixture: the session server, as an ACL user
