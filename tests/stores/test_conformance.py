@@ -18,6 +18,9 @@ from memo._stores.backend import L2Backend
 from memo.testing import FakeClock
 
 STORES = ["memory", "redis", "tiered"]
+# These tests check what a store does, not how it degrades (tests/system/test_faults.py does):
+# on a loaded machine a reply slower than the default 0.2 s must not turn into a miss here.
+SEMANTICS_TIMEOUT = 3.0
 _COUNTER = itertools.count()
 
 
@@ -29,7 +32,9 @@ def store(request: pytest.FixtureRequest, namespace: str) -> Iterator[Any]:
         made: Any = memo.MemoryStore()
     else:
         url = request.getfixturevalue("redis_url")
-        redis_store = memo.RedisStore(url, namespace=namespace, secret="conformance")
+        redis_store = memo.RedisStore(
+            url, namespace=namespace, secret="conformance", socket_timeout=SEMANTICS_TIMEOUT
+        )
         made = redis_store if kind == "redis" else memo.TieredStore(memo.MemoryStore(), redis_store)
     yield made
     made.close()
@@ -222,7 +227,7 @@ def backend(request: pytest.FixtureRequest, namespace: str) -> Iterator[Any]:
         url = request.getfixturevalue("redis_url")
     else:
         url = request.getfixturevalue("redis_cluster").url
-    made = RedisBackend(parse_url(url), namespace=namespace)
+    made = RedisBackend(parse_url(url), namespace=namespace, socket_timeout=SEMANTICS_TIMEOUT)
     yield made
     made.close()
 

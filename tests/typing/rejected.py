@@ -163,6 +163,7 @@ def writers_keep_their_signature() -> None:
     rename(1)  # type: ignore[call-arg]
     delete(1, 2)  # type: ignore[call-arg]
     wrong: str = rename(1, "ann")  # type: ignore[assignment]
+    assert wrong
 
 
 def handle_annotations() -> None:
