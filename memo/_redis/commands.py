@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from memo._keys.builder import GENERATION_FLOOR
 from memo._redis.client import Endpoint
@@ -26,7 +25,7 @@ from memo._redis.ops import (
     Op,
     ScriptCall,
 )
-from memo._redis.transport import key_hash, tag_command
+from memo._redis.transport import key_hash, reply_text, tag_command
 
 __all__ = ["Commands", "Write"]
 
@@ -87,8 +86,8 @@ class Commands:
     def _delete_tag(self, tag: str) -> Op:
         """Delete every member of the tag's set; the Redis keys that were removed."""
         kind = yield Command(("TYPE", self.tag_key(tag)))
-        if _text(kind) not in ("set", "none"):
-            return (yield from self._repair_tag(tag, _text(kind)))
+        if reply_text(kind) not in ("set", "none"):
+            return (yield from self._repair_tag(tag, reply_text(kind)))
         members = yield Command(("SMEMBERS", self.tag_key(tag)))
         removed: list[str] = []
         for member in members or ():
@@ -163,7 +162,3 @@ class Commands:
         if now - self._last_log >= 1.0:  # repeated faults: one line a second at most
             self._last_log = now
             log.warning(message)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

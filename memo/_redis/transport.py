@@ -9,7 +9,15 @@ from memo._redis._async.transport import send_async
 from memo._redis._sync.transport import send_sync
 from memo._redis.ops import TAG, ScriptCall
 
-__all__ = ["is_outage", "key_hash", "send_async", "send_sync", "short_error", "tag_command"]
+__all__ = [
+    "is_outage",
+    "key_hash",
+    "reply_text",
+    "send_async",
+    "send_sync",
+    "short_error",
+    "tag_command",
+]
 
 
 def tag_command(tag_key: str, member: str, ttl_ms: int) -> ScriptCall:
@@ -39,6 +47,11 @@ def is_outage(redis: Any, exc: BaseException) -> bool:
         return True
     text = str(exc)
     return text.startswith(("OOM", "LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN"))
+
+
+def reply_text(value: Any) -> str:
+    """A Redis reply as text: redis-py gives bytes, or str when the client decodes responses."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def short_error(exc: BaseException) -> str:

@@ -40,6 +40,7 @@ from memo._errors import ConfigurationError
 from memo._policy.stats import Stats
 from memo._redis.coherence import pairs
 from memo._redis.store import RedisStore
+from memo._redis.transport import reply_text
 from memo._runtime.settings import settings
 
 if TYPE_CHECKING:
@@ -234,7 +235,7 @@ def read_fleet_status(store: Store) -> tuple[dict[str, dict[str, dict[str, Any]]
     """
     redis = redis_of(store)
     client, members_key = redis.client, processes_key(redis.namespace)
-    members = sorted(_text(m) for m in client.execute_command("SMEMBERS", members_key) or ())
+    members = sorted(reply_text(m) for m in client.execute_command("SMEMBERS", members_key) or ())
     if not members:
         return {}, set()
     pipe = client.pipeline(transaction=False)
@@ -248,7 +249,7 @@ def read_fleet_status(store: Store) -> tuple[dict[str, dict[str, dict[str, Any]]
         published = _decode_hash(reply)
         if published:
             fleet[process] = published
-            if EXITED in {_text(name) for name, _ in pairs(reply)}:
+            if EXITED in {reply_text(name) for name, _ in pairs(reply)}:
                 exited.add(process)
         elif not reply:
             gone.append(process)
@@ -305,10 +306,6 @@ def _log_failure(redis: RedisStore, exc: Exception, period: float) -> None:
         type(exc).__name__,
         first_line,
     )
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _decode_hash(reply: Any) -> dict[str, dict[str, Any]]:

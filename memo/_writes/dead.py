@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from memo._redis.transport import reply_text
 from memo._writes.stream import Stream
 
 __all__ = ["DeadLetter", "drop", "listing", "replay"]
@@ -74,8 +75,4 @@ def _letter(entry_id: Any, flat: Any) -> DeadLetter:
         name: fields.get(name, b"").decode("utf-8", "replace")
         for name in (b"key", b"version", b"error")
     }
-    return DeadLetter(_text(entry_id), text[b"key"], text[b"version"], text[b"error"], fields)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return DeadLetter(reply_text(entry_id), text[b"key"], text[b"version"], text[b"error"], fields)

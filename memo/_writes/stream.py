@@ -25,6 +25,7 @@ from memo._codec.envelope import Rejected
 from memo._errors import SerializationError
 from memo._redis.ops import Batch, Command, Op, Script
 from memo._redis.store import RedisStore
+from memo._redis.transport import reply_text
 from memo._writes.queue import Write
 
 __all__ = ["GROUP", "Entry", "Stream", "redis_of"]
@@ -201,7 +202,7 @@ class Stream:
             self.ready = False  # maybe the group went away: create it again next time
             return None
         cursor, claimed, deliveries, fresh = reply
-        self.cursor = _text(cursor) if claim_idle is not None else self.cursor
+        self.cursor = reply_text(cursor) if claim_idle is not None else self.cursor
         entries = [self._entry(e, int(n)) for e, n in zip(claimed, deliveries, strict=True)]
         return entries + [self._entry(e, 1) for e in fresh]
 
@@ -251,7 +252,7 @@ class Stream:
     def last_id(self) -> str | None:
         """The newest entry's id ('' if none), or None if Redis failed."""
         reply = self._call(self._script(LAST, ()))
-        return None if reply is None else _text(reply)
+        return None if reply is None else reply_text(reply)
 
     def remaining(self, upto: str, past: Iterable[str] = ()) -> int | None:
         """1 if an entry with id <= upto, other than those in past, is still in the stream,
@@ -262,7 +263,7 @@ class Stream:
     # -- plumbing ----------------------------------------------------------------------------
 
     def _entry(self, raw: Any, deliveries: int) -> Entry:
-        entry_id, flat = _text(raw[0]), raw[1]
+        entry_id, flat = reply_text(raw[0]), raw[1]
         fields = dict(zip(flat[::2], flat[1::2], strict=True)) if flat else {}
         try:
             write = self._decode(fields)
@@ -300,7 +301,3 @@ class Stream:
 
 def _chunks(ids: list[str]) -> list[list[str]]:
     return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
