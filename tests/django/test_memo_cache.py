@@ -13,7 +13,6 @@ from django.test import Client, override_settings
 from memo import ConfigurationError
 from memo.django import MemoCache
 from tests.django import app
-from tests.django.conftest import caches_setting
 
 
 def test_cache_page_serves_the_cached_response(caches: Any) -> None:
