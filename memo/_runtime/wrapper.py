@@ -21,6 +21,7 @@ from memo._runtime._async.handles import AsyncHandles
 from memo._runtime._sync.handles import SyncHandles
 from memo._runtime.core import Core
 from memo._runtime.disabled import ACTIVE
+from memo._runtime.portable import PortableBound, PortableFunction
 
 __all__ = ["wrap"]
 
@@ -69,14 +70,14 @@ class _BoundMixin:
         return wrapped
 
 
-class BoundMemoized(_BoundMixin, SyncHandles, _BoundFunctionWrapper):
+class BoundMemoized(PortableBound, _BoundMixin, SyncHandles, _BoundFunctionWrapper):
     """A sync cached method bound to an instance or class."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._memo_core().call(self._memo_args(args), kwargs)
 
 
-class AsyncBoundMemoized(_BoundMixin, AsyncHandles, _BoundFunctionWrapper):
+class AsyncBoundMemoized(PortableBound, _BoundMixin, AsyncHandles, _BoundFunctionWrapper):
     """An `async def` cached method bound to an instance or class."""
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -102,13 +103,13 @@ class _UnboundMixin:
         return self._self_core.function
 
 
-class Memoized(_UnboundMixin, SyncHandles, _FunctionWrapper):
+class Memoized(PortableFunction, _UnboundMixin, SyncHandles, _FunctionWrapper):
     """A sync cached function."""
 
     __bound_function_wrapper__ = BoundMemoized
 
 
-class AsyncMemoized(_UnboundMixin, AsyncHandles, _FunctionWrapper):
+class AsyncMemoized(PortableFunction, _UnboundMixin, AsyncHandles, _FunctionWrapper):
     """An `async def` cached function (still a coroutine function once wrapped)."""
 
     __bound_function_wrapper__ = AsyncBoundMemoized
