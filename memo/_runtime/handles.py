@@ -40,10 +40,16 @@ class Handles:
 
     def cache_info(self) -> CacheInfo:
         """hits, misses, maxsize and currsize, as `functools.lru_cache`'s `cache_info()`
-        (pure: counts this process's L1 entries of the function, reads no Redis)."""
+        (pure: counts this process's L1 entries of the function, reads no Redis).
+
+        A call that waited for a concurrent identical call's value counts as a hit, as in
+        async-lru: it did not run the function (`stats` counts it as a miss and a wait)."""
         core = self._memo_core()
         stats = core.plan.stats
-        return CacheInfo(stats.hits, stats.misses, _maxsize(core.store), _currsize(core))
+        waited = min(stats.waits, stats.misses)
+        return CacheInfo(
+            stats.hits + waited, stats.misses - waited, _maxsize(core.store), _currsize(core)
+        )
 
 
 def _maxsize(store: Any) -> int | None:
