@@ -14,6 +14,8 @@ if not settings.configured:
         SECRET_KEY="memo-tests-django-secret",
         ROOT_URLCONF="tests.django.app",
         ALLOWED_HOSTS=["testserver", "127.0.0.1"],
+        # docs/recipes.md reads a table when this module configured Django first
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         INSTALLED_APPS=[],
         MIDDLEWARE=[],
         USE_TZ=True,

@@ -508,3 +508,36 @@ def test_async_uses_specialized_implementation(name: str) -> None:
     """Ports the *_async_uses_specialized_implementation tests: every a* twin is memo's own
     async I/O, not BaseCache's sync_to_async fallback."""
     assert getattr(MemoCache, "a" + name) is not getattr(BaseCache, "a" + name)
+
+
+def test_cache_write_unpicklable_object(caches: Any) -> None:
+    """Ports test_cache_write_unpicklable_object: a response with cookies goes through the
+    cache middleware and comes back with its content and cookies."""
+    from django.http import HttpResponse
+    from django.middleware.cache import FetchFromCacheMiddleware, UpdateCacheMiddleware
+    from django.test import RequestFactory
+
+    def empty_response(request: Any) -> HttpResponse:
+        return HttpResponse()
+
+    fetch_middleware = FetchFromCacheMiddleware(empty_response)
+    request = RequestFactory().get("/cache/test")
+    request._cache_update_cache = True  # type: ignore[attr-defined]
+    assert fetch_middleware.process_request(request) is None
+    content = "Testing cookie serialization."
+
+    def get_response(req: Any) -> HttpResponse:
+        response = HttpResponse(content)
+        response.set_cookie("foo", "bar")
+        return response
+
+    response = UpdateCacheMiddleware(get_response)(request)
+    cached = fetch_middleware.process_request(request)
+    assert cached is not None
+    assert cached.content == content.encode()
+    assert cached.cookies == response.cookies
+    UpdateCacheMiddleware(lambda req: cached)(request)
+    cached = fetch_middleware.process_request(request)
+    assert cached is not None
+    assert cached.content == content.encode()
+    assert cached.cookies == response.cookies
