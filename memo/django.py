@@ -29,6 +29,7 @@ from memo._django._async.cache import AsyncCacheOps
 from memo._django._sync.cache import SyncCacheOps
 from memo._django.base import DEFAULT, GENERATION, CacheBase, PickledBytes
 from memo._errors import ConfigurationError
+from memo._keys.builder import GENERATION_FLOOR
 from memo._redis.store import RedisStore
 from memo._stores.memory import MemoryStore
 from memo._stores.tiered import TieredStore
@@ -162,7 +163,7 @@ class _Cleared:
         self.store = store
 
     def on_generation(self, name: str, generation: int) -> None:
-        if name == GENERATION:
+        if name in (GENERATION, GENERATION_FLOOR):  # the floor moves every generation
             self.store.memory.clear()
 
     def on_key(self, remote: str) -> None:

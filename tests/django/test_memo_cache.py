@@ -4,6 +4,7 @@ the async API, clear() of its own namespace only, L1 copies, and configuration e
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -110,3 +111,24 @@ def test_the_secret_comes_from_secret_key_and_its_fallbacks(redis_url: str, name
         assert MemoCache(redis_url, params).get("k") == "v"
     with override_settings(SECRET_KEY="other-key"):
         assert MemoCache(redis_url, params).get("k") is None
+
+
+def test_fails_open_when_redis_goes_away(proxy: Any, namespace: str) -> None:
+    """Redis refusing connections never fails a Django request; once memo sees the outage
+    (within a few calls), reads and writes go on in this process's L1, clear() included."""
+    cache = MemoCache(proxy.url, {"OPTIONS": {"NAMESPACE": namespace}})
+    cache.set("a", 1)
+    assert cache.get("a") == 1
+    proxy.drop(reset=True)
+    proxy.refuse()
+    deadline = time.monotonic() + 5
+    cache.set("a", 2)
+    while cache.get("a") != 2 and time.monotonic() < deadline:  # a miss meanwhile is fine
+        time.sleep(0.05)
+        cache.set("a", 2)
+    assert cache.get("a") == 2
+    assert cache.add("b", 3) is True
+    assert cache.incr("b") == 4
+    assert cache.get_many(["a", "b"]) == {"a": 2, "b": 4}
+    cache.clear()
+    assert cache.get("a") is None
