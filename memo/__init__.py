@@ -3,7 +3,7 @@
 from memo._codec.serializers import Serializer
 from memo._errors import ConfigurationError, KeyBuildError, MemoError, SerializationError
 from memo._policy.adaptive import adaptive
-from memo._policy.stats import Stats
+from memo._policy.stats import CacheInfo, Stats
 from memo._redis.store import RedisStore
 from memo._runtime.configure import configure
 from memo._runtime.disabled import disabled
@@ -21,6 +21,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AsyncMemoized",
+    "CacheInfo",
     "ConfigurationError",
     "KeyBuildError",
     "MemoError",

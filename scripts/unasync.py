@@ -109,6 +109,18 @@ PROJECT: list[tuple[str, str]] = [
     ("awarm", "warm"),
     ("AsyncHandles", "SyncHandles"),
     ("ainvalidate_tag", "invalidate_tag"),
+    # the Django cache backend (memo/_django): Django's own a* names
+    ("AsyncCacheOps", "SyncCacheOps"),
+    ("aadd", "add"),
+    ("atouch", "touch"),
+    ("aincr", "incr"),
+    ("ahas_key", "has_key"),
+    ("adelete_many", "delete_many"),
+    ("aclear", "clear"),
+    ("_alease", "_lease"),
+    ("_arelease", "_release"),
+    ("import asyncio", "import time"),
+    (r"asyncio\.sleep", "time.sleep"),
 ]
 
 

@@ -9,6 +9,7 @@ xxh3-128 digest of the canonical encoding. The Redis key is always the digest fo
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import string
@@ -20,7 +21,14 @@ from memo._keys import canonical as _canonical
 from memo._keys.signature import Normaliser
 from memo._keys.template import Template
 
-__all__ = ["FAST_TYPES", "GENERATION_FLOOR", "KeyBuilder", "function_name", "valid_segment"]
+__all__ = [
+    "FAST_TYPES",
+    "GENERATION_FLOOR",
+    "KeyBuilder",
+    "function_name",
+    "qualified_name",
+    "valid_segment",
+]
 
 # Types whose equal values of the same exact type always encode identically. bool and float
 # are left out on purpose: True == 1 and 0.0 == -0.0 would share a dict slot.
@@ -53,9 +61,30 @@ def valid_segment(text: str) -> bool:
 
 def function_name(function: Callable[..., Any]) -> str:
     """`module.qualname`, with characters Redis keys should not carry replaced by '_'."""
+    return _UNSAFE.sub("_", qualified_name(function))
+
+
+def qualified_name(function: Callable[..., Any]) -> str:
+    """`module.qualname` of function. A `functools.partial` has neither: it is named by the
+    function it calls and a digest of what it binds, so `partial(f, 2)` and `partial(f, 8)`
+    never share keys, and the name is the same in every process."""
+    if isinstance(function, functools.partial):
+        return f"{qualified_name(function.func)}.partial_{_bound_digest(function)}"
     module = getattr(function, "__module__", None) or "__unknown__"
     qualname = getattr(function, "__qualname__", None) or getattr(function, "__name__", "fn")
-    return _UNSAFE.sub("_", f"{module}.{qualname}")
+    return f"{module}.{qualname}"
+
+
+def _bound_digest(partial: functools.partial[Any]) -> str:
+    try:
+        data = _canonical.encode_arguments((partial.args, partial.keywords))
+    except _canonical.Unencodable as exc:
+        raise ConfigurationError(
+            f"memo cannot name {partial!r}: a cached functools.partial is named by what it "
+            f"binds, and {exc.value_type.__qualname__} cannot be part of a key. Decorate a "
+            "def that calls the function with those arguments instead."
+        ) from None
+    return _canonical.digest(data)[:16]
 
 
 class KeyBuilder:
@@ -82,7 +111,7 @@ class KeyBuilder:
         key: str | KeyFunction | None = None,
         version: int | str = 1,
     ) -> None:
-        self.display = f"{getattr(function, '__module__', '?')}.{function.__qualname__}()"
+        self.display = f"{qualified_name(function)}()"
         self.name = function_name(function)
         self.normaliser = normaliser
         self.prefixes: dict[str, str] = {}

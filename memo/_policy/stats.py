@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["Stats"]
+__all__ = ["CacheInfo", "Stats"]
+
+
+class CacheInfo(NamedTuple):
+    """What `f.cache_info()` returns, with `functools.lru_cache`'s fields and meaning: hits
+    (in any tier) and misses since the last `cache_clear()`, the in-process tier's maxsize
+    (None without one) and how many of its entries are this function's."""
+
+    hits: int
+    misses: int
+    maxsize: int | None
+    currsize: int
 
 
 @dataclass(slots=True)

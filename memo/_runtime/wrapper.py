@@ -9,7 +9,9 @@ classes and static methods stays wrapt's job (`__bound_function_wrapper__`).
 
 from __future__ import annotations
 
+import inspect
 import operator
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,7 @@ from memo._runtime._async.handles import AsyncHandles
 from memo._runtime._sync.handles import SyncHandles
 from memo._runtime.core import Core
 from memo._runtime.disabled import ACTIVE
+from memo._runtime.portable import PortableBound, PortableFunction
 
 __all__ = ["wrap"]
 
@@ -69,14 +72,14 @@ class _BoundMixin:
         return wrapped
 
 
-class BoundMemoized(_BoundMixin, SyncHandles, _BoundFunctionWrapper):
+class BoundMemoized(PortableBound, _BoundMixin, SyncHandles, _BoundFunctionWrapper):
     """A sync cached method bound to an instance or class."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._memo_core().call(self._memo_args(args), kwargs)
 
 
-class AsyncBoundMemoized(_BoundMixin, AsyncHandles, _BoundFunctionWrapper):
+class AsyncBoundMemoized(PortableBound, _BoundMixin, AsyncHandles, _BoundFunctionWrapper):
     """An `async def` cached method bound to an instance or class."""
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -102,13 +105,13 @@ class _UnboundMixin:
         return self._self_core.function
 
 
-class Memoized(_UnboundMixin, SyncHandles, _FunctionWrapper):
+class Memoized(PortableFunction, _UnboundMixin, SyncHandles, _FunctionWrapper):
     """A sync cached function."""
 
     __bound_function_wrapper__ = BoundMemoized
 
 
-class AsyncMemoized(_UnboundMixin, AsyncHandles, _FunctionWrapper):
+class AsyncMemoized(PortableFunction, _UnboundMixin, AsyncHandles, _FunctionWrapper):
     """An `async def` cached function (still a coroutine function once wrapped)."""
 
     __bound_function_wrapper__ = AsyncBoundMemoized
@@ -157,6 +160,7 @@ _HIT_PATH = """
     return {wait}miss(args, kwargs)
 """
 _UNROLL_UP_TO = 8
+_LEN = len
 
 
 def _hit_path(core: Core) -> Callable[..., Any]:
@@ -173,13 +177,14 @@ def _hit_path(core: Core) -> Callable[..., Any]:
         "core": core,
         "plan": core.plan,
         "stats": core.plan.stats,
-        "miss": core.acall if core.is_async else core.call,
+        "miss": core.acall if core.is_async else _miss(core),
         "fast": FAST_TYPES,
         "clock": CLOCK,
         "active": ACTIVE,
         "pos_arity": arity if every_positional else -1,
         "kw_arity": arity if every_by_name else -1,
         "by_name": _by_name(names) if every_by_name else None,
+        "len": _LEN,  # a cached builtins.len must not call itself from here
     }
     source = _HIT_PATH.format(
         colour="async " if core.is_async else "",
@@ -205,3 +210,24 @@ def _by_name(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ..
         return lambda kwargs: (kwargs[name],)
     getter: Callable[[dict[str, Any]], tuple[Any, ...]] = operator.itemgetter(*names)
     return getter
+
+
+def _miss(core: Core) -> Callable[..., Any]:
+    """core.call; for a builtin (`builtins.len = memo.cached(len)`), one that memo's own use
+    of that builtin while it serves a miss reaches as a plain call, not as another miss."""
+    if not inspect.isbuiltin(core.function):
+        return core.call
+    serving = threading.local()
+    function, call = core.function, core.call
+
+    def guarded(*args: Any) -> Any:
+        if getattr(serving, "active", False):
+            positional, kwargs = args[0], args[1]
+            return function(*positional, **kwargs)
+        serving.active = True
+        try:
+            return call(*args)
+        finally:
+            serving.active = False
+
+    return guarded

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from memo._errors import ConfigurationError
+from memo._keys.builder import qualified_name
 from memo._keys.signature import Normaliser
 from memo._runtime.core import Core
 from memo._runtime.wrapper import wrap
@@ -33,7 +34,7 @@ def decorator(function: Any, options: CachedOptions) -> Any:
 def decorate(wrapped: Any, options: CachedOptions) -> Any:
     """Check the function and the options against it, then wrap it (all at decoration)."""
     function = _underlying(wrapped, options.decorator)
-    display = f"{getattr(function, '__module__', '?')}.{function.__qualname__}()"
+    display = f"{qualified_name(function)}()"
     normaliser = Normaliser(function)
     keys = options.keys(display, function, normaliser)
     plan = options.plan(display, normaliser)
@@ -62,7 +63,7 @@ def _is_async(function: Callable[..., Any]) -> bool:
     if inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function):
         kind = "async generator" if inspect.isasyncgenfunction(function) else "generator"
         raise ConfigurationError(
-            f"{function.__qualname__}() is a {kind} function: its result is consumed once, so "
+            f"{qualified_name(function)}() is a {kind} function: its result is consumed once, so "
             "caching it would hand later callers an exhausted iterator. Cache a function "
             "that returns a list instead."
         )

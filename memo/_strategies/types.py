@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, overload
 
-from memo._policy.stats import Stats
+from memo._policy.stats import CacheInfo, Stats
 from memo._runtime.warm import WarmReport
 
 __all__ = ["AsyncMemoized", "Memoized"]
@@ -37,6 +37,14 @@ class Memoized(Protocol[P, R_co]):
 
     def invalidate_all(self) -> None:
         """Forget every entry of this function."""
+        ...
+
+    def cache_info(self) -> CacheInfo:
+        """hits, misses, maxsize, currsize, as functools.lru_cache's."""
+        ...
+
+    def cache_clear(self) -> None:
+        """Forget every entry of this function and zero its counters (lru_cache's)."""
         ...
 
     def refresh(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
@@ -88,6 +96,14 @@ class AsyncMemoized(Protocol[P, R_co]):
 
     def invalidate_all(self) -> Coroutine[Any, Any, None]:
         """Forget every entry of this function."""
+        ...
+
+    def cache_info(self) -> CacheInfo:
+        """hits, misses, maxsize, currsize, as functools.lru_cache's."""
+        ...
+
+    def cache_clear(self) -> Coroutine[Any, Any, None]:
+        """Forget every entry of this function and zero its counters (lru_cache's)."""
         ...
 
     def refresh(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R_co]:

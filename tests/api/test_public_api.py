@@ -18,7 +18,7 @@ def test_all_is_sorted_and_complete() -> None:
     # "@py_builtins" and kin: pytest's assertion rewriting of the package of an installed
     # plugin (memo.pytest_plugin) adds them; they are not memo's names.
     public = {name for name in dir(memo) if not name.startswith(("_", "@"))}
-    submodules = {"opentelemetry", "prometheus", "pytest_plugin", "testing"}
+    submodules = {"django", "opentelemetry", "prometheus", "pytest_plugin", "testing"}
     assert public - submodules == set(memo.__all__)
 
 

@@ -29,6 +29,13 @@ class AsyncHandles(Handles):
         """Forget every entry of this function."""
         await self._memo_core().ainvalidate_all()
 
+    async def cache_clear(self) -> None:
+        """`functools.lru_cache`'s cache_clear(): forget every entry of this function (as
+        invalidate_all()) and zero its counters."""
+        core = self._memo_core()
+        await core.ainvalidate_all()
+        core.plan.stats.reset()
+
     async def refresh(self, *args: Any, **kwargs: Any) -> Any:
         """Recompute this call, store the result and return it."""
         return await self._memo_core().arefresh(self._memo_args(args), kwargs)

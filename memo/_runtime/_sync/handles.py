@@ -30,6 +30,13 @@ class SyncHandles(Handles):
         """Forget every entry of this function."""
         self._memo_core().invalidate_all()
 
+    def cache_clear(self) -> None:
+        """`functools.lru_cache`'s cache_clear(): forget every entry of this function (as
+        invalidate_all()) and zero its counters."""
+        core = self._memo_core()
+        core.invalidate_all()
+        core.plan.stats.reset()
+
     def refresh(self, *args: Any, **kwargs: Any) -> Any:
         """Recompute this call, store the result and return it."""
         return self._memo_core().refresh(self._memo_args(args), kwargs)

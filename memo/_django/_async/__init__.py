@@ -1,0 +1,1 @@
+"""The Django backend's cache operations in one colour."""
