@@ -27,7 +27,7 @@ TARGET = Target(JOBLIB, 0.5)
 
 
 def _array() -> Any:
-    import numpy  # noqa: PLC0415 (bench-only dependency, imported when the suite runs)
+    import numpy  # bench-only dependency, imported when the suite runs
 
     return numpy.arange(SIZE // 8, dtype=numpy.float64)  # 1 MB exactly
 
@@ -41,7 +41,7 @@ def _loop(call: Callable[[], object]) -> h.SyncLoop:
 
 
 def _cases(array: Any) -> tuple[dict[str, h.SyncLoop], Any]:
-    import joblib  # noqa: PLC0415
+    import joblib
 
     @memo.cached(store=memo.MemoryStore())
     def total(values: Any) -> float:
