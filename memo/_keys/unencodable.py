@@ -85,7 +85,7 @@ def article(word: str) -> str:
 
 def explain(display: str, name: str, value: object, exc: Unencodable) -> str:
     """The KeyBuildError message: the function, the parameter, the part, and the ways out."""
-    kind = exc.value_type.__qualname__
+    kind = _readable(exc.value_type)
     what = f"{article(kind)} {kind}"
     if name == "key=":
         where = f" at {exc.path}" if exc.path else ""
@@ -103,10 +103,15 @@ def explain(display: str, name: str, value: object, exc: Unencodable) -> str:
     )
 
 
+def _readable(cls: type) -> str:
+    """The class's qualname without the function that defines it (`f.<locals>.Item`: Item)."""
+    return cls.__qualname__.rsplit("<locals>.", 1)[-1]
+
+
 def _way_out(cls: type) -> str:
     if cls.__module__ == "builtins":
         return "convert it to a supported value (str, int, tuple…)"
-    kind = cls.__qualname__
+    kind = _readable(cls)
     return (
         f"say how {kind} is keyed: a __memo_key__() method on {kind} that returns a stable "
         f"value (str, int, tuple…), or memo.register_key({kind}, encoder) for a class you "
