@@ -1,4 +1,4 @@
-"""Built-in keys for numpy, pandas, pydantic, attrs and pathlib arguments, with the real libraries."""
+"""Built-in keys for numpy, pandas, pydantic, attrs and pathlib arguments, real libraries."""
 
 from __future__ import annotations
 
@@ -266,7 +266,12 @@ def test_cached_functions_take_library_arguments() -> None:
 def _python(code: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0"}
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
