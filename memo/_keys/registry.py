@@ -3,8 +3,8 @@
 An encoder turns a value into one memo can already encode (a tuple, a dict, bytes, ...). The
 registry is searched along the value's MRO as `functools.singledispatch` searches it (ABCs
 included): the most specific registration wins, and a user's registration replaces a
-built-in one for the same class. The resolution is cached per concrete class and forgotten
-whenever anything is registered.
+built-in one for the same class. The resolution is cached per concrete class (at most
+`MAX_RESOLVED` of them) and forgotten whenever anything is registered.
 
 Built-in encoders (numpy, pandas, pydantic, attrs: `memo._keys.libraries`) are installed
 lazily, the first time a class is resolved after their library was imported by someone
@@ -20,7 +20,6 @@ import fractions
 import functools
 import sys
 import uuid
-import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
@@ -30,6 +29,8 @@ from memo._keys.wire import qualname, utf8
 __all__ = ["NATIVE_TYPES", "REGISTRY", "Encoder", "Entry", "Registry", "register_key"]
 
 T = TypeVar("T")
+MAX_RESOLVED = 4096  # classes whose resolution is kept (a plain dict: faster than weak keys)
+_UNKNOWN: Any = object()
 Encoder = Callable[[Any], object]
 
 # Types the canonical encoding handles itself, before any registry lookup.
@@ -73,7 +74,7 @@ class Registry:
         self._builtin: dict[type, Encoder] = {}
         self._pending = dict(providers)  # top-level module name -> installer
         self._fallbacks: list[Callable[[type], Encoder | None]] = []
-        self._resolved: weakref.WeakKeyDictionary[type, Entry | None] = weakref.WeakKeyDictionary()
+        self._resolved: dict[type, Entry | None] = {}
         self._token: object = None
         self._dispatch = functools.singledispatch(_unregistered)
 
@@ -105,12 +106,13 @@ class Registry:
         """The entry keying instances of cls, or None when nothing is registered for it."""
         if self._token is not None and self._token != abc.get_cache_token():
             self._forget()
-        try:
-            return self._resolved[cls]
-        except KeyError:
-            pass
+        entry: Entry | None = self._resolved.get(cls, _UNKNOWN)
+        if entry is not _UNKNOWN:
+            return entry
         self._install_pending()
         entry = self._find(cls)
+        if len(self._resolved) >= MAX_RESOLVED:  # classes made at run time: stay bounded
+            self._resolved.clear()
         self._resolved[cls] = entry
         return entry
 
@@ -148,7 +150,7 @@ class Registry:
         self._forget()
 
     def _forget(self) -> None:
-        self._resolved = weakref.WeakKeyDictionary()
+        self._resolved = {}
         registered = (*self._builtin, *self._user)
         has_abc = any(hasattr(cls, "__abstractmethods__") for cls in registered)
         self._token = abc.get_cache_token() if has_abc else None
