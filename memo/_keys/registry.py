@@ -20,7 +20,7 @@ import fractions
 import functools
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
 from memo._errors import ConfigurationError
@@ -59,6 +59,15 @@ class Entry:
         """How error messages name the encoder."""
         name = getattr(self.encoder, "__qualname__", None) or repr(self.encoder)
         return f"its key encoder {name} (registered for {self.registered.__qualname__})"
+
+
+def _owner(registry: Mapping[type, Encoder], cls: type, encoder: Encoder) -> type:
+    """The class the winning encoder was registered for (first in cls's MRO, else an ABC)."""
+    for base in cls.__mro__:
+        if registry.get(base) is encoder:
+            return base
+    owner: type = next(k for k, v in registry.items() if v is encoder and issubclass(cls, k))
+    return owner
 
 
 def _unregistered(value: object) -> object:
@@ -110,31 +119,23 @@ class Registry:
         if entry is not _UNKNOWN:
             return entry
         self._install_pending()
-        entry = self._find(cls)
-        if len(self._resolved) >= MAX_RESOLVED:  # classes made at run time: stay bounded
-            self._resolved.clear()
-        self._resolved[cls] = entry
+        # One snapshot: a registration made meanwhile replaces both, and this entry is dropped.
+        resolved, dispatch = self._resolved, self._dispatch
+        entry = self._find(dispatch, cls)
+        if len(resolved) >= MAX_RESOLVED:  # classes made at run time: stay bounded
+            resolved.clear()
+        resolved[cls] = entry
         return entry
 
-    def _find(self, cls: type) -> Entry | None:
-        encoder = self._dispatch.dispatch(cls)
+    def _find(self, dispatch: Any, cls: type) -> Entry | None:
+        encoder = dispatch.dispatch(cls)
         if encoder is not _unregistered:
-            registered = self._owner(cls, encoder)
-            return Entry(registered, cls, encoder)
+            return Entry(_owner(dispatch.registry, cls, encoder), cls, encoder)
         for find in self._fallbacks:
             found = find(cls)
             if found is not None:
                 return Entry(cls, cls, found)
         return None
-
-    def _owner(self, cls: type, encoder: Encoder) -> type:
-        """The class the winning encoder was registered for (first in cls's MRO, else an ABC)."""
-        registry = self._dispatch.registry
-        for base in cls.__mro__:
-            if registry.get(base) is encoder:
-                return base
-        owner: type = next(k for k, v in registry.items() if v is encoder and issubclass(cls, k))
-        return owner
 
     def _install_pending(self) -> None:
         for name in [n for n in self._pending if sys.modules.get(n) is not None]:
