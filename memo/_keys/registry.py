@@ -198,7 +198,7 @@ def _check_class(cls: object) -> None:
             f"memo.register_key({cls!r}, ...): the first argument must be a class, "
             f"not {type(cls).__qualname__}."
         )
-    if cls in NATIVE_TYPES:
+    if cls in NATIVE_TYPES or issubclass(cls, type):
         raise ConfigurationError(
             f"memo.register_key({cls.__qualname__}, ...): memo keys {cls.__qualname__} "
             "values itself, canonically; register a subclass of it instead."

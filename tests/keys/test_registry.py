@@ -176,7 +176,7 @@ def test_encoder_result_that_cannot_be_keyed_is_located(registered: list[type]) 
         convert(Money(1, "EUR"))
 
 
-@pytest.mark.parametrize("cls", [int, str, tuple, dict, type(None), type])
+@pytest.mark.parametrize("cls", [int, str, tuple, dict, type(None), type, abc.ABCMeta])
 def test_native_types_are_refused(cls: type) -> None:
     """memo keys its own types itself: registering one is a ConfigurationError."""
     with pytest.raises(memo.ConfigurationError, match="register a subclass"):
