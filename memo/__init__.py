@@ -2,6 +2,7 @@
 
 from memo._codec.serializers import Serializer
 from memo._errors import ConfigurationError, KeyBuildError, MemoError, SerializationError
+from memo._keys.registry import register_key
 from memo._policy.adaptive import adaptive
 from memo._policy.stats import CacheInfo, Stats
 from memo._redis.store import RedisStore
@@ -42,6 +43,7 @@ __all__ = [
     "invalidate_tag",
     "invalidates",
     "refresh_ahead",
+    "register_key",
     "stats",
     "write_behind",
     "write_through",

@@ -1,11 +1,14 @@
-"""Helpers for testing code that uses memo: a fake clock that drives every TTL.
+"""Helpers for testing code that uses memo: a fake clock, and property tests of keys.
 
-from memo.testing import FakeClock
+from memo.testing import FakeClock, check_keys, pin_keys
 
 with FakeClock() as clock:
     get_user(1)          # miss
     clock.advance(301)   # past ttl=300
     get_user(1)          # miss again
+
+check_keys(get_user)                        # hypothesis: call forms, injectivity, stability
+pin_keys(get_user, [1, 2], "keys/get_user.json")   # a key that changes fails the test
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ import threading
 from types import TracebackType
 
 from memo._clock import CLOCK
+from memo._key_calls import call
+from memo._key_checks import check_keys
+from memo._key_pins import pin_keys
 
-__all__ = ["FakeClock"]
+__all__ = ["FakeClock", "call", "check_keys", "pin_keys"]
 
 
 class FakeClock:

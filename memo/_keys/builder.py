@@ -20,6 +20,7 @@ from memo._errors import ConfigurationError, KeyBuildError
 from memo._keys import canonical as _canonical
 from memo._keys.signature import Normaliser
 from memo._keys.template import Template
+from memo._keys.unencodable import explain as _explain
 
 __all__ = [
     "FAST_TYPES",
@@ -212,28 +213,6 @@ class KeyBuilder:
             except _canonical.Unencodable as exc:
                 return KeyBuildError(_explain(self.display, name, value, exc))
         return KeyBuildError(f"cannot build a cache key for {self.display}")
-
-
-def _explain(display: str, name: str, value: Any, exc: _canonical.Unencodable) -> str:
-    where = f" (at {name}{exc.path})" if exc.path else ""
-    kind = exc.value_type.__qualname__
-    hook = (
-        "convert it to a supported value (str, int, tuple…)"
-        if exc.value_type.__module__ == "builtins"
-        else f"give {kind} a __memo_key__() method that returns a stable value (str, int, tuple…)"
-    )
-    if name == "key=":
-        return (
-            f"cannot build a cache key for {display}: the key= function returned a value "
-            f"containing a {kind}{where}, which cannot be part of a key: {exc.reason}. "
-            "Return str, int, bytes, tuples of them, or an object with __memo_key__()."
-        )
-    return (
-        f"cannot build a cache key for {display}: parameter {name!r} is a "
-        f"{type(value).__qualname__}{where}, which cannot be part of a key: {exc.reason}. "
-        f"Leave it out with ignore=({name!r},), {hook}, or pass key= to build the key "
-        "yourself."
-    )
 
 
 def _check_version(display: str, version: int | str) -> str:

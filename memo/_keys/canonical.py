@@ -26,6 +26,7 @@ tag         payload
 ``U``       UUID: 16 bytes
 ``C``       Decimal: kind, sign, (finite: digits without trailing zeros, exponent)
 ``Q``       Fraction: numerator, denominator; ``P`` PurePath: class name, ``str(path)``
+``R``       ``register_key`` type: registered and own class names, the encoder's result
 ==========  ===============================================================================
 
 "Class name" is ``module.qualname``. A class defined inside a function (qualname containing
@@ -48,6 +49,8 @@ from typing import Any, cast
 
 import xxhash
 
+from memo._keys.libraries import REGISTRY
+from memo._keys.registry import Entry
 from memo._keys.unencodable import MAX_DEPTH, TOO_DEEP, Failure, Unencodable
 from memo._keys.wire import (
     BYTEARRAY_HEADS,
@@ -71,8 +74,7 @@ __all__ = ["Unencodable", "digest", "encode", "encode_arguments"]
 
 # Bump when any encoding changes: it invalidates every cache entry ever written.
 _FORMAT_VERSION = 1
-_MAX_DEPTH = MAX_DEPTH
-_NO_ENCODING = "no canonical encoding for this type"
+_MAX_DEPTH, _NO_ENCODING = MAX_DEPTH, "no canonical encoding for this type"
 
 _Put = Callable[[bytes], None]
 _Handler = Callable[[Any, _Put, int], None]
@@ -104,9 +106,6 @@ def digest(data: bytes) -> str:
     """Return the xxh3-128 hex digest (32 lowercase hex characters) of ``data``."""
     result: str = xxhash.xxh3_128_hexdigest(data)
     return result
-
-
-# --- exact builtin types --------------------------------------------------------------------
 
 
 def _constant(value: bool | None, put: _Put, depth: int) -> None:
@@ -323,6 +322,8 @@ def _other(value: object, put: _Put, depth: int) -> None:
         _hook(value, put, depth)
     elif issubclass(cls, type):
         put(b"K" + utf8(qualname(cast(type, value))))
+    elif (entry := REGISTRY.resolve(cls)) is not None:
+        _registered(value, entry, put, depth)
     elif isinstance(value, enum.Enum):
         _enum(value, put, depth)
     elif dataclasses.is_dataclass(value):
@@ -343,6 +344,21 @@ def _hook(value: object, put: _Put, depth: int) -> None:
         _encode_into(key, put, depth + 1)
     except Failure as exc:
         exc.add(".__memo_key__()", value)
+        raise
+
+
+def _registered(value: object, entry: Entry, put: _Put, depth: int) -> None:
+    if depth >= _MAX_DEPTH:
+        raise Failure(value, TOO_DEEP)
+    try:
+        key = entry.encoder(value)
+    except Exception as exc:
+        raise Failure(value, f"{entry.describe()} raised {type(exc).__name__}: {exc}") from None
+    put(entry.prefix)
+    try:
+        _encode_into(key, put, depth + 1)
+    except Failure as exc:
+        exc.add("<key>", value)
         raise
 
 

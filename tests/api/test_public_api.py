@@ -70,3 +70,32 @@ def test_no_io_at_import() -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_import_loads_no_optional_library() -> None:
+    """`import memo` (and keying a call) imports none of numpy, pandas, pydantic, attrs."""
+    code = (
+        "import sys\n"
+        "import memo\n"
+        "f = memo.cached(lambda x: x)\n"
+        "f(1.5); f.cache_key((1, 'a'))\n"
+        "libraries = ('numpy', 'pandas', 'pydantic', 'attr', 'attrs', 'hypothesis')\n"
+        "print([m for m in libraries if m in sys.modules])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_register_key_is_public() -> None:
+    """memo.register_key is exported (the registry of argument types)."""
+    assert "register_key" in memo.__all__
+    assert callable(memo.register_key)

@@ -21,8 +21,11 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from hypothesis import strategies as st
+
 import memo
-from memo.testing import FakeClock
+from memo._key_calls import CallForm
+from memo.testing import FakeClock, call, check_keys
 
 if sys.version_info >= (3, 11):
     from typing import assert_type
@@ -330,3 +333,30 @@ def errors() -> None:
     value_error: ValueError = memo.ConfigurationError()
     base: memo.MemoError = memo.SerializationError()
     assert_type([error, type_error, value_error, base], list[Exception])
+
+
+def key_registry_and_key_tests() -> None:
+    """memo.register_key keeps the encoder's type; check_keys and pin_keys take a handle."""
+
+    class Money:
+        def __init__(self, cents: int) -> None:
+            self.cents = cents
+
+    def money_key(money: Money) -> int:
+        return money.cents
+
+    assert_type(memo.register_key(Money, money_key), Callable[[Money], object])
+
+    @memo.register_key(Money)
+    def money_key_again(money: Money) -> tuple[int, str]:
+        return (money.cents, "EUR")
+
+    assert_type(money_key_again, Callable[[Money], object])
+
+    @memo.cached
+    def price(money: Money, seats: int = 1) -> int:
+        return money.cents * seats
+
+    moneys = st.builds(Money, st.integers())
+    check_keys(price, max_examples=5, across_processes=False, money=moneys)
+    assert_type(call(Money(1), seats=2), CallForm)
