@@ -14,6 +14,7 @@ connections as well as open ones:
 from __future__ import annotations
 
 import contextlib
+import selectors
 import socket
 import time
 from collections import deque
@@ -33,6 +34,7 @@ class FaultProxy(TcpProxy):
         self._half = False
         self._muted: set[_Side] = set()
         self._resetting = False
+        self._closing: set[_Side] = set()  # closed by their end, with delayed bytes to pass on
 
     # -- public
 
@@ -82,12 +84,22 @@ class FaultProxy(TcpProxy):
         now = time.monotonic()
         while self._due and self._due[0][0] <= now:
             _, peer, data = self._due.popleft()
-            if peer in self._sides:
-                peer.out += data
+            if peer not in self._sides:
+                continue
+            if not data:  # its end closed after sending: close once the bytes went through
                 self._flush(peer)
-                self._update(peer)
-                if peer.peer is not None:
-                    self._update(peer.peer)
+                super()._close_pair(peer)
+                continue
+            peer.out += data
+            self._flush(peer)
+            self._update(peer)
+            if peer.peer is not None:
+                self._update(peer.peer)
+
+    def _interest(self, side: _Side) -> int:
+        if side in self._closing:  # read to its end already: only writes are left
+            return selectors.EVENT_WRITE if side.out and not self._blocked else 0
+        return super()._interest(side)
 
     def _accepted_pair(self, down: _Side, up: _Side) -> None:
         if self._resetting:
@@ -104,9 +116,16 @@ class FaultProxy(TcpProxy):
         super()._deliver(side, peer, data)
 
     def _close_pair(self, side: _Side, *, reset: bool = False) -> None:
-        self._muted.discard(side)
-        if side.peer is not None:
-            self._muted.discard(side.peer)
+        peer = side.peer
+        if not reset and peer is not None and any(p is peer for _, p, _ in self._due):
+            # A FIN after delayed bytes: like a slow link, deliver them first, then close.
+            self._closing.add(side)
+            self._update(side)
+            self._due.append((self._due[-1][0], peer, b""))
+            return
+        for s in (side, peer):
+            self._muted.discard(s)
+            self._closing.discard(s)
         super()._close_pair(side, reset=reset)
 
     def _mute(self, down: _Side) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 import memo
+from memo._keys.key import CacheKey
 from tests.support.fault_helpers import (
     SECRET,
     SOCKET_TIMEOUT,
@@ -372,3 +373,25 @@ def test_a_connection_error_after_a_wait_is_not_retried(
     # a retry would have timed out on the hung new connection: a TimeoutError, >= 0.35 s
     assert function.stats.errors_by_class == {"ConnectionError": 1}
     assert seconds < BREAK_AFTER + SOCKET_TIMEOUT, seconds  # measured ~0.15 s
+
+
+def test_a_claim_answered_too_late_is_released_when_redis_answers(
+    matrix: Matrix, namespace: str
+) -> None:
+    """A claim sent into a slow link times out, then lands: its lease is given back once Redis
+    answers again, so a later miss of that key waits on no lease that nobody holds."""
+    store = memo.RedisStore(matrix.url, namespace=namespace, secret=SECRET)
+    remote = f"memo:{namespace}:claimed:v1:{{late}}"
+    key = CacheKey(("claimed", "late"), remote)
+    assert store.backend.claim(key, "warm") is True  # connected, and the script is loaded
+    store.backend.release(key, "warm")
+    matrix.proxy.latency(LATENCY)
+    try:
+        assert store.backend.claim(key, "tok") is None  # no answer in time
+        wait_until(lambda: matrix.server.command("EXISTS", f"{remote}:lease") == 1, 2, "landed")
+    finally:
+        matrix.proxy.heal()
+    waited = wait_until(
+        lambda: matrix.server.command("EXISTS", f"{remote}:lease") == 0, 3, "lease released"
+    )
+    assert waited < 1.0, waited  # the lease's TTL is 5 s; measured ~0.3 s (replay poll + probe)
