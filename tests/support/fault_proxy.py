@@ -117,7 +117,12 @@ class FaultProxy(TcpProxy):
 
     def _close_pair(self, side: _Side, *, reset: bool = False) -> None:
         peer = side.peer
-        if not reset and peer is not None and any(p is peer for _, p, _ in self._due):
+        if (
+            not reset
+            and not self._stopping.is_set()
+            and peer is not None
+            and any(p is peer for _, p, _ in self._due)
+        ):
             # A FIN after delayed bytes: like a slow link, deliver them first, then close.
             self._closing.add(side)
             self._update(side)
