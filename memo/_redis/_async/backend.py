@@ -89,12 +89,13 @@ class AsyncBackend(Generations):
 
         A claim sent without an answer may still land (a slow or frozen link delivers it
         late): its release is kept for replay, so no later miss waits on a lease nobody holds.
+        (An error reply, NOPERM say, tells it did not run: nothing to give back.)
         """
         if self._skip(key):
             return None
         op = self._claim(key.remote, token, ttl or self.lease_ttl)
         result = await self._arun(op, None, key)
-        if result is None:
+        if result is None and trace.skips(key):  # timed out or cut off: it may have run
             self._remember("r", f"{key.remote}\x00{token}")
         elif result:
             self._keep_lease(key.remote, token)
