@@ -120,7 +120,6 @@ class Samples:
     wrong: int = 0
     errors: list[BaseException] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-
     holder_done: float = -math.inf  # when the other process's compute ended, if it did
 
     def add(self, layout: str, began: float, key: int, value: Any) -> None:
@@ -340,10 +339,9 @@ class LinkBreak:
         self.proxy = proxy
         self.timer = threading.Timer(BREAK_AFTER, lambda: proxy.drop(reset=True))
 
-    def __enter__(self) -> LinkBreak:
+    def __enter__(self) -> None:
         self.proxy.block()
         self.timer.start()
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.timer.join(5)
