@@ -9,7 +9,9 @@ and Redis Cluster as `redis+cluster://host:port[,host:port]` or any URL with `?c
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,7 +74,7 @@ class Endpoint:
         redis = import_redis()
         from redis.backoff import NoBackoff  # noqa: PLC0415
 
-        retry_class = redis.retry.Retry if sync else redis.asyncio.retry.Retry
+        retry_class = _quick_retry(sync=sync)
         retry = retry_class(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
         return {
             "socket_timeout": timeout,
@@ -81,6 +83,55 @@ class Endpoint:
             "health_check_interval": 0,
             **_no_client_setinfo(redis),
         }
+
+
+RETRY_WINDOW = 0.05  # seconds: a connection error that came later than this is not retried
+
+
+@functools.cache
+def _quick_retry(*, sync: bool) -> Any:
+    """redis-py's Retry (of the colour), retrying only a connection error that came at once.
+
+    A pooled connection the server closed fails at once, and one retry on a fresh connection
+    hides it. An error that came after a wait (a link that hung, then broke) is not retried:
+    the retry could wait one more socket timeout, and a call gets one (docs/failures.md).
+    """
+    redis = import_redis()
+    if sync:
+
+        class QuickRetry(redis.retry.Retry):  # type: ignore[misc, name-defined]
+            def call_with_retry(self, do: Any, fail: Any, *args: Any, **kwargs: Any) -> Any:
+                started, errors = time.monotonic(), list[Exception]()
+
+                def attempt() -> Any:
+                    if errors and time.monotonic() - started > RETRY_WINDOW:
+                        raise errors[-1]
+                    return do()
+
+                def failed(error: Exception, *count: Any) -> Any:
+                    errors.append(error)
+                    return fail(error, *count)
+
+                return super().call_with_retry(attempt, failed, *args, **kwargs)
+
+        return QuickRetry
+
+    class AsyncQuickRetry(redis.asyncio.retry.Retry):  # type: ignore[misc, name-defined]
+        async def call_with_retry(self, do: Any, fail: Any, *args: Any, **kwargs: Any) -> Any:
+            started, errors = time.monotonic(), list[Exception]()
+
+            async def attempt() -> Any:
+                if errors and time.monotonic() - started > RETRY_WINDOW:
+                    raise errors[-1]
+                return await do()
+
+            async def failed(error: Exception, *count: Any) -> Any:
+                errors.append(error)
+                return await fail(error, *count)
+
+            return await super().call_with_retry(attempt, failed, *args, **kwargs)
+
+    return AsyncQuickRetry
 
 
 def _no_client_setinfo(redis: Any) -> dict[str, Any]:

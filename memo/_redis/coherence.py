@@ -104,16 +104,16 @@ class Events:
 
     # -- waiters -------------------------------------------------------------------------
 
-    def wait_for(self, remote: str, timeout: float) -> None:
-        """Block until remote is filled or deleted somewhere, or timeout passes."""
+    def wait_for(self, remote: str, timeout: float) -> bool:
+        """Block until remote is filled or deleted somewhere (True), or timeout passes."""
         done = threading.Event()
         self._add_waiter(remote, done.set)
         try:
-            done.wait(timeout)
+            return done.wait(timeout)
         finally:
             self._remove_waiter(remote, done.set)
 
-    async def await_for(self, remote: str, timeout: float) -> None:
+    async def await_for(self, remote: str, timeout: float) -> bool:
         """`wait_for` for async callers."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
@@ -125,9 +125,10 @@ class Events:
         try:
             await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
-            pass
+            return False
         finally:
             self._remove_waiter(remote, wake)
+        return True
 
     def _add_waiter(self, remote: str, wake: Callable[[], None]) -> None:
         with self._lock:

@@ -120,6 +120,10 @@ class Commands:
             )
         return bool(taken)
 
+    def _lease_held(self, remote: str) -> Op:
+        """Whether remote's lease is still held (a waiter's look between events)."""
+        return bool((yield Command(("EXISTS", self.entry_key(remote)))))
+
     def _read_generations(self) -> Op:
         reply = yield Command(("HGETALL", self.generations_key))
         return [(name, int(value)) for name, value in pairs(reply)]

@@ -266,13 +266,14 @@ class TcpProxy:
     def _run(self) -> None:
         try:
             while not self._stopping.is_set():
-                for key, mask in self._sel.select(timeout=0.1):
+                for key, mask in self._sel.select(timeout=self._select_timeout()):
                     if key.fileobj is self._wake_r:
                         self._run_calls()
                     elif key.fileobj is self._listener:
                         self._accept()
                     elif isinstance(key.data, _Side):
                         self._service(key.data, mask)
+                self._tick()
         finally:
             with self._calls_lock:  # release callers waiting on a dead loop
                 for call in self._calls:
@@ -315,6 +316,22 @@ class TcpProxy:
         self._active += 1
         for side in (down, up):
             self._update(side)
+        self._accepted_pair(down, up)
+
+    # -- hooks of subclasses that add faults (tests/support/fault_proxy.py)
+
+    def _select_timeout(self) -> float:
+        return 0.1
+
+    def _tick(self) -> None:
+        """Runs on the proxy thread after each select."""
+
+    def _accepted_pair(self, down: _Side, up: _Side) -> None:
+        """A new connection (client side `down`, target side `up`) is being forwarded."""
+
+    def _deliver(self, side: _Side, peer: _Side, data: bytes) -> None:
+        """data read from side goes out to peer."""
+        peer.out += data
 
     def _interest(self, side: _Side) -> int:
         if self._blocked:
@@ -356,7 +373,7 @@ class TcpProxy:
                 self._close_pair(side)
                 return
             if data:
-                peer.out += data
+                self._deliver(side, peer, data)
                 if side.upstream:
                     self._bytes_down += len(data)
                 else:

@@ -8,6 +8,8 @@ combines both colours with the colour-free part (clients, breaker, generations, 
 
 from __future__ import annotations
 
+import math
+import time
 from typing import TYPE_CHECKING
 
 from memo._keys.key import CacheKey
@@ -19,7 +21,9 @@ if TYPE_CHECKING:  # a base for the type checker only: backend.py imports this m
 else:
     Generations = object
 
-__all__ = ["SyncBackend"]
+__all__ = ["LEASE_POLL", "SyncBackend"]
+
+LEASE_POLL = 0.05  # seconds a lease waiter goes without looking at Redis: the bound's 50 ms
 
 
 class SyncBackend(Generations):
@@ -82,10 +86,19 @@ class SyncBackend(Generations):
         return int(self._run(self._set_many(items), 0) or 0)
 
     def claim(self, key: CacheKey, token: str, ttl: float | None = None) -> bool | None:
-        """Take the key's lease: True if taken, False if held elsewhere, None if Redis fails."""
+        """Take the key's lease: True if taken, False if held elsewhere, None if Redis fails.
+
+        A claim sent without an answer may still land (a slow or frozen link delivers it
+        late): its release is kept for replay, so no later miss waits on a lease nobody holds.
+        (An error reply, NOPERM say, tells it did not run: nothing to give back.)
+        """
+        if self._skip(key):
+            return None
         op = self._claim(key.remote, token, ttl or self.lease_ttl)
         result = self._run(op, None, key)
-        if result:
+        if result is None and trace.skips(key):  # timed out or cut off: it may have run
+            self._remember("r", f"{key.remote}\x00{token}")
+        elif result:
             self._keep_lease(key.remote, token)
         return None if result is None else bool(result)
 
@@ -96,9 +109,23 @@ class SyncBackend(Generations):
             self._remember("r", f"{key.remote}\x00{token}")
 
     def wait(self, key: CacheKey, timeout: float) -> None:
-        """Until key is filled or deleted by anyone, or timeout passes."""
+        """Until key is filled or deleted by anyone, its lease is freed, or timeout passes.
+
+        The events connection tells at once; between its events the lease is looked at every
+        LEASE_POLL seconds, so a fill it missed (it is down) costs a waiter one poll, and a
+        Redis fault one poll and one socket timeout: a look that fails ends the wait (the
+        call then leaves Redis out and computes itself). docs/failures.md: the bound.
+        """
         self.events.ensure_started()
-        self.events.wait_for(key.remote, timeout)
+        deadline = time.monotonic() + timeout
+        for _ in range(math.ceil(timeout / LEASE_POLL) + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if self.events.wait_for(key.remote, min(remaining, LEASE_POLL)):
+                return
+            if self._run(self._lease_held(key.remote), None, key) is not True:
+                return  # freed, or Redis did not answer: the caller looks and decides
 
     def bump_generation(self, name: str) -> int | None:
         """Move function name to a new generation everywhere; None if Redis fails."""
