@@ -58,9 +58,7 @@ _CONTAINERS = {
     "TupleType": tuple,
     "DictType": dict,
 }
-_CLASSES = frozenset(
-    {"DataclassType", "StructType", "NamedTupleType", "TypedDictType", "EnumType"}
-)
+_CLASSES = frozenset({"DataclassType", "StructType", "NamedTupleType", "TypedDictType", "EnumType"})
 _MESSAGE_UNION = (
     "msgspec cannot tell its members apart from the bytes ({error}); return one type, a "
     "union of msgspec Structs with tag=True, or a pydantic model holding a discriminated union"
@@ -211,6 +209,8 @@ class ReturnType:
         try:
             info = msgspec.inspect.type_info(annotation)
         except Exception as exc:  # msgspec refuses the annotation itself
+            if "union" in str(exc).lower():
+                raise _Untyped(_MESSAGE_UNION.format(error=exc)) from None
             raise _Untyped(f"msgspec cannot read it ({exc})") from None
         shape = Shape()
         text = shape_of(info, shape, "the result")

@@ -39,7 +39,7 @@ def _pydantic_model() -> type | None:
     # A value or an annotation can be a pydantic model only once pydantic is imported:
     # looking in sys.modules never imports it.
     module = sys.modules.get("pydantic")
-    return None if module is None else module.BaseModel  # type: ignore[no-any-return]
+    return None if module is None else module.BaseModel
 
 
 def is_pydantic_model(cls: object) -> bool:
@@ -51,7 +51,8 @@ def is_pydantic_model(cls: object) -> bool:
 def _enc_hook(value: Any) -> Any:
     base = _pydantic_model()
     if base is not None and isinstance(value, base):
-        return value.model_dump(mode="json", by_alias=True)
+        model: Any = value
+        return model.model_dump(mode="json", by_alias=True)
     raise NotImplementedError(f"{type(value).__qualname__} is not in the return annotation")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from memo._clock import CLOCK
 from memo._codec.envelope import Codec, Rejected, Stale
+from memo._codec.forms import ANNOTATE_HINT
 from memo._codec.returns import ReturnType
 from memo._errors import SerializationError
 from memo._policy.entry import RemoteEntry, localize
@@ -100,4 +101,4 @@ class Entries:
         returns = self.returns.get(remote[: remote.rfind("{")]) if self.returns else None
         if returns is None or returns.note is None:
             return exc
-        return SerializationError(f"{exc} ({returns.note})")
+        return SerializationError(str(exc).replace(ANNOTATE_HINT, f"{returns.note}."))

@@ -16,7 +16,7 @@ import enum
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, NamedTuple, Optional, TypedDict, Union
+from typing import Any, NamedTuple, TypedDict
 
 import attrs
 import msgspec
@@ -74,7 +74,7 @@ class Profile(pydantic.BaseModel):
     seen: datetime.datetime
     key: uuid.UUID
     amount: decimal.Decimal
-    note: Optional[str] = None
+    note: str | None = None
     levels: list[Level] = []
 
 
@@ -130,7 +130,7 @@ class Box:
 
     points: dict[str, list[Point]]
     pairs: tuple[Pair, ...]
-    maybe: Optional[Item]
+    maybe: Item | None
 
 
 def _user(i: int) -> User:
@@ -264,12 +264,12 @@ def get_tuple(i: int) -> tuple[Point, Pair, Color]:
 
 
 @memo.cached(ttl=300, cache_none=True)
-def get_optional(i: int) -> Optional[User]:
+def get_optional(i: int) -> User | None:
     return _run("optional", i)  # type: ignore[no-any-return]
 
 
 @memo.cached(ttl=300)
-def get_union(i: int) -> Union[int, User]:
+def get_union(i: int) -> int | User:
     return _run("union", i)  # type: ignore[no-any-return]
 
 
@@ -339,12 +339,12 @@ async def aget_tuple(i: int) -> tuple[Point, Pair, Color]:
 
 
 @memo.cached(ttl=300, cache_none=True)
-async def aget_optional(i: int) -> Optional[User]:
+async def aget_optional(i: int) -> User | None:
     return _run("optional", i)  # type: ignore[no-any-return]
 
 
 @memo.cached(ttl=300)
-async def aget_union(i: int) -> Union[int, User]:
+async def aget_union(i: int) -> int | User:
     return _run("union", i)  # type: ignore[no-any-return]
 
 
