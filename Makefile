@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[redis,msgpack,progress,test,docs,bench]'
+	$(PY) -m pip install --quiet -e '.[redis,msgpack,typed,progress,test,docs,bench]'
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -19,7 +19,7 @@ from typing import Any
 
 from memo._errors import ConfigurationError, SerializationError
 
-__all__ = ["TYPED_IDS", "TypedSerializer", "import_msgspec"]
+__all__ = ["TYPED_IDS", "PlainReader", "TypedSerializer", "import_msgspec"]
 
 # Header serializer ids of typed payloads (the untyped built-ins use 1-3).
 TYPED_IDS = {"json": 4, "msgpack": 5}
@@ -121,3 +121,21 @@ class TypedSerializer:
                 f"typed storage of {self._label} under JSON cannot hold this value ({exc}): "
                 "JSON has no NaN or infinity. Use serializer='msgpack' for such floats"
             ) from exc
+
+
+class PlainReader:
+    """Reads a typed payload as plain data (dicts, lists, strings), for ``memo inspect``:
+    without the function's annotation, no class is built."""
+
+    __slots__ = ("loads", "name")
+
+    def __init__(self, fmt: str) -> None:
+        msgspec = import_msgspec()
+        self.name = f"typed {fmt}"
+        self.loads: Callable[[Any], Any] = (
+            msgspec.json if fmt == "json" else msgspec.msgpack
+        ).decode
+
+    def dumps(self, value: Any) -> bytes:
+        """Never called: this reader only reads."""
+        raise SerializationError("PlainReader only reads typed payloads")
