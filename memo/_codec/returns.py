@@ -19,7 +19,10 @@ An annotation that names a class which cannot be resolved warns once and stays u
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import threading
+import uuid
 import typing
 import warnings
 from typing import Any
@@ -58,6 +61,20 @@ _CONTAINERS = {
     "TupleType": tuple,
     "DictType": dict,
 }
+_LEAVES: dict[str, tuple[type, ...]] = {
+    "NoneType": (type(None),),
+    "BoolType": (bool,),
+    "IntType": (int,),
+    "FloatType": (float, int),  # as a type checker allows; an int comes back a float
+    "StrType": (str,),
+    "BytesType": (bytes,),
+    "DateTimeType": (datetime.datetime,),
+    "DateType": (datetime.date,),
+    "TimeType": (datetime.time,),
+    "TimeDeltaType": (datetime.timedelta,),
+    "UUIDType": (uuid.UUID,),
+    "DecimalType": (decimal.Decimal,),
+}
 _CLASSES = frozenset({"DataclassType", "StructType", "NamedTupleType", "TypedDictType", "EnumType"})
 _MESSAGE_UNION = (
     "msgspec cannot tell its members apart from the bytes ({error}); return one type, a "
@@ -70,7 +87,6 @@ class Shape:
 
     def __init__(self) -> None:
         self.structured = False
-        self.floats = False
         self.problem: str | None = None
         self.seen: set[type] = set()
 
@@ -83,7 +99,6 @@ def shape_of(info: Any, shape: Shape, path: str) -> str:
     """The canonical text of a msgspec type node (class names, field names, nesting)."""
     kind = type(info).__name__
     if kind in _PLAIN_LEAVES:
-        shape.floats |= kind in ("FloatType", "AnyType")
         if kind == "AnyType" and shape.problem is None:
             shape.problem = f"{path} is Any, which cannot be decoded back to a type"
         return kind[:-4]
@@ -131,14 +146,14 @@ def _class(kind: str, info: Any, shape: Shape, path: str) -> str:
 def _top_types(info: Any) -> tuple[type, ...] | None:
     """The Python types a value of this node has at the top level (None: not checked)."""
     kind = type(info).__name__
+    if kind in _LEAVES:
+        return _LEAVES[kind]
     if kind in _CONTAINERS:
         return (_CONTAINERS[kind],)
     if kind == "TypedDictType":
         return (dict,)
     if kind in _CLASSES or kind == "CustomType":
         return (info.cls,)
-    if kind == "NoneType":
-        return (type(None),)
     if kind == "UnionType":
         members = [_top_types(t) for t in info.types]
         if any(m is None for m in members):
@@ -159,6 +174,15 @@ class ReturnType:
         self._resolved: tuple[Any, str] | None = None  # (annotation, label) once typed
         self._codecs: dict[int, tuple[Codec, Codec]] = {}  # id(store codec) -> (it, typed)
         self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, function: Any, display: str) -> ReturnType | None:
+        """The function's ReturnType, or None when it has no return annotation (then its
+        entries take the store's codec without a lookup)."""
+        annotations = getattr(function, "__annotations__", None)
+        if not isinstance(annotations, dict) or "return" not in annotations:
+            return None
+        return cls(function, display)
 
     def codec(self, base: Codec) -> Codec:
         """The codec for this function's entries in a store whose codec is base."""
@@ -220,9 +244,7 @@ class ReturnType:
             raise _Untyped(shape.problem)
         label = _label(annotation)
         try:
-            serializer = TypedSerializer(
-                annotation, label, fmt, top=_top_types(info), check_nulls=shape.floats
-            )
+            serializer = TypedSerializer(annotation, label, fmt, top=_top_types(info))
         except TypeError as exc:
             raise _Untyped(_MESSAGE_UNION.format(error=exc)) from None
         return serializer, xxhash.xxh32_intdigest(text.encode("utf-8")) or 1

@@ -67,22 +67,16 @@ class TypedSerializer:
 
     ``top`` is the tuple of Python types a result may have at the top level (None: not
     checked): a function annotated ``-> User`` that returns an ``Admin`` or a dict is refused
-    rather than stored as something a reader would decode into another type. ``check_nulls``:
-    JSON has no NaN or infinity (msgspec writes them ``null``), so a JSON payload of a type
-    holding floats that contains ``null`` is decoded once before it is stored.
+    rather than stored as something a reader would decode into another type. Every payload is
+    decoded once before it is stored (on a miss, beside the function's own cost): a result
+    whose parts do not fit the annotation (``None`` where it says ``int``, a NaN under JSON,
+    which writes it ``null``) is refused once, with a warning, instead of being written and
+    then rejected by every reader.
     """
 
-    __slots__ = ("_decode", "_encode", "_label", "check_nulls", "loads", "name", "top")
+    __slots__ = ("_decode", "_encode", "_label", "loads", "name", "top")
 
-    def __init__(
-        self,
-        annotation: Any,
-        label: str,
-        fmt: str,
-        *,
-        top: tuple[type, ...] | None,
-        check_nulls: bool,
-    ) -> None:
+    def __init__(self, annotation: Any, label: str, fmt: str, *, top: tuple[type, ...] | None):
         msgspec = import_msgspec()
         codec = msgspec.json if fmt == "json" else msgspec.msgpack
         self.name = f"typed {fmt}"
@@ -92,7 +86,6 @@ class TypedSerializer:
         self._decode: Callable[[Any], Any] = codec.Decoder(annotation, dec_hook=_dec_hook).decode
         self.loads = self._decode  # the codec's reader: hostile bytes raise, meaning a miss
         self.top = top
-        self.check_nulls = check_nulls and fmt == "json"
 
     def dumps(self, value: Any) -> bytes:
         """The payload of value, or SerializationError naming what does not fit."""
@@ -109,17 +102,21 @@ class TypedSerializer:
             raise SerializationError(
                 f"typed storage of {self._label} cannot encode {type(value).__qualname__}: {exc}"
             ) from exc
-        if self.check_nulls and b"null" in payload:
-            self._check_decodes(payload)
+        self._check_decodes(payload)
         return payload
 
     def _check_decodes(self, payload: bytes) -> None:
         try:
             self._decode(payload)
         except Exception as exc:
+            hint = (
+                " (JSON has no NaN or infinity: use serializer='msgpack')"
+                if b"null" in payload
+                else ""
+            )
             raise SerializationError(
-                f"typed storage of {self._label} under JSON cannot hold this value ({exc}): "
-                "JSON has no NaN or infinity. Use serializer='msgpack' for such floats"
+                f"the result does not fit its annotation -> {self._label} ({exc}){hint}. "
+                "Return what the annotation names, or fix the annotation"
             ) from exc
 
 

@@ -40,7 +40,7 @@ def decorate(wrapped: Any, options: CachedOptions) -> Any:
     plan = options.plan(display, normaliser)
     store = options.checked_store(display)
     is_async = _is_async(function)
-    returns = ReturnType(function, display)  # resolved on the first L2 write or read
+    returns = ReturnType.of(function, display)  # resolved on the first L2 write or read
     core = Core(function, keys, plan, store=store, is_async=is_async, returns=returns)
     return wrap(wrapped, core)
 

@@ -173,6 +173,27 @@ def test_result_of_another_type_is_refused_at_write() -> None:
             codec.encode(KEY, wrong, created=1.0, expires=None, delta=0.0)
 
 
+def test_result_whose_parts_do_not_fit_is_refused_at_write() -> None:
+    """A result whose nested parts break the annotation (None where it says int) is refused
+    when written, once, instead of being stored and rejected by every reader."""
+    value = dataclasses.replace(tv.expected("dataclass", 2), id=None)
+    with pytest.raises(SerializationError, match=r"does not fit its annotation -> User"):
+        typed_codec(returns_user).encode(KEY, value, created=1.0, expires=None, delta=0.0)
+
+
+def returns_maybe_profile() -> tv.Profile | None:
+    raise AssertionError("never called")
+
+
+def test_optional_pydantic_model_round_trips() -> None:
+    """A pydantic model or None: both come back as they went in."""
+    codec = typed_codec(returns_maybe_profile)
+    assert roundtrip(codec, None) is None
+    profile = tv.expected("pydantic", 2)
+    got = roundtrip(codec, profile)
+    assert type(got) is tv.Profile and got == profile
+
+
 def test_nan_under_json_is_refused_and_exact_under_msgpack() -> None:
     """JSON has no NaN: a typed json result holding one is refused naming msgpack; under
     msgpack the bits come back."""
