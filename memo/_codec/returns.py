@@ -22,8 +22,8 @@ from __future__ import annotations
 import datetime
 import decimal
 import threading
-import uuid
 import typing
+import uuid
 import warnings
 from typing import Any
 
