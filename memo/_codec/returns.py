@@ -14,7 +14,10 @@ in the module work. Three outcomes:
   msgspec missing): the store's codec, and the reason joins the message of the one warning
   a result it cannot represent brings.
 
-An annotation that names a class which cannot be resolved warns once and stays untyped.
+An annotation that cannot be resolved (a class defined inside a function, under
+``from __future__ import annotations``) stays untyped too, its reason kept the same way: a
+result the untyped serializer holds is stored as before, silently; one it cannot hold brings
+the one warning, which now says why the annotation did not help.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import decimal
 import threading
 import typing
 import uuid
-import warnings
 from typing import Any
 
 import xxhash
@@ -61,6 +63,7 @@ _CONTAINERS = {
     "TupleType": tuple,
     "DictType": dict,
 }
+_CODECS_KEPT = 8
 _LEAVES: dict[str, tuple[type, ...]] = {
     "NoneType": (type(None),),
     "BoolType": (bool,),
@@ -171,8 +174,8 @@ class ReturnType:
         self.function = function
         self.display = display
         self.note: str | None = None  # why results are not stored typed, for the warning
-        self._resolved: tuple[Any, str] | None = None  # (annotation, label) once typed
-        self._codecs: dict[int, tuple[Codec, Codec]] = {}  # id(store codec) -> (it, typed)
+        self._resolved: tuple[Any] | None = None  # (the annotation or None,) once resolved
+        self._codecs: dict[int, tuple[Codec, Codec]] = {}  # id(store codec) -> (it, chosen)
         self._lock = threading.Lock()
 
     @classmethod
@@ -189,8 +192,10 @@ class ReturnType:
         found = self._codecs.get(id(base))
         if found is not None and found[0] is base:
             return found[1]
-        with self._lock:  # resolved once: one warning, one msgspec decoder
+        with self._lock:  # resolved once: one warning, one msgspec decoder per store codec
             chosen = self._choose(base)
+            if len(self._codecs) >= _CODECS_KEPT:  # stores replaced by configure() over time
+                self._codecs.clear()
             self._codecs[id(base)] = (base, chosen)
         return chosen
 
@@ -209,19 +214,21 @@ class ReturnType:
         return base.retyped(serializer, TYPED_IDS[fmt], tag) if serializer else base
 
     def _annotation(self) -> Any:
+        if self._resolved is None:
+            self._resolved = (self._resolve(),)
+        return self._resolved[0]
+
+    def _resolve(self) -> Any:
         raw = getattr(self.function, "__annotations__", None) or {}
         if "return" not in raw:
             return None
         try:
             return typing.get_type_hints(self.function, include_extras=True)["return"]
         except Exception as exc:  # NameError of a forward reference, a bad string...
-            warnings.warn(
-                f"memo: {self.display}'s return annotation {raw['return']!r} cannot be "
-                f"resolved ({exc!r}), so its results are stored untyped in Redis (those the "
-                "serializer cannot represent stay in this process's L1). Define the classes it "
-                "names at module level, before the function is first called.",
-                RuntimeWarning,
-                stacklevel=2,
+            self.note = (
+                f"{self.display}'s return annotation {raw['return']!r} cannot be resolved "
+                f"({exc!r}), so memo cannot store its results typed: define the classes it "
+                "names at module level, before the function is first called"
             )
             return None
 

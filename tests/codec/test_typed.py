@@ -247,14 +247,22 @@ def test_unannotated_result_warns_naming_the_annotation(redis_url: str, namespac
         assert f() == tv.Point(1, 2.0)
 
 
-def test_unresolvable_annotation_warns_and_stays_untyped(redis_url: str, namespace: str) -> None:
-    """A return annotation naming an undefined class: one clear warning at first use, then
-    today's behaviour (a plain-data result still reaches Redis)."""
+def test_unresolvable_annotation_stays_untyped_and_says_why(redis_url: str, namespace: str) -> None:
+    """A return annotation naming an undefined class: today's behaviour. A plain-data result
+    still reaches Redis, silently; one the serializer cannot hold brings the one warning,
+    which says the annotation could not be resolved and how to fix it."""
     store = memo.RedisStore(redis_url, namespace=namespace)
-    cached = memo.cached(store=store)(_with_body(returns_unknown, {"a": 1}))
-    with pytest.warns(RuntimeWarning, match=r"NotDefinedAnywhere.*cannot be resolved"):
-        assert cached() == {"a": 1}
-    assert cached() == {"a": 1} and cached.stats.l2_hits == 1
+    plain = memo.cached(store=store)(_with_body(returns_unknown, {"a": 1}))
+    assert plain() == {"a": 1}
+    assert plain() == {"a": 1} and plain.stats.l2_hits == 1
+    with_point = _with_body(returns_unknown, tv.Point(1, 2.0))
+    with_point.__qualname__ = "returns_unknown_point"
+    rich = memo.cached(store=store)(with_point)
+    with pytest.warns(
+        RuntimeWarning, match=r"NotDefinedAnywhere.*cannot be resolved.*module level"
+    ):
+        assert rich() == tv.Point(1, 2.0)
+    assert rich() == tv.Point(1, 2.0)  # L1; no second warning (warnings are errors here)
 
 
 def test_forward_reference_resolves_at_first_use() -> None:
