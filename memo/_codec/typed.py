@@ -91,11 +91,7 @@ class TypedSerializer:
         """The payload of value, or SerializationError naming what does not fit."""
         top = self.top
         if top is not None and type(value) not in top:
-            raise SerializationError(
-                f"the function is annotated -> {self._label} but returned a "
-                f"{type(value).__module__}.{type(value).__qualname__}; a reader would decode it "
-                "as the annotation says. Return what the annotation names, or fix the annotation"
-            )
+            raise SerializationError(self._mismatch(value))
         try:
             payload = self._encode(value)
         except Exception as exc:  # TypeError, OverflowError, a pydantic error, RecursionError
@@ -104,6 +100,19 @@ class TypedSerializer:
             ) from exc
         self._check_decodes(payload)
         return payload
+
+    def _mismatch(self, value: Any) -> str:
+        if type(value) is bytes:  # l1_copy=True hands the tiers its pickle, not the result
+            return (
+                f"the function is annotated -> {self._label} and cached with l1_copy=True, "
+                "which hands Redis pickled bytes that typed storage does not take; drop "
+                "l1_copy, or configure a secret= so signed pickle is used"
+            )
+        return (
+            f"the function is annotated -> {self._label} but returned a "
+            f"{type(value).__module__}.{type(value).__qualname__}; a reader would decode it "
+            "as the annotation says. Return what the annotation names, or fix the annotation"
+        )
 
     def _check_decodes(self, payload: bytes) -> None:
         try:

@@ -173,6 +173,15 @@ def test_result_of_another_type_is_refused_at_write() -> None:
             codec.encode(KEY, wrong, created=1.0, expires=None, delta=0.0)
 
 
+def test_l1_copy_bytes_are_refused_naming_l1_copy(redis_url: str, namespace: str) -> None:
+    """With l1_copy=True the tiers receive pickled bytes: typed storage refuses them (never
+    pickle without a signature) and the one warning names l1_copy and the ways out."""
+    store = memo.RedisStore(redis_url, namespace=namespace)
+    cached = memo.cached(store=store, l1_copy=True)(_with_body(returns_point, tv.Point(1, 2.0)))
+    with pytest.warns(RuntimeWarning, match=r"l1_copy=True.*drop l1_copy.*secret="):
+        assert cached() == tv.Point(1, 2.0)
+
+
 def test_result_whose_parts_do_not_fit_is_refused_at_write() -> None:
     """A result whose nested parts break the annotation (None where it says int) is refused
     when written, once, instead of being stored and rejected by every reader."""
