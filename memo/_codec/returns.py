@@ -233,6 +233,8 @@ class ReturnType:
             return None
 
     def _serializer(self, annotation: Any, fmt: str) -> tuple[TypedSerializer | None, int]:
+        if _plain(annotation):
+            return None, 0  # -> int, -> dict[str, list[int]]: no msgspec import on a call
         try:
             msgspec = import_msgspec()
         except ConfigurationError as exc:
@@ -255,6 +257,45 @@ class ReturnType:
         except TypeError as exc:
             raise _Untyped(_MESSAGE_UNION.format(error=exc)) from None
         return serializer, xxhash.xxh32_intdigest(text.encode("utf-8")) or 1
+
+
+_PLAIN_TYPES = frozenset(
+    {
+        type(None),
+        bool,
+        int,
+        float,
+        str,
+        bytes,
+        list,
+        tuple,
+        dict,
+        set,
+        frozenset,
+        datetime.datetime,
+        datetime.date,
+        datetime.time,
+        datetime.timedelta,
+        uuid.UUID,
+        decimal.Decimal,
+    }
+)
+
+
+def _plain(annotation: Any) -> bool:
+    """Whether an annotation names only the untyped serializer's types (and Any, Optional,
+    unions and containers of them), checked without msgspec."""
+    if annotation is typing.Any or annotation is None or annotation is Ellipsis:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is None:
+        return isinstance(annotation, type) and annotation in _PLAIN_TYPES
+    if origin is not typing.Union and origin not in _PLAIN_TYPES and origin is not _UNION_TYPE:
+        return False
+    return all(_plain(arg) for arg in typing.get_args(annotation))
+
+
+_UNION_TYPE = type(int | None)
 
 
 class _Untyped(Exception):

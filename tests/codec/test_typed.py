@@ -7,8 +7,10 @@ import dataclasses
 import datetime
 import json
 import math
+import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from memo._codec.returns import ReturnType
 from memo._errors import ConfigurationError, SerializationError
 from tests.support import typed_values as tv
 
+ROOT = Path(__file__).resolve().parents[2]
 KEY = "memo:t:app.f:v1:{0123456789abcdef0123456789abcdef}"
 
 
@@ -304,6 +307,33 @@ def test_import_memo_imports_no_typed_dependency() -> None:
         "print(sorted(m for m in ('msgspec', 'pydantic', 'attrs', 'attr') if m in sys.modules))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=50
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=50,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])},
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_plain_annotation_over_redis_imports_no_msgspec(redis_url: str, namespace: str) -> None:
+    """A function annotated with plain data (-> dict[str, int]) reaches Redis through the
+    untyped serializer without importing msgspec: its first call pays no import."""
+    code = (
+        "import sys, memo\n"
+        f"store = memo.RedisStore({redis_url!r}, namespace={namespace!r})\n"
+        "@memo.cached(store=store)\ndef f(i: int) -> dict[str, int] | None:\n    return {'i': i}\n"
+        "assert f(1) == f(1) == {'i': 1} and f.stats.l2_hits == 1, f.stats\n"
+        "print('msgspec' in sys.modules)\n"
+        "store.close()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=50,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])},
+    )
+    assert out.stdout.strip() == "False"
