@@ -11,7 +11,7 @@ DEMO_STAMP := $(VENV)/.demo-stamp
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[redis,msgpack,progress,test,docs,bench]'
+	$(PY) -m pip install --quiet -e '.[redis,msgpack,typed,progress,test,docs,bench]'
 	@touch $(STAMP)
 
 $(DEMO_STAMP): pyproject.toml

@@ -30,6 +30,7 @@ SUITES: dict[str, str] = {
     "scaling": "bench.scaling",
     "refresh": "bench.refresh",
     "array": "bench.array_key",
+    "typed": "bench.typed",
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import memo
 from memo._cli.app import EXIT_FAILED, EXIT_OK, CommandError, add_global_options, need_redis
 from memo._codec.envelope import CHECKSUM_SIZE, HEADER_SIZE, TAG_SIZE, Codec, Header, Rejected
+from memo._codec.typed import PlainReader
 from memo._runtime.settings import settings
 
 __all__ = ["add", "parse_key"]
@@ -28,7 +29,7 @@ _KEY = re.compile(
     r"^memo:(?P<namespace>[A-Za-z0-9._-]+):(?P<function>[A-Za-z0-9._-]+)"
     r":v(?P<version>[A-Za-z0-9._-]+):\{(?P<digest>[0-9a-f]{32})\}$"
 )
-_SERIALIZERS = {1: "pickle", 2: "json", 3: "msgpack"}
+_SERIALIZERS = {1: "pickle", 2: "json", 3: "msgpack", 4: "typed json", 5: "typed msgpack"}
 _REASONS = {  # Rejected.reason -> what it means, for people
     "magic": "it does not start with memo's magic bytes",
     "truncated": "it is shorter than its header says",
@@ -154,7 +155,7 @@ def _verify(
     if not header.signed and name == "pickle":
         return "FAILED (unsigned pickle: memo never reads such an entry)", None, False
     try:
-        codec = Codec(name, secret if header.signed else None)
+        codec = _codec(name, header, secret if header.signed else None)
     except memo.ConfigurationError as exc:
         return f"not checked ({exc})", None, None
     try:
@@ -164,6 +165,15 @@ def _verify(
     if header.signed:
         return "verified (HMAC-SHA256, key, size and payload check out)", decoded.value, True
     return "none: unsigned entry (key, size and payload check out)", decoded.value, True
+
+
+def _codec(name: str, header: Header, secret: str | None) -> Codec:
+    """A codec that checks the entry; a typed payload is shown as plain data (no class built)."""
+    fmt = name.removeprefix("typed ")
+    codec = Codec(fmt, secret)
+    if fmt == name:
+        return codec
+    return codec.retyped(PlainReader(fmt), header.serializer_id, header.serializer_tag)
 
 
 def _fields(

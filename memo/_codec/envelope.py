@@ -9,9 +9,11 @@ offset  size  field
 ======  ====  =========================================================================
 0       2     magic ``b"\\xcdM"``
 2       1     format version (3; entries of any other version are refused, so a miss)
-3       1     serializer id: 1 pickle, 2 json, 3 msgpack, 200 a user serializer
+3       1     serializer id: 1 pickle, 2 json, 3 msgpack, 4 typed json, 5 typed msgpack,
+              200 a user serializer
 4       1     flags: bit 0 zlib-compressed, bit 1 signed; any other bit set is rejected
-5       4     serializer tag: 0 for the built-ins, else xxh32 of the user serializer's name
+5       4     serializer tag: 0 for the untyped built-ins; typed: xxh32 of the annotated type's
+              shape (class and field names, nesting); else xxh32 of the user serializer's name
 9       8     key id: xxh3-64 of the Redis key (UTF-8), so an entry moved to another key is
               caught even unsigned
 17      8     created: wall-clock seconds (f64)
@@ -216,6 +218,19 @@ class Codec:
 
     def __repr__(self) -> str:
         return f"Codec(serializer={self.serializer.name!r}, signed={self.signed})"
+
+    def retyped(self, serializer: Any, sid: int, tag: int) -> Codec:
+        """This codec (secrets, compression, size cap) writing one function's typed payloads.
+
+        `sid` and `tag` go into every header it writes and must match in every entry it
+        reads: an entry of another type or serializer is Rejected("serializer"), unread.
+        """
+        typed = object.__new__(Codec)
+        typed._macs, typed._flags = self._macs, self._flags
+        typed._compress_over, typed.max_size = self._compress_over, self.max_size
+        typed.serializer, typed._sid, typed._tag = serializer, sid, tag
+        typed._read = serializer.loads
+        return typed
 
     def encode(
         self,

@@ -14,6 +14,7 @@ from typing import Any
 from memo._errors import SerializationError
 
 __all__ = [
+    "ANNOTATE_HINT",
     "BIG_INT",
     "CONTAINERS",
     "F64",
@@ -32,6 +33,13 @@ BIG_INT = 1 << 2000
 SUPPORTED_TEXT = (
     "None, bool, int, float, str, bytes, list, tuple, dict, set, frozenset, datetime, date, "
     "time, timedelta (tzinfo None or datetime.timezone), UUID and Decimal (exact types only)"
+)
+
+
+ANNOTATE_HINT = (
+    "Annotate the function's return type (e.g. -> User, for a dataclass, pydantic model, attrs "
+    "class, msgspec Struct, NamedTuple, TypedDict or Enum) so memo stores it typed "
+    "(pip install 'memo-cache[typed]')."
 )
 
 
@@ -130,8 +138,8 @@ def refusal(value: Any, name: str, exc: BaseException) -> SerializationError:
         what = f"{type(value).__qualname__} ({exc})"
     return SerializationError(
         f"serializer={name!r} cannot represent {what}; it round-trips {SUPPORTED_TEXT}. "
-        "Return data of those types from the function, or use serializer='pickle' with "
-        "secret=... (or MEMO_SECRET) so entries are signed."
+        f"{ANNOTATE_HINT} Or return data of those types, or use "
+        "serializer='pickle' with secret=... (or MEMO_SECRET) so entries are signed."
     )
 
 

@@ -4,6 +4,9 @@ An entry's bytes carry its value and metadata (created, expiry, compute time δ,
 deadline, generation) in the codec's envelope; reading one back checks it against the
 function's current generation and puts its deadlines on this process's clock
 (`_policy/entry.localize`, the soft rule). The backend below never sees a Python value.
+
+A function whose return annotation calls for typed storage (`_codec/returns.py`) registers
+its keys' prefix: its entries use its own codec, found from the Redis key's prefix.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from typing import Any
 
 from memo._clock import CLOCK
 from memo._codec.envelope import Codec, Rejected, Stale
+from memo._codec.forms import ANNOTATE_HINT
+from memo._codec.returns import ReturnType
+from memo._errors import SerializationError
 from memo._policy.entry import RemoteEntry, localize
 from memo._redis.transport import key_hash
 
@@ -26,6 +32,19 @@ class Entries:
         self.codec = codec
         self.corrupt = 0
         self._log = log
+        self.returns: dict[str, ReturnType] = {}  # key prefix -> return type, per function
+
+    def register(self, prefix: str, returns: ReturnType | None) -> None:
+        """The function whose Redis keys start with prefix returns this annotated type."""
+        if returns is not None:
+            self.returns[prefix] = returns
+
+    def codec_for(self, remote: str) -> Codec:
+        """The codec of the function that owns Redis key remote (the store's by default)."""
+        if not self.returns:
+            return self.codec
+        returns = self.returns.get(remote[: remote.rfind("{")])
+        return self.codec if returns is None else returns.codec(self.codec)
 
     def encode(
         self,
@@ -39,22 +58,28 @@ class Entries:
     ) -> tuple[bytes, int]:
         """The entry's bytes (stamped with its soft deadline and generation) and its PX."""
         now = CLOCK.time()
-        data = self.codec.encode(
-            remote,
-            value,
-            created=now,
-            expires=None if ttl is None else now + ttl,
-            delta=delta,
-            soft=None if soft is None else now + soft,
-            generation=generation,
-        )
+        try:
+            data = self.codec_for(remote).encode(
+                remote,
+                value,
+                created=now,
+                expires=None if ttl is None else now + ttl,
+                delta=delta,
+                soft=None if soft is None else now + soft,
+                generation=generation,
+            )
+        except SerializationError as exc:
+            explained = self._explained(remote, exc)
+            if explained is exc:
+                raise
+            raise explained from exc
         return data, 0 if ttl is None else max(1, int(ttl * 1000))
 
     def decode(self, remote: str, data: bytes, generation: int) -> RemoteEntry | None:
         """The entry in data, or None: expired, of an older generation (a plain miss) or
         failing a check (counted and logged by key hash, then overwritten by the next write)."""
         try:
-            decoded = self.codec.decode(remote, data, generation)
+            decoded = self.codec_for(remote).decode(remote, data, generation)
         except Stale:
             return None
         except Rejected as exc:
@@ -70,3 +95,10 @@ class Entries:
             now_wall=CLOCK.time(),
             now=CLOCK.monotonic(),
         )
+
+    def _explained(self, remote: str, exc: SerializationError) -> SerializationError:
+        """exc, with the reason its function's annotation did not make it typed (if any)."""
+        returns = self.returns.get(remote[: remote.rfind("{")]) if self.returns else None
+        if returns is None or returns.note is None:
+            return exc
+        return SerializationError(str(exc).replace(ANNOTATE_HINT, f"{returns.note}."))

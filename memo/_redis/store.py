@@ -53,8 +53,10 @@ class StoreBase:
         return self.entries.corrupt
 
     def attach(self, function: Any) -> None:
-        """A function's runtime now uses this store."""
+        """A function's runtime now uses this store (and its entries, its return type)."""
         self.backend.attach(function)
+        prefix = function.keys.prefix(self.backend.namespace)
+        self.entries.register(prefix, getattr(function, "returns", None))
 
     def close(self) -> None:
         """Run the on_close hooks, then stop the backend's threads and close its clients."""

@@ -17,6 +17,7 @@ import itertools
 from collections.abc import Callable, Hashable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, cast
 
+from memo._codec.returns import ReturnType
 from memo._keys.builder import GENERATION_FLOOR, KeyBuilder
 from memo._keys.key import CacheKey
 from memo._policy.entry import Entry
@@ -50,6 +51,7 @@ class CoreBase:
         "plan",
         "prefix",
         "remotes",
+        "returns",
         "store",
         "task_flights",
         "thread_flights",
@@ -64,8 +66,10 @@ class CoreBase:
         *,
         store: Store | None,
         is_async: bool,
+        returns: ReturnType | None = None,
     ) -> None:
         self.function = function
+        self.returns = returns  # its return annotation: the L2 codec of its entries
         self.keys = keys
         self.plan = plan
         self.is_async = is_async

@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from memo._codec.returns import ReturnType
 from memo._errors import ConfigurationError
 from memo._keys.builder import qualified_name
 from memo._keys.signature import Normaliser
@@ -39,7 +40,9 @@ def decorate(wrapped: Any, options: CachedOptions) -> Any:
     keys = options.keys(display, function, normaliser)
     plan = options.plan(display, normaliser)
     store = options.checked_store(display)
-    core = Core(function, keys, plan, store=store, is_async=_is_async(function))
+    is_async = _is_async(function)
+    returns = ReturnType.of(function, display)  # resolved on the first L2 write or read
+    core = Core(function, keys, plan, store=store, is_async=is_async, returns=returns)
     return wrap(wrapped, core)
 
 

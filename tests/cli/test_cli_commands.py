@@ -26,6 +26,7 @@ from memo._runtime import fleet as _fleet
 from memo._runtime import publisher as _publisher
 from memo._runtime.settings import settings
 from memo._strategies.write_behind import _FLUSHERS
+from tests.support import typed_values
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL_DEMO = ["--calls", "200", "--keys", "50", "--latency-ms", "0.2", "--threads", "4"]
@@ -34,6 +35,7 @@ SECRET = "cli-test-secret"
 
 APP = """
 import memo
+from tests.support import typed_values
 
 @memo.cached(ttl=300, tags=["user:{user_id}"])
 def get_user(user_id: int, region: str = "eu") -> dict:
@@ -52,6 +54,7 @@ def plain(x):
 WRITERS = """
 import json, os, time
 import memo
+from tests.support import typed_values
 
 OUT = {out!r}
 
@@ -643,3 +646,20 @@ def test_flush_claims_a_dead_process_stream(
     assert "drained 1 writer (Redis streams)" in out
     delivered = [json.loads(line) for line in out_file.read_text().splitlines()]
     assert sorted(item["id"] for item in delivered) == [0, 1, 2]
+
+
+def test_inspect_typed_entry_shows_plain_data(
+    redis_url: str, namespace: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typed entry is checked (checksum, key, size) and its value shown as plain data: the
+    command has no annotation, so it builds no class."""
+    store = memo.RedisStore(redis_url, namespace=namespace)
+    function = memo.cached(ttl=None, store=store)(typed_values.get_attrs.uncached)
+    function(4)
+    code, out, _ = run(
+        ["--redis-url", redis_url, "inspect", function.cache_key(4), "--value"], capsys
+    )
+    assert code == 0
+    assert "serializer  typed json" in out
+    assert "signature   none: unsigned entry" in out
+    assert "value       {'label': 'p', 'x': 4, 'y': 2.5}" in out
