@@ -157,7 +157,10 @@ class CoreBase:
         if stale_ttl and now >= entry.expires - stale_ttl:
             self.plan.stats.stale += 1  # served past its TTL while a refresh runs
         if not isinstance(key, CacheKey):  # from the hit path, which has only the L1 key
-            key = self.key_for(normalised, key)
+            values = normalised
+            if self.keys.keep is not None:  # its values lack the ignored parameters
+                normalised = self.keys.split(args, kwargs)[0]
+            key = self.key_for(values, key)
         flow = background_flow(self.plan, key, normalised, entry.expires)
         cache_key = key
         if self.is_async:

@@ -9,7 +9,6 @@ classes and static methods stays wrapt's job (`__bound_function_wrapper__`).
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ import wrapt
 
 from memo._clock import CLOCK
 from memo._keys.builder import FAST_TYPES
+from memo._keys.local import local_token, local_tokens
 from memo._runtime._async.handles import AsyncHandles
 from memo._runtime._sync.handles import SyncHandles
 from memo._runtime.core import Core
@@ -70,17 +70,12 @@ class _BoundMixin:
 
 
 class BoundMemoized(_BoundMixin, SyncHandles, _BoundFunctionWrapper):
-    """A sync cached method bound to an instance or class."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._memo_core().call(self._memo_args(args), kwargs)
+    """A sync cached method bound to an instance or class (`wrap()` adds its `__call__`)."""
 
 
 class AsyncBoundMemoized(_BoundMixin, AsyncHandles, _BoundFunctionWrapper):
-    """An `async def` cached method bound to an instance or class."""
-
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._memo_core().acall(self._memo_args(args), kwargs)
+    """An `async def` cached method bound to an instance or class (`wrap()` adds its
+    `__call__`)."""
 
 
 # -- unbound --------------------------------------------------------------------------------
@@ -116,80 +111,111 @@ class AsyncMemoized(_UnboundMixin, AsyncHandles, _FunctionWrapper):
 
 def wrap(wrapped: Any, core: Core) -> Any:
     """The decorated object for wrapped, with the hit path of core as its `__call__`."""
-    base = AsyncMemoized if core.is_async else Memoized
-    cls = type(base.__name__, (base,), {"__call__": _hit_path(core), "__module__": __name__})
-    proxy = cls(wrapped, _unused_wrapper)
-    proxy._self_core = core
+    base, bound_base = (
+        (AsyncMemoized, AsyncBoundMemoized) if core.is_async else (Memoized, BoundMemoized)
+    )
+    bound = type(bound_base.__name__, (bound_base,), {"__module__": __name__})
+    cls = type(
+        base.__name__, (base,), {"__module__": __name__, "__bound_function_wrapper__": bound}
+    )
 
     def regenerate() -> None:  # l1_copy is baked into the hit path
-        cls.__call__ = _hit_path(core)  # type: ignore[method-assign]
+        cls.__call__ = _hit_path(core, bound=False)  # type: ignore[method-assign]
+        bound.__call__ = _hit_path(core, bound=True)  # type: ignore[method-assign]
 
+    regenerate()
+    proxy = cls(wrapped, _unused_wrapper)
+    proxy._self_core = core
     core.on_rebind = regenerate
     return proxy
 
 
 # The hit path is generated per function, as attrs and dataclasses generate __init__: the
-# type checks are unrolled for the function's arity (a Python loop costs more than the rest
-# of the lookup), and the same template yields the sync and the async colour.
+# token of each key value is unrolled for the function's arity (a Python loop costs more than
+# the rest of the lookup), and the same template yields the sync and the async colour, for
+# the function and for its bound methods. Values of int, str, bytes and None are their own
+# token (`type(v) in raw`); any other value is tokenised by its exact type (_keys/local.py).
+# Calls that pass every parameter positionally use args as they are; any other shape is read
+# by the reader made for it (_keys/shapes.py).
 _HIT_PATH = """
-{colour}def __call__(self, *args, **kwargs):
-    if kwargs:
-        if args or len(kwargs) != kw_arity:
+{colour}def __call__(self, *args, **kwargs):{bind}
+    if kwargs or len(args) != pos_arity:
+        if readers is None:
             return {wait}miss(args, kwargs)
-        try:
-            values = by_name(kwargs)
-        except KeyError:
+        shape = (len(args), *kwargs)
+        values = (readers.get(shape) or learn(shape))(args, kwargs)
+        if values is None:
             return {wait}miss(args, kwargs)
-    elif len(args) == pos_arity:
-        values = args
     else:
+        values = args
+    if active[0]:
         return {wait}miss(args, kwargs)
-    if {fast_types} and not active[0]:
-        key = core.prefix + values
-        l1 = core.l1
-        entry = l1.get(key)
-        now = clock.monotonic()
-        if entry is not None and entry.expires > now:
-            entry.used = True{observe}{refresh}
-            stats.l1_hits += 1
-            return {value}
-        return {wait}miss(args, kwargs, key, values)
-    return {wait}miss(args, kwargs)
+    try:
+{tokens}
+    except Exception:  # no key (or a __memo_key__ that raised): the slow path explains
+        return {wait}miss(args, kwargs)
+    entry = core.l1.get(key)
+    now = clock.monotonic()
+    if entry is not None and entry.expires > now:
+        entry.used = True{observe}{refresh}
+        stats.l1_hits += 1
+        return {value}
+    return {wait}miss(args, kwargs, key, values)
 """
 _UNROLL_UP_TO = 8
 
 
-def _hit_path(core: Core) -> Callable[..., Any]:
+def _tokens(count: int) -> str:
+    """Source that sets `key` to the L1 key of `values` (count of them, -1: unknown)."""
+    if count < 0 or count > _UNROLL_UP_TO:
+        return "        key = core.prefix + tokens(values)"
+    lines = ["        token = core.token"]
+    for i in range(count):
+        lines += [
+            f"        v{i} = values[{i}]",
+            f"        if type(v{i}) not in raw:",
+            f"            v{i} = local_token(v{i})",
+        ]
+    lines.append("        key = (token, " + "".join(f"v{i}, " for i in range(count)) + ")")
+    return "\n".join(lines)
+
+
+def _key_count(core: Core) -> int:
+    """How many values make the key of every call (-1 when it varies or key= makes it)."""
+    keys = core.keys
+    if keys.shapes is None:
+        return -1
+    return len(keys.keep) if keys.keep is not None else keys.normaliser.arity
+
+
+def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
     normaliser = core.keys.normaliser
-    arity = normaliser.arity if core.keys.fast else -1
-    names = normaliser.names
-    every_positional = arity >= 0 and normaliser.positional == arity
-    every_by_name = arity > 0 and len(normaliser.index) == arity
-    if arity <= _UNROLL_UP_TO:
-        checks = " and ".join(f"type(values[{i}]) in fast" for i in range(max(arity, 0)))
-    else:
-        checks = "all(type(v) in fast for v in values)"
+    positional_only = core.keys.fast and normaliser.positional == normaliser.arity
+    shapes = core.keys.shapes
     namespace: dict[str, Any] = {
         "core": core,
         "plan": core.plan,
         "stats": core.plan.stats,
         "miss": core.acall if core.is_async else core.call,
-        "fast": FAST_TYPES,
+        "raw": FAST_TYPES,
+        "local_token": local_token,
+        "tokens": local_tokens,
         "clock": CLOCK,
         "active": ACTIVE,
-        "pos_arity": arity if every_positional else -1,
-        "kw_arity": arity if every_by_name else -1,
-        "by_name": _by_name(names) if every_by_name else None,
+        "pos_arity": normaliser.arity if positional_only else -1,
+        "readers": shapes.readers if shapes is not None else None,
+        "learn": shapes.learn if shapes is not None else None,
     }
     source = _HIT_PATH.format(
         colour="async " if core.is_async else "",
         wait="await " if core.is_async else "",
-        fast_types=checks or "True",
+        bind="\n    args = self._memo_args(args)" if bound else "",
+        tokens=_tokens(_key_count(core)),
         value="plan.unpack(entry.value)" if core.plan.l1_copy else "entry.value",
-        observe="\n            plan.adaptive.observe(key)" if core.plan.adaptive else "",
+        observe="\n        plan.adaptive.observe(key)" if core.plan.adaptive else "",
         refresh=(
-            "\n            if plan.due(entry, now):"
-            "\n                core.refresh_later(args, kwargs, key, values, entry=entry, now=now)"
+            "\n        if plan.due(entry, now):"
+            "\n            core.refresh_later(args, kwargs, key, values, entry=entry, now=now)"
             if core.plan.refreshes
             else ""
         ),
@@ -197,11 +223,3 @@ def _hit_path(core: Core) -> Callable[..., Any]:
     exec(compile(source, f"<memo hit path of {core.plan.name}>", "exec"), namespace)
     hit_path: Callable[..., Any] = namespace["__call__"]
     return hit_path
-
-
-def _by_name(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    if len(names) == 1:
-        (name,) = names
-        return lambda kwargs: (kwargs[name],)
-    getter: Callable[[dict[str, Any]], tuple[Any, ...]] = operator.itemgetter(*names)
-    return getter

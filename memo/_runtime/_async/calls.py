@@ -41,9 +41,10 @@ class AsyncCalls(CoreBase):
         """A call that the hit path did not answer (with its key when the hit path made one)."""
         if is_disabled():
             return await self.function(*args, **kwargs)
-        normalised, values = (
-            (values, values) if local is not None else self.keys.split(args, kwargs)
-        )
+        if local is not None and self.keys.keep is None:
+            normalised = values  # the hit path's values are every parameter's, in order
+        else:
+            normalised, values = self.keys.split(args, kwargs)
         key = self.key_for(values, local)
         if self.plan.adaptive is not None:
             self.plan.adaptive.observe(key.local)
