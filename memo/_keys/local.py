@@ -62,7 +62,12 @@ class _Tag:
 
 
 _FLOAT, _NAN, _ZERO = _Tag("float"), _Tag("nan"), _Tag("zero")
-_COMPLEX, _BYTEARRAY, _TUPLE, _LIST = _Tag("complex"), _Tag("bytearray"), _Tag("tuple"), _Tag("list")
+_COMPLEX, _BYTEARRAY, _TUPLE, _LIST = (
+    _Tag("complex"),
+    _Tag("bytearray"),
+    _Tag("tuple"),
+    _Tag("list"),
+)
 _DICT, _SET, _FROZENSET, _COUNTED = _Tag("dict"), _Tag("set"), _Tag("frozenset"), _Tag("counted")
 _DATETIME, _DATE, _TIME, _DELTA = _Tag("datetime"), _Tag("date"), _Tag("time"), _Tag("delta")
 _UUID, _DECIMAL, _FRACTION = _Tag("uuid"), _Tag("decimal"), _Tag("fraction")

@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from memo._policy import trace
 from memo._policy.flows import (
     LEAD,
     Claim,
@@ -30,10 +31,13 @@ __all__ = ["run_async"]
 
 
 async def run_async(
-    flow: Flow, store: Store, call: Callable[[], Awaitable[Any]], flights: AsyncFlights
+    flow: Flow,
+    store: Store,
+    call: Callable[[], Awaitable[Any]],
+    flights: AsyncFlights,
+    result: Any = None,
 ) -> Any:
-    """Drive flow to its return value."""
-    result: Any = None
+    """Drive flow to its return value (result: what to send it first)."""
     error: BaseException | None = None
     while True:
         try:
@@ -46,6 +50,10 @@ async def run_async(
             result = await _do_async(op, store, call, flights)
         except BaseException as exc:  # handed to the policy, which decides
             result, error = None, exc
+        if result is LEAD and flights.shares:
+            # Elected: the rest of the flow is one run that every caller of the key awaits.
+            trace.open_for(op.key)  # the run's tiers report into this call's trace
+            return await flights.share(op.key.local, run_async(flow, store, call, flights, LEAD))
 
 
 async def _do_async(

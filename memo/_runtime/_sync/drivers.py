@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from memo._policy import trace
 from memo._policy.flows import (
     LEAD,
     Claim,
@@ -30,9 +31,14 @@ from memo._stores.protocol import Store
 __all__ = ["run_sync"]
 
 
-def run_sync(flow: Flow, store: Store, call: Callable[[], Any], flights: ThreadFlights) -> Any:
-    """Drive flow to its return value."""
-    result: Any = None
+def run_sync(
+    flow: Flow,
+    store: Store,
+    call: Callable[[], Any],
+    flights: ThreadFlights,
+    result: Any = None,
+) -> Any:
+    """Drive flow to its return value (result: what to send it first)."""
     error: BaseException | None = None
     while True:
         try:
@@ -45,6 +51,10 @@ def run_sync(flow: Flow, store: Store, call: Callable[[], Any], flights: ThreadF
             result = _do_sync(op, store, call, flights)
         except BaseException as exc:  # handed to the policy, which decides
             result, error = None, exc
+        if result is LEAD and flights.shares:
+            # Elected: the rest of the flow is one run that every caller of the key awaits.
+            trace.open_for(op.key)  # the run's tiers report into this call's trace
+            return flights.share(op.key.local, run_sync(flow, store, call, flights, LEAD))
 
 
 def _do_sync(op: Any, store: Store, call: Callable[[], Any], flights: ThreadFlights) -> Any:
