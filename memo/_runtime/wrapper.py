@@ -9,6 +9,7 @@ classes and static methods stays wrapt's job (`__bound_function_wrapper__`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from memo._runtime._async.handles import AsyncHandles
 from memo._runtime._sync.handles import SyncHandles
 from memo._runtime.core import Core
 from memo._runtime.disabled import ACTIVE
+from memo._runtime.pending import COMPUTE, Pending
 
 __all__ = ["wrap"]
 
@@ -160,8 +162,27 @@ _HIT_PATH = """
         entry.used = True{observe}{refresh}
         stats.l1_hits += 1
         return {value}
-    return {wait}miss(args, kwargs, key, values)
+{tail}"""
+# A sync miss calls the function from the hit path's own frame, so that a recursive cached
+# function costs the interpreter three recursion units per level (its frame, the call of this
+# object, this frame), not eight: the driver stops when the policy needs the function
+# (COMPUTE) and is resumed with its result. An async miss needs no such care: its leader
+# runs in a task of its own (flight.py), which starts a fresh stack.
+_SYNC_MISS = """    run = start(args, kwargs, key, values)
+    if type(run) is not pending:
+        return run
+    step = run.step
+    while step is compute:
+        began = perf_counter()
+        try:
+            value = function(*args, **kwargs)
+        except BaseException as exc:
+            step = resume(run, None, exc)
+        else:
+            step = resume(run, (value, perf_counter() - began))
+    return step
 """
+_ASYNC_MISS = "    return await miss(args, kwargs, key, values)\n"
 _UNROLL_UP_TO = 8
 
 
@@ -197,6 +218,12 @@ def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
         "plan": core.plan,
         "stats": core.plan.stats,
         "miss": core.acall if core.is_async else core.call,
+        "start": core.start,
+        "resume": core.resume,
+        "pending": Pending,
+        "compute": COMPUTE,
+        "function": core.function,
+        "perf_counter": time.perf_counter,
         "raw": FAST_TYPES,
         "local_token": local_token,
         "tokens": local_tokens,
@@ -208,6 +235,7 @@ def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
     }
     source = _HIT_PATH.format(
         colour="async " if core.is_async else "",
+        tail=_ASYNC_MISS if core.is_async else _SYNC_MISS,
         wait="await " if core.is_async else "",
         bind="\n    args = self._memo_args(args)" if bound else "",
         tokens=_tokens(_key_count(core)),
