@@ -40,7 +40,7 @@ from typing import Any
 from memo._keys import canonical
 from memo._keys.wire import qualname
 
-__all__ = ["RAW", "forget", "local_token", "local_tokens"]
+__all__ = ["RAW", "TOKEN_OF", "forget", "local_token", "local_tokens"]
 
 Token = Callable[[Any], Hashable]
 
@@ -209,6 +209,7 @@ _BUILTIN_TOKENS: dict[type, Token] = {
     fractions.Fraction: _fraction,
 }
 _TOKENS: dict[type, Token] = dict(_BUILTIN_TOKENS)
+TOKEN_OF = _TOKENS  # read by the generated hit path: one call per value, not two
 
 
 # -- classes seen at run time -----------------------------------------------------------------
@@ -247,7 +248,12 @@ def _registered(kind: type) -> bool:
 
 def _hook(kind: type) -> Token:
     name = qualname(kind)
-    return lambda value: (_HOOK, name, local_token(value.__memo_key__()))
+
+    def token(value: Any) -> Hashable:
+        key = value.__memo_key__()
+        return (_HOOK, name, key if type(key) in RAW else local_token(key))
+
+    return token
 
 
 def _class(value: type) -> Hashable:
@@ -273,7 +279,13 @@ def _dataclass(kind: type) -> Token:
     read: Callable[[Any], Any] = operator.attrgetter(*names)
     if len(names) == 1:
         return lambda value: (_DATACLASS, head, (local_token(read(value)),))
-    return lambda value: (_DATACLASS, head, _elements(read(value)))
+    def token(value: Any) -> Hashable:
+        fields = read(value)
+        if RAW.issuperset(map(type, fields)):
+            return (_DATACLASS, head, fields)
+        return (_DATACLASS, head, tuple(map(local_token, fields)))
+
+    return token
 
 
 def _path(kind: type) -> Token:

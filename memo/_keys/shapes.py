@@ -29,12 +29,19 @@ def _unbindable(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
 class Shapes:
     """The readers of one function's call shapes, keyed by `(len(args), *kwargs)`."""
 
-    __slots__ = ("keep", "normaliser", "readers")
+    __slots__ = ("keep", "normaliser", "readers", "tails")
 
     def __init__(self, normaliser: Normaliser, keep: tuple[int, ...] | None) -> None:
         self.normaliser = normaliser
         self.keep = keep
         self.readers: dict[Hashable, Reader] = {}
+        # Without ignore=, a positional call that omits defaults is `args + tails[len(args)]`.
+        self.tails: dict[int, tuple[Any, ...]] = {}
+        if keep is None and normaliser.arity >= 0:
+            defaults = normaliser.defaults
+            for count in range(normaliser.needed, normaliser.positional + 1):
+                if all(default is not MISSING for default in defaults[count:]):
+                    self.tails[count] = defaults[count:]
 
     def learn(self, shape: tuple[Any, ...]) -> Reader:
         """The reader for shape (made and kept the first time)."""

@@ -17,7 +17,7 @@ import wrapt
 
 from memo._clock import CLOCK
 from memo._keys.builder import FAST_TYPES
-from memo._keys.local import local_token, local_tokens
+from memo._keys.local import TOKEN_OF, local_token, local_tokens
 from memo._runtime._async.handles import AsyncHandles
 from memo._runtime._sync.handles import SyncHandles
 from memo._runtime.core import Core
@@ -144,10 +144,14 @@ _HIT_PATH = """
     if kwargs or len(args) != pos_arity:
         if readers is None:
             return {wait}miss(args, kwargs)
-        shape = (len(args), *kwargs)
-        values = (readers.get(shape) or learn(shape))(args, kwargs)
-        if values is None:
-            return {wait}miss(args, kwargs)
+        tail = None if kwargs else tails.get(len(args))
+        if tail is not None:  # positional, defaults omitted: one tuple concatenation
+            values = args + tail
+        else:
+            shape = (len(args), *kwargs)
+            values = (readers.get(shape) or learn(shape))(args, kwargs)
+            if values is None:
+                return {wait}miss(args, kwargs)
     else:
         values = args
     if active[0]:
@@ -184,6 +188,13 @@ _SYNC_MISS = """    run = start(args, kwargs, key, values)
 """
 _ASYNC_MISS = "    return await miss(args, kwargs, key, values)\n"
 _UNROLL_UP_TO = 8
+# A bound method's arguments as the function takes them (_BoundMixin._memo_args, inlined).
+_BIND = """
+    binding = self._self_binding
+    if binding == "classmethod":
+        args = (self._self_owner, *args)
+    elif binding != "staticmethod" and self._self_instance is not None:
+        args = (self._self_instance, *args)"""
 
 
 def _tokens(count: int) -> str:
@@ -195,7 +206,7 @@ def _tokens(count: int) -> str:
         lines += [
             f"        v{i} = values[{i}]",
             f"        if type(v{i}) not in raw:",
-            f"            v{i} = local_token(v{i})",
+            f"            v{i} = (token_of.get(type(v{i})) or local_token)(v{i})",
         ]
     lines.append("        key = (token, " + "".join(f"v{i}, " for i in range(count)) + ")")
     return "\n".join(lines)
@@ -226,18 +237,20 @@ def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
         "perf_counter": time.perf_counter,
         "raw": FAST_TYPES,
         "local_token": local_token,
+        "token_of": TOKEN_OF,
         "tokens": local_tokens,
         "clock": CLOCK,
         "active": ACTIVE,
         "pos_arity": normaliser.arity if positional_only else -1,
         "readers": shapes.readers if shapes is not None else None,
         "learn": shapes.learn if shapes is not None else None,
+        "tails": shapes.tails if shapes is not None else {},
     }
     source = _HIT_PATH.format(
         colour="async " if core.is_async else "",
         tail=_ASYNC_MISS if core.is_async else _SYNC_MISS,
         wait="await " if core.is_async else "",
-        bind="\n    args = self._memo_args(args)" if bound else "",
+        bind=_BIND if bound else "",
         tokens=_tokens(_key_count(core)),
         value="plan.unpack(entry.value)" if core.plan.l1_copy else "entry.value",
         observe="\n        plan.adaptive.observe(key)" if core.plan.adaptive else "",
