@@ -120,14 +120,22 @@ def _bytearray(value: bytearray) -> Hashable:
 
 
 def _elements(values: Any) -> tuple[Hashable, ...]:
-    """The elements' tokens; a sequence of plain values is its own (no call per element)."""
-    if RAW.issuperset(map(type, values)):
-        return tuple(values)
-    return tuple(map(local_token, values))
+    """The elements' tokens; a sequence of plain values is its own (no call per element).
+
+    A loop, not `RAW.issuperset(map(type, values))`: for the few elements of an argument it
+    costs less than making the map.
+    """
+    for value in values:
+        if type(value) not in RAW:
+            return tuple(map(local_token, values))
+    return tuple(values)
 
 
 def _tuple(value: tuple[Any, ...]) -> Hashable:
-    return (_TUPLE, value if RAW.issuperset(map(type, value)) else tuple(map(local_token, value)))
+    for element in value:
+        if type(element) not in RAW:
+            return (_TUPLE, tuple(map(local_token, value)))
+    return (_TUPLE, value)
 
 
 def _list(value: list[Any]) -> Hashable:
@@ -151,9 +159,10 @@ def _dict(value: dict[Any, Any]) -> Hashable:
 
 def _set(value: set[Any] | frozenset[Any]) -> Hashable:
     tag = _FROZENSET if type(value) is frozenset else _SET
-    if RAW.issuperset(map(type, value)):
-        return (tag, value if type(value) is frozenset else frozenset(value))
-    return (tag, _bag(tuple(map(local_token, value))))
+    for element in value:
+        if type(element) not in RAW:
+            return (tag, _bag(tuple(map(local_token, value))))
+    return (tag, value if type(value) is frozenset else frozenset(value))
 
 
 def _datetime(value: datetime.datetime | datetime.time) -> Hashable:
@@ -281,9 +290,10 @@ def _dataclass(kind: type) -> Token:
         return lambda value: (_DATACLASS, head, (local_token(read(value)),))
     def token(value: Any) -> Hashable:
         fields = read(value)
-        if RAW.issuperset(map(type, fields)):
-            return (_DATACLASS, head, fields)
-        return (_DATACLASS, head, tuple(map(local_token, fields)))
+        for field in fields:
+            if type(field) not in RAW:
+                return (_DATACLASS, head, tuple(map(local_token, fields)))
+        return (_DATACLASS, head, fields)
 
     return token
 
