@@ -120,7 +120,7 @@ class KeyBuilder:
         equal for two calls exactly when their Redis keys are."""
         try:
             return prefix + local_tokens(values)
-        except _canonical.Unencodable:
+        except (_canonical.Unencodable, RecursionError):  # nested too deep: the encoder says so
             raise self._key_error(values) from None
 
     def digest(self, values: tuple[Any, ...]) -> str:

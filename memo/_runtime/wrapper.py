@@ -3,7 +3,9 @@
 wrapt's own `__call__` looks up `__self__` on every plain-function call and pays for the
 AttributeError; memo instead builds, per decorated function, a small class whose `__call__`
 is a closure over that function's state. The hit path then costs one Python call, a type
-check per argument, a tuple, a dict lookup and a deadline comparison. Binding to instances,
+check per argument (and a call for each argument that is not an int, str, bytes or None:
+its L1 token), a tuple, a dict lookup and a deadline comparison; a miss calls the function
+from the same frame. Binding to instances,
 classes and static methods stays wrapt's job (`__bound_function_wrapper__`).
 """
 
