@@ -288,6 +288,7 @@ def _dataclass(kind: type) -> Token:
     read: Callable[[Any], Any] = operator.attrgetter(*names)
     if len(names) == 1:
         return lambda value: (_DATACLASS, head, (local_token(read(value)),))
+
     def token(value: Any) -> Hashable:
         fields = read(value)
         for field in fields:
