@@ -1,153 +1,206 @@
-"""Suite `l1`: the cost of an L1 hit, memo against its peers, interleaved in one process.
+"""Suite `l1`: the cost of an L1 hit for every argument kind, memo against its peers.
 
-Three groups, each its own table: `f(1, "x")`, `f(a=1, b="x")` and `await g(1, "x")`. Every
-peer wraps the same body (`return a`), is warmed (its first call is the miss) and then timed
-only on hits. Ratios are memo's median over the peer's median: below 1 means memo is faster.
+One row per argument kind (bench/_kinds.py): memo.cached(ttl=300) against
+cachetools.cached(TTLCache, lock=Lock()) and cachebox.cached(TTLCache, postprocess=None),
+all with a TTL, thread-safe and (memo) counting hits; then the async kinds against
+async_lru.alru_cache(ttl=300). Every peer wraps the same body, is warmed (its first call is
+the miss) and is timed on hits only, interleaved in one process (bench/_harness.py). A
+ratio is memo's median over the peer's median: below 1 means memo is faster.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from bench import _harness as h
-from bench._peers import ASYNC_PEERS, MAXSIZE, SYNC_PEERS, make_async, make_sync
+from bench._kinds import ASYNC_KINDS, KINDS, Kind
 from bench._report import SuiteResult, Table, Target, verdict
 from bench._settings import Settings
 
 __all__ = ["run"]
 
-MEMO = "memo"
-PLAIN = "plain call (no cache)"
-NAMES = {
-    "memo": "memo.cached(ttl=300)",
-    "lru_cache": "functools.lru_cache",
-    "cachetools": "cachetools.cached(TTLCache, lock)",
-    "cachebox": "cachebox.cached(TTLCache, postprocess=None)",
-    "async-lru": "async_lru.alru_cache(ttl=300)",
+TTL = 300.0
+MAXSIZE = 10_000
+SYNC_TARGETS = (Target("cachetools", 0.6), Target("cachebox", 1.5))
+ASYNC_TARGETS = (Target("async-lru", 0.5),)
+Decorate = Callable[[Callable[..., Any], Kind], Callable[..., Any]]
+
+
+def _memo(fn: Callable[..., Any], kind: Kind) -> Callable[..., Any]:
+    import memo
+
+    ignore = ("self",) if kind.owner == "method-ignore" else ()
+    if "conn" in kind.params:
+        ignore = ("conn",)
+    decorated: Callable[..., Any] = memo.cached(ttl=TTL, ignore=ignore)(fn)
+    return decorated
+
+
+def _cachetools(fn: Callable[..., Any], kind: Kind) -> Callable[..., Any]:
+    import cachetools
+    import cachetools.keys
+
+    cache: cachetools.TTLCache[Any, Any] = cachetools.TTLCache(MAXSIZE, TTL)
+    key = kind.peer_key or cachetools.keys.hashkey
+    return cachetools.cached(cache, key=key, lock=threading.Lock())(fn)
+
+
+def _cachebox(fn: Callable[..., Any], kind: Kind) -> Callable[..., Any]:
+    import cachebox
+
+    options: dict[str, Any] = {"postprocess": None}
+    if kind.peer_key is not None:
+        options["key_maker"] = kind.peer_key
+    decorated: Callable[..., Any] = cachebox.cached(cachebox.TTLCache(MAXSIZE, TTL), **options)(fn)
+    return decorated
+
+
+def _async_lru(fn: Callable[..., Any], kind: Kind) -> Callable[..., Any]:
+    from async_lru import alru_cache
+
+    decorated: Callable[..., Any] = alru_cache(maxsize=MAXSIZE, ttl=TTL)(fn)
+    return decorated
+
+
+SYNC_PEERS: dict[str, Decorate] = {
+    "memo": _memo,
+    "cachetools": _cachetools,
+    "cachebox": _cachebox,
 }
+ASYNC_PEERS: dict[str, Decorate] = {"memo": _memo, "async-lru": _async_lru}
 
 
-@dataclass(frozen=True)
-class Group:
-    """One table: a call shape, the peers it runs and memo's targets against them."""
+class _Keyed:
+    """The instance methods are called on: keyed by `__memo_key__` (hashable by identity)."""
 
-    call: str
-    peers: tuple[str, ...]
-    targets: tuple[Target, ...]
-    is_async: bool = False
-    keyword: bool = False
+    def __memo_key__(self) -> str:
+        return "instance"
 
 
-GROUPS = (
-    Group(
-        'f(1, "x")',
-        ("memo", "lru_cache", "cachetools", "cachebox"),
-        (Target("cachetools", 0.5), Target("cachebox", 1.5)),
-    ),
-    Group(
-        'f(a=1, b="x")',
-        ("memo", "cachebox", "cachetools", "lru_cache"),
-        (Target("cachebox", 1.2),),
-        keyword=True,
-    ),
-    Group('await g(1, "x")', ("memo", "async-lru"), (Target("async-lru", 0.5),), is_async=True),
-)
+def _namespace(kind: Kind, decorate: Decorate, *, is_async: bool) -> dict[str, Any]:
+    """The objects the kind's call reads, with `f` (or `obj.f`, `K.f`) decorated."""
+    namespace: dict[str, Any] = dict(kind.objects)
+    colour = "async def" if is_async else "def"
+    exec(f"{colour} f({kind.params}):\n    return 1\n", namespace)
+    fn = decorate(namespace["f"], kind)
+    if not kind.owner:
+        namespace["f"] = fn
+        return namespace
+    member = classmethod(fn) if kind.owner == "classmethod" else fn
+    namespace["K"] = owner = type("K", (_Keyed,), {"f": member})
+    namespace["obj"] = owner()
+    namespace["decorated"] = fn
+    return namespace
 
 
-def _timings(group: Group, settings: Settings) -> tuple[list[h.Timing], Any]:
-    """Build the group's functions and time them; also return memo's function."""
-    if group.is_async:
-        amake = h.async_keyword_loop if group.keyword else h.async_positional_loop
-        afns = {name: ASYNC_PEERS[name](make_async(), MAXSIZE) for name in group.peers}
-        aloops = {PLAIN: amake(make_async()), **{n: amake(fn) for n, fn in afns.items()}}
-        return h.time_async(aloops, **_shape(settings)), afns[MEMO]
-    make = h.keyword_loop if group.keyword else h.positional_loop
-    fns = {name: SYNC_PEERS[name](make_sync(), MAXSIZE) for name in group.peers}
-    loops = {PLAIN: make(make_sync()), **{n: make(fn) for n, fn in fns.items()}}
-    return h.time_sync(loops, **_shape(settings)), fns[MEMO]
+def _loop(kind: Kind, decorate: Decorate, *, is_async: bool) -> tuple[Any, Any]:
+    """A timed loop making the kind's call n times, and the decorated function."""
+    namespace = _namespace(kind, decorate, is_async=is_async)
+    colour = "async def" if is_async else "def"
+    exec(f"{colour} loop(n):\n    for _ in range(n):\n        {kind.call}\n", namespace)
+    return namespace["loop"], namespace.get("decorated", namespace["f"])
 
 
 def _shape(settings: Settings) -> dict[str, int]:
-    """The harness's repeat/batch arguments."""
     return {"repeats": settings.repeats, "number": settings.number, "inner": settings.inner}
 
 
-def _ratio_range(memo: h.Timing, peer: h.Timing) -> str:
-    """Spread of the per-repeat ratios (the repeats are paired: same round, same conditions)."""
+def _time(kind: Kind, peers: dict[str, Decorate], settings: Settings, *, is_async: bool) -> Any:
+    """{peer: Timing} for one kind, and memo's decorated function (to check its stats)."""
+    loops, functions = {}, {}
+    for name, decorate in peers.items():
+        loops[name], functions[name] = _loop(kind, decorate, is_async=is_async)
+    timer = h.time_async if is_async else h.time_sync
+    timings = timer(loops, **_shape(settings))
+    return {t.name: t for t in timings}, functions["memo"]
+
+
+def _cells(memo: h.Timing, peer: h.Timing, target: Target) -> list[str]:
     ratios = [m / p for m, p in zip(memo.samples, peer.samples, strict=True)]
-    return f"{min(ratios):.2f}..{max(ratios):.2f}"
-
-
-def _row(timing: h.Timing, memo: h.Timing, target: Target | None) -> list[str]:
-    """One printed row; the ratio columns stay empty on memo's own row."""
-    cells = [
-        NAMES.get(timing.name, timing.name),
-        f"{timing.median:.1f}",
-        f"{timing.low:.1f}..{timing.high:.1f}",
+    ratio = memo.median / peer.median
+    return [
+        f"{peer.median:.0f}",
+        f"{ratio:.2f}",
+        f"{min(ratios):.2f}..{max(ratios):.2f}",
+        verdict(ratio, target.limit),
     ]
-    if timing is memo or timing.name == PLAIN:
-        return [*cells, "", "", "", ""]
-    ratio = memo.median / timing.median
-    goal = target.describe() if target else "(reference)"
-    mark = verdict(ratio, target.limit) if target else ""
-    return [*cells, f"{ratio:.2f}", _ratio_range(memo, timing), goal, mark]
 
 
-def _check(memo_fn: Any) -> list[str]:
-    """Notes if memo did not answer every timed call from L1 (the benchmark would be void)."""
-    stats = memo_fn.stats
-    if stats.misses == 1 and stats.l1_hits > 0:
-        return []
-    return [f"WARNING: memo stats show {stats.misses} misses, {stats.l1_hits} L1 hits"]
-
-
-def _table(group: Group, settings: Settings) -> tuple[Table, dict[str, Any]]:
-    """Time one group and lay it out."""
-    timings, memo_fn = _timings(group, settings)
-    by_name = {t.name: t for t in timings}
-    memo = by_name[MEMO]
-    targets = {t.peer: t for t in group.targets}
-    title = (
-        f"L1 hit: {group.call} -- ns/call, median of {settings.repeats} interleaved repeats, "
-        f"each the best of {settings.inner} batches x {settings.number:,} calls"
-    )
-    header = ["case", "ns/call", "min..max", "memo/case", "per-repeat", "target", "verdict"]
+def _table(
+    title: str,
+    kinds: tuple[Kind, ...],
+    peers: dict[str, Decorate],
+    targets: tuple[Target, ...],
+    settings: Settings,
+    *,
+    is_async: bool,
+) -> tuple[Table, list[dict[str, Any]]]:
+    header = ["kind", "memo ns"]
+    for target in targets:
+        header += [
+            f"{target.peer} ns",
+            f"memo/{target.peer} ({target.describe()})",
+            "per-repeat",
+            "",
+        ]
     table = Table(title, header)
-    table.rows = [_row(t, memo, targets.get(t.name)) for t in timings]
-    table.notes = [*_check(memo_fn), *_notes(group)]
-    return table, _data(group, timings, memo)
+    data = []
+    for kind in kinds:
+        by_name, memo_fn = _time(kind, peers, settings, is_async=is_async)
+        memo = by_name["memo"]
+        row = [kind.name, f"{memo.median:.0f}"]
+        for target in targets:
+            row += _cells(memo, by_name[target.peer], target)
+        table.rows.append(row)
+        stats = memo_fn.stats
+        if stats.misses != 1 or stats.l1_hits == 0:
+            table.notes.append(f"WARNING {kind.name}: {stats.misses} misses, {stats.l1_hits} hits")
+        data.append(
+            {
+                "kind": kind.name,
+                "ns": {name: t.median for name, t in by_name.items()},
+                "ratios": {t.peer: memo.median / by_name[t.peer].median for t in targets},
+            }
+        )
+    table.notes += _notes(table, data, targets)
+    return table, data
 
 
-def _notes(group: Group) -> list[str]:
-    """What to keep in mind when reading the group."""
-    notes = ["memo/case < 1 means memo is faster; empty-loop cost subtracted from every row."]
-    if "lru_cache" in group.peers:
-        notes.append("functools.lru_cache has no TTL and no lock: the floor, shown for reference.")
+def _notes(table: Table, data: list[dict[str, Any]], targets: tuple[Target, ...]) -> list[str]:
+    """Best and worst kind against each peer, so no reader sees only the best case."""
+    notes = ["ns/hit, median of interleaved repeats; memo/peer < 1 means memo is faster."]
+    for target in targets:
+        ranked = sorted(data, key=lambda row: row["ratios"][target.peer])
+        best, worst = ranked[0], ranked[-1]
+        notes.append(
+            f"vs {target.peer}: best {best['kind']} {best['ratios'][target.peer]:.2f}, "
+            f"worst {worst['kind']} {worst['ratios'][target.peer]:.2f}"
+        )
     return notes
 
 
-def _data(group: Group, timings: list[h.Timing], memo: h.Timing) -> dict[str, Any]:
-    """The group's numbers for --json."""
-    cases = {
-        t.name: {"median_ns": t.median, "min_ns": t.low, "max_ns": t.high, "samples_ns": t.samples}
-        for t in timings
-    }
-    ratios = {t.name: memo.median / t.median for t in timings if t.name not in (MEMO, PLAIN)}
-    targets = {
-        t.peer: {"limit": t.limit, "ratio": ratios[t.peer], "pass": ratios[t.peer] <= t.limit}
-        for t in group.targets
-    }
-    return {"call": group.call, "cases": cases, "ratios": ratios, "targets": targets}
-
-
 def run(settings: Settings) -> SuiteResult:
-    """Run every group; one table each."""
+    """One table of sync kinds, one of async kinds."""
     result = SuiteResult(data=_shape(settings))
-    groups: list[dict[str, Any]] = []
-    for group in GROUPS:
-        table, data = _table(group, settings)
-        result.tables.append(table)
-        groups.append(data)
-    result.data["groups"] = groups
+    sync_table, sync_data = _table(
+        "L1 hit per argument kind (sync)",
+        KINDS,
+        SYNC_PEERS,
+        SYNC_TARGETS,
+        settings,
+        is_async=False,
+    )
+    async_table, async_data = _table(
+        "L1 hit per argument kind (async)",
+        ASYNC_KINDS,
+        ASYNC_PEERS,
+        ASYNC_TARGETS,
+        settings,
+        is_async=True,
+    )
+    result.tables += [sync_table, async_table]
+    result.data["sync"] = sync_data
+    result.data["async"] = async_data
     return result

@@ -95,6 +95,9 @@ PROJECT: list[tuple[str, str]] = [
     ("_script_async", "_script_sync"),
     # the runtime: the drivers, Core's call paths, warm, the handles, tags
     ("run_async", "run_sync"),
+    ("advance_async", "advance_sync"),
+    ("astart", "start"),
+    ("aresume", "resume"),
     ("_do_async", "_do_sync"),
     ("AsyncFlights", "ThreadFlights"),
     ("task_flights", "thread_flights"),

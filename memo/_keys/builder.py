@@ -1,9 +1,9 @@
 """Cache keys: the in-process L1 key and the Redis key, both from a call's normalised values.
 
-The L1 key of a call whose values are all exact `int`, `str`, `bytes` or `None` is the tuple
-`(token, *values)`: equal tuples of those types never come from different canonical
-encodings, so no hashing is needed on the hit path. Any other call's L1 key holds the
-xxh3-128 digest of the canonical encoding. The Redis key is always the digest form:
+The L1 key of a call is the tuple `(token, *local tokens of its values)` (`_keys/local.py`):
+values are their own tokens when they are exact `int`, `str`, `bytes` or `None`, and
+type-tagged tuples otherwise, equal exactly when the canonical encodings are. No hashing is
+needed for it. The Redis key is the digest form, computed only when a tier asks for it:
 `memo:{namespace}:{module.qualname}:v{version}:{<digest>}`, braces being the Cluster hash tag.
 """
 
@@ -18,6 +18,8 @@ from typing import Any
 
 from memo._errors import ConfigurationError, KeyBuildError
 from memo._keys import canonical as _canonical
+from memo._keys.local import RAW, local_tokens
+from memo._keys.shapes import Shapes
 from memo._keys.signature import Normaliser
 from memo._keys.template import Template
 from memo._keys.unencodable import explain as _explain
@@ -31,9 +33,8 @@ __all__ = [
     "valid_segment",
 ]
 
-# Types whose equal values of the same exact type always encode identically. bool and float
-# are left out on purpose: True == 1 and 0.0 == -0.0 would share a dict slot.
-FAST_TYPES = frozenset({int, str, bytes, type(None)})
+# Types whose values are their own L1 token (see _keys/local.py).
+FAST_TYPES = RAW
 MAX_KEY_LENGTH = 200
 # The field of the generations hash below which every function's generation counts as stale
 # (set when memo repairs a hash someone overwrote); no function name starts with "~".
@@ -42,16 +43,6 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
-class _Digested:
-    """Marks an L1 key that carries a digest, so it never equals a fast-path tuple."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<digest>"
-
-
-DIGESTED = _Digested()
 KeyFunction = Callable[..., Any]
 
 
@@ -99,6 +90,7 @@ class KeyBuilder:
         "name",
         "normaliser",
         "prefixes",
+        "shapes",
         "template",
         "version",
     )
@@ -122,6 +114,9 @@ class KeyBuilder:
         self.key = _check_key_function(self.display, normaliser, key)
         # The positional fast path: plain signature, values are the call's own arguments.
         self.fast = normaliser.arity >= 0 and self.keep is None and key is None
+        # Other call shapes of a plain signature are read by per-shape readers.
+        plain = normaliser.arity >= 0 and key is None
+        self.shapes = Shapes(normaliser, self.keep) if plain else None
 
     def split(
         self, args: tuple[Any, ...], kwargs: Mapping[str, Any]
@@ -151,11 +146,12 @@ class KeyBuilder:
         return self.split(args, kwargs)[1]
 
     def local(self, prefix: tuple[int], values: tuple[Any, ...]) -> Hashable:
-        """The L1 key for these values under the function's current token, `(token,)`."""
-        for value in values:
-            if type(value) not in FAST_TYPES:
-                return (*prefix, DIGESTED, self.digest(values))
-        return prefix + values
+        """The L1 key for these values under the function's current token, `(token,)`:
+        equal for two calls exactly when their Redis keys are."""
+        try:
+            return prefix + local_tokens(values)
+        except (_canonical.Unencodable, RecursionError):  # nested too deep: the encoder says so
+            raise self._key_error(values) from None
 
     def digest(self, values: tuple[Any, ...]) -> str:
         """xxh3-128 of the canonical encoding; KeyBuildError naming the parameter if none."""

@@ -11,9 +11,9 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Normaliser"]
+__all__ = ["MISSING", "Normaliser"]
 
-_MISSING: Any = object()
+MISSING: Any = object()
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 _BY_NAME = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
@@ -34,9 +34,9 @@ class Normaliser:
         self.positional = sum(p.kind in _POSITIONAL for p in params)
         self.index = {p.name: i for i, p in enumerate(params) if p.kind in _BY_NAME}
         self.defaults: tuple[Any, ...] = tuple(
-            _MISSING if p.default is inspect.Parameter.empty else p.default for p in params
+            MISSING if p.default is inspect.Parameter.empty else p.default for p in params
         )
-        required = [i for i, d in enumerate(self.defaults) if d is _MISSING]
+        required = [i for i, d in enumerate(self.defaults) if d is MISSING]
         self.needed = required[-1] + 1 if required else 0
 
     def __call__(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -63,7 +63,7 @@ class Normaliser:
             values[i] = value
             supplied[i] = True
         for i in range(len(args), self.needed):
-            if values[i] is _MISSING and not supplied[i]:
+            if values[i] is MISSING and not supplied[i]:
                 return self._bind(args, kwargs)
         return tuple(values)
 

@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any, cast
 from memo._codec.returns import ReturnType
 from memo._keys.builder import GENERATION_FLOOR, KeyBuilder
 from memo._keys.key import CacheKey
+from memo._policy import trace
 from memo._policy.entry import Entry
 from memo._policy.flows import Flow, Plan, background_flow
+from memo._runtime import observe
 from memo._runtime._async.calls import AsyncCalls
 from memo._runtime._sync.calls import SyncCalls
 from memo._runtime.flight import AsyncFlights, ThreadFlights
+from memo._runtime.pending import Pending
 from memo._runtime.refresher import REFRESHER
 from memo._runtime.settings import settings
 from memo._stores.protocol import Store
@@ -161,7 +164,10 @@ class CoreBase:
         if stale_ttl and now >= entry.expires - stale_ttl:
             self.plan.stats.stale += 1  # served past its TTL while a refresh runs
         if not isinstance(key, CacheKey):  # from the hit path, which has only the L1 key
-            key = self.key_for(normalised, key)
+            values = normalised
+            if self.keys.keep is not None:  # its values lack the ignored parameters
+                normalised = self.keys.split(args, kwargs)[0]
+            key = self.key_for(values, key)
         flow = background_flow(self.plan, key, normalised, entry.expires)
         cache_key = key
         if self.is_async:
@@ -172,6 +178,13 @@ class CoreBase:
             REFRESHER.submit(
                 (self.token, key.local), lambda: self._run(flow, cache_key, args, kwargs)
             )
+
+    def ended(self, run: Pending, error: BaseException | None) -> None:
+        """A miss is over: count what its tiers met, tell the observers."""
+        if error_class := trace.close(run.key):  # a tier degraded: counted, never raised
+            self.plan.stats.error(error_class)
+        if run.observed is not None:
+            observe.finish(run.observed, error)
 
     def _new_token(self) -> None:
         self.token = next(_TOKENS)

@@ -9,18 +9,25 @@ A caller that reaches its own call again (re-entry) must not follow itself. Flig
 keyed by the L1 key, which carries the function's token; `invalidate_all()` (here or in
 another process) changes the token mid-call, so each table also remembers its flights by
 the key without its token, and a caller that leads such a flight is told it re-entered.
+
+Tasks can be cancelled, threads cannot. So in the async colour the leader's work after its
+election (claim, compute, store, hand-over) runs as a task of its own that the leader and
+every follower await (`share`), as async-lru does: a cancelled awaiter, leader included,
+only stops waiting; the run is cancelled when its last awaiter is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Hashable
-from typing import Any
+from collections.abc import Awaitable, Coroutine, Hashable
+from typing import Any, TypeVar
 
 from memo._policy.operations import REENTERED, Outcome
 
 __all__ = ["AsyncFlights", "ThreadFlights"]
+
+T = TypeVar("T")
 
 
 def _untokened(key: Hashable) -> Hashable:
@@ -42,13 +49,16 @@ class _ThreadFlight:
 
 
 class ThreadFlights:
-    """Leader election and hand-over between threads.
+    """Leader election and hand-over between threads (the leader computes in its own thread:
+    a thread cannot be cancelled, so nothing needs sharing).
 
     Flights are filed by the call (the L1 key without its token) and remember the token they
     compute for: a caller with the same key follows; the leader's own thread under a newer
     token has re-entered; another thread under another token computes on its own (after an
     `invalidate_all()` it must not adopt a value computed before it).
     """
+
+    shares = False  # the driver hands the leader's run over to `share` only when True
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -88,14 +98,19 @@ class ThreadFlights:
         flight.outcome = outcome
         flight.latch.release()
 
+    def share(self, key: Hashable, result: T) -> T:
+        """The leader's result, run in its own thread (see AsyncFlights.share)."""
+        return result
+
     def __len__(self) -> int:
         return len(self._flights)
 
 
 class _TaskFlight:
-    """A leader task's future, which its followers await, and the key it computes for."""
+    """A leader's future, which its followers await, the key it computes for, the task that
+    runs it once shared, and how many callers await that run."""
 
-    __slots__ = ("future", "key", "owner")
+    __slots__ = ("awaiters", "future", "key", "owner", "run")
 
     def __init__(
         self, key: Hashable, future: asyncio.Future[Outcome], owner: asyncio.Task[Any] | None
@@ -103,11 +118,15 @@ class _TaskFlight:
         self.key = key
         self.future = future
         self.owner = owner
+        self.run: asyncio.Task[Any] | None = None
+        self.awaiters = 0
 
 
 class AsyncFlights:
     """Leader election and hand-over between tasks of one or more event loops, filed by call
     as ThreadFlights are (see there)."""
+
+    shares = True
 
     def __init__(self) -> None:
         # A future belongs to one loop, so flights are per (loop, call); no lock needed
@@ -128,17 +147,52 @@ class AsyncFlights:
             return flight
         return None  # another token's flight: compute alone (its land finds no flight)
 
+    async def share(self, key: Hashable, run: Coroutine[Any, Any, T]) -> T:
+        """Run the elected leader's rest of the call as a task, and await it like a follower:
+        cancelling the leader then leaves the run to the others (it reaches them by `land`)."""
+        loop = asyncio.get_running_loop()
+        slot = (id(loop), _untokened(key))
+        flight = self._flights.get(slot)
+        if flight is None or flight.key != key or flight.owner is not asyncio.current_task():
+            return await run  # computing alone: nothing to share
+        task = flight.run = flight.owner = loop.create_task(run)  # re-entry from the run: its own
+        task.add_done_callback(lambda done: self._ended(slot, flight, done))
+        return await self._await(flight, task)
+
     async def follow(self, flight: _TaskFlight, timeout: float) -> Any:
         """The leader's outcome, None when it did not come within timeout, or REENTERED when
         the calling task is the leader."""
         if flight.owner is asyncio.current_task():
             return REENTERED
         try:
-            return await asyncio.wait_for(asyncio.shield(flight.future), timeout)
+            return await asyncio.wait_for(self._await(flight, flight.future), timeout)
         except asyncio.TimeoutError:
             return None
 
-    def land(self, key: Hashable, outcome: Outcome) -> None:
+    async def _await(self, flight: _TaskFlight, awaitable: Awaitable[T]) -> T:
+        """Await the flight's result; the last awaiter to leave early cancels its run."""
+        flight.awaiters += 1
+        try:
+            return await asyncio.shield(awaitable)
+        finally:
+            flight.awaiters -= 1
+            run = flight.run
+            if not flight.awaiters and run is not None and not run.done():
+                run.cancel()  # nobody waits for it any more
+
+    def _ended(
+        self, slot: tuple[int, Hashable], flight: _TaskFlight, run: asyncio.Task[Any]
+    ) -> None:
+        """A shared run finished: mark its exception read (an awaiter re-raises it) and, if it
+        was cancelled before it could land, end the flight so no one waits for it."""
+        if not run.cancelled():
+            run.exception()
+        if self._flights.get(slot) is flight:
+            del self._flights[slot]
+        if not flight.future.done():
+            flight.future.set_result(None)  # type: ignore[arg-type]
+
+    def land(self, key: Hashable, outcome: Outcome | None) -> None:
         """Hand outcome to every follower of key and end the flight."""
         slot = (id(asyncio.get_running_loop()), _untokened(key))
         flight = self._flights.get(slot)
@@ -146,7 +200,7 @@ class AsyncFlights:
             return  # not this caller's flight (it computed alone)
         del self._flights[slot]
         if not flight.future.done():
-            flight.future.set_result(outcome)
+            flight.future.set_result(outcome)  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return len(self._flights)

@@ -3,15 +3,17 @@
 wrapt's own `__call__` looks up `__self__` on every plain-function call and pays for the
 AttributeError; memo instead builds, per decorated function, a small class whose `__call__`
 is a closure over that function's state. The hit path then costs one Python call, a type
-check per argument, a tuple, a dict lookup and a deadline comparison. Binding to instances,
+check per argument (and a call for each argument that is not an int, str, bytes or None:
+its L1 token), a tuple, a dict lookup and a deadline comparison; a miss calls the function
+from the same frame. Binding to instances,
 classes and static methods stays wrapt's job (`__bound_function_wrapper__`).
 """
 
 from __future__ import annotations
 
 import inspect
-import operator
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +21,12 @@ import wrapt
 
 from memo._clock import CLOCK
 from memo._keys.builder import FAST_TYPES
+from memo._keys.local import TOKEN_OF, local_token, local_tokens
 from memo._runtime._async.handles import AsyncHandles
 from memo._runtime._sync.handles import SyncHandles
 from memo._runtime.core import Core
 from memo._runtime.disabled import ACTIVE
+from memo._runtime.pending import COMPUTE, Pending
 from memo._runtime.portable import PortableBound, PortableFunction
 
 __all__ = ["wrap"]
@@ -73,17 +77,12 @@ class _BoundMixin:
 
 
 class BoundMemoized(PortableBound, _BoundMixin, SyncHandles, _BoundFunctionWrapper):
-    """A sync cached method bound to an instance or class."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._memo_core().call(self._memo_args(args), kwargs)
+    """A sync cached method bound to an instance or class (`wrap()` adds its `__call__`)."""
 
 
 class AsyncBoundMemoized(PortableBound, _BoundMixin, AsyncHandles, _BoundFunctionWrapper):
-    """An `async def` cached method bound to an instance or class."""
-
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._memo_core().acall(self._memo_args(args), kwargs)
+    """An `async def` cached method bound to an instance or class (`wrap()` adds its
+    `__call__`)."""
 
 
 # -- unbound --------------------------------------------------------------------------------
@@ -119,82 +118,155 @@ class AsyncMemoized(PortableFunction, _UnboundMixin, AsyncHandles, _FunctionWrap
 
 def wrap(wrapped: Any, core: Core) -> Any:
     """The decorated object for wrapped, with the hit path of core as its `__call__`."""
-    base = AsyncMemoized if core.is_async else Memoized
-    cls = type(base.__name__, (base,), {"__call__": _hit_path(core), "__module__": __name__})
-    proxy = cls(wrapped, _unused_wrapper)
-    proxy._self_core = core
+    base, bound_base = (
+        (AsyncMemoized, AsyncBoundMemoized) if core.is_async else (Memoized, BoundMemoized)
+    )
+    bound = type(bound_base.__name__, (bound_base,), {"__module__": __name__})
+    cls = type(
+        base.__name__, (base,), {"__module__": __name__, "__bound_function_wrapper__": bound}
+    )
 
     def regenerate() -> None:  # l1_copy is baked into the hit path
-        cls.__call__ = _hit_path(core)  # type: ignore[method-assign]
+        cls.__call__ = _hit_path(core, bound=False)  # type: ignore[method-assign]
+        bound.__call__ = _hit_path(core, bound=True)  # type: ignore[method-assign]
 
+    regenerate()
+    proxy = cls(wrapped, _unused_wrapper)
+    proxy._self_core = core
     core.on_rebind = regenerate
     return proxy
 
 
 # The hit path is generated per function, as attrs and dataclasses generate __init__: the
-# type checks are unrolled for the function's arity (a Python loop costs more than the rest
-# of the lookup), and the same template yields the sync and the async colour.
+# token of each key value is unrolled for the function's arity (a Python loop costs more than
+# the rest of the lookup), and the same template yields the sync and the async colour, for
+# the function and for its bound methods. Values of int, str, bytes and None are their own
+# token (`type(v) in raw`); any other value is tokenised by its exact type (_keys/local.py).
+# Calls that pass every parameter positionally use args as they are; any other shape is read
+# by the reader made for it (_keys/shapes.py).
 _HIT_PATH = """
-{colour}def __call__(self, *args, **kwargs):
-    if kwargs:
-        if args or len(kwargs) != kw_arity:
+{colour}def __call__(self, *args, **kwargs):{bind}
+    if kwargs or len(args) != pos_arity:
+        if readers is None:
             return {wait}miss(args, kwargs)
-        try:
-            values = by_name(kwargs)
-        except KeyError:
-            return {wait}miss(args, kwargs)
-    elif len(args) == pos_arity:
+        tail = None if kwargs else tails.get(len(args))
+        if tail is not None:  # positional, defaults omitted: one tuple concatenation
+            values = args + tail
+        else:
+            shape = (len(args), *kwargs)
+            values = (readers.get(shape) or learn(shape))(args, kwargs)
+            if values is None:
+                return {wait}miss(args, kwargs)
+    else:
         values = args
-    else:
+    if active[0]:
         return {wait}miss(args, kwargs)
-    if {fast_types} and not active[0]:
-        key = core.prefix + values
-        l1 = core.l1
-        entry = l1.get(key)
-        now = clock.monotonic()
-        if entry is not None and entry.expires > now:
-            entry.used = True{observe}{refresh}
-            stats.l1_hits += 1
-            return {value}
-        return {wait}miss(args, kwargs, key, values)
-    return {wait}miss(args, kwargs)
+    try:
+{tokens}
+    except Exception:  # no key (or a __memo_key__ that raised): the slow path explains
+        return {wait}miss(args, kwargs)
+    entry = core.l1.get(key)
+    now = clock.monotonic()
+    if entry is not None and entry.expires > now:
+        entry.used = True{observe}{refresh}
+        stats.l1_hits += 1
+        return {value}
+{tail}"""
+# A sync miss calls the function from the hit path's own frame, so that a recursive cached
+# function costs the interpreter three recursion units per level (its frame, the call of this
+# object, this frame), not eight: the driver stops when the policy needs the function
+# (COMPUTE) and is resumed with its result. An async miss needs no such care: its leader
+# runs in a task of its own (flight.py), which starts a fresh stack.
+_SYNC_MISS = """    run = start(args, kwargs, key, values)
+    if type(run) is not pending:
+        return run
+    step = run.step
+    while step is compute:
+        began = perf_counter()
+        try:
+            value = function(*args, **kwargs)
+        except BaseException as exc:
+            step = resume(run, None, exc)
+        else:
+            step = resume(run, (value, perf_counter() - began))
+    return step
 """
-_UNROLL_UP_TO = 8
+_ASYNC_MISS = "    return await miss(args, kwargs, key, values)\n"
+# A cached builtin (`builtins.len = memo.cached(len)`) takes its misses through a guard
+# (_miss): memo's own use of that builtin while serving them must not become another miss.
+_GUARDED_MISS = "    return miss(args, kwargs, key, values)\n"
 _LEN = len
+_UNROLL_UP_TO = 8
+# A bound method's arguments as the function takes them (_BoundMixin._memo_args, inlined).
+_BIND = """
+    binding = self._self_binding
+    if binding == "classmethod":
+        args = (self._self_owner, *args)
+    elif binding != "staticmethod" and self._self_instance is not None:
+        args = (self._self_instance, *args)"""
 
 
-def _hit_path(core: Core) -> Callable[..., Any]:
+def _tokens(count: int) -> str:
+    """Source that sets `key` to the L1 key of `values` (count of them, -1: unknown)."""
+    if count < 0 or count > _UNROLL_UP_TO:
+        return "        key = core.prefix + tokens(values)"
+    lines = ["        token = core.token"]
+    for i in range(count):
+        lines += [
+            f"        v{i} = values[{i}]",
+            f"        if type(v{i}) not in raw:",
+            f"            v{i} = (token_of.get(type(v{i})) or local_token)(v{i})",
+        ]
+    lines.append("        key = (token, " + "".join(f"v{i}, " for i in range(count)) + ")")
+    return "\n".join(lines)
+
+
+def _key_count(core: Core) -> int:
+    """How many values make the key of every call (-1 when it varies or key= makes it)."""
+    keys = core.keys
+    if keys.shapes is None:
+        return -1
+    return len(keys.keep) if keys.keep is not None else keys.normaliser.arity
+
+
+def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
     normaliser = core.keys.normaliser
-    arity = normaliser.arity if core.keys.fast else -1
-    names = normaliser.names
-    every_positional = arity >= 0 and normaliser.positional == arity
-    every_by_name = arity > 0 and len(normaliser.index) == arity
-    if arity <= _UNROLL_UP_TO:
-        checks = " and ".join(f"type(values[{i}]) in fast" for i in range(max(arity, 0)))
-    else:
-        checks = "all(type(v) in fast for v in values)"
+    positional_only = core.keys.fast and normaliser.positional == normaliser.arity
+    shapes = core.keys.shapes
     namespace: dict[str, Any] = {
         "core": core,
         "plan": core.plan,
         "stats": core.plan.stats,
         "miss": core.acall if core.is_async else _miss(core),
-        "fast": FAST_TYPES,
+        "len": _LEN,  # a cached builtins.len must not call itself from here
+        "start": core.start,
+        "resume": core.resume,
+        "pending": Pending,
+        "compute": COMPUTE,
+        "function": core.function,
+        "perf_counter": time.perf_counter,
+        "raw": FAST_TYPES,
+        "local_token": local_token,
+        "token_of": TOKEN_OF,
+        "tokens": local_tokens,
         "clock": CLOCK,
         "active": ACTIVE,
-        "pos_arity": arity if every_positional else -1,
-        "kw_arity": arity if every_by_name else -1,
-        "by_name": _by_name(names) if every_by_name else None,
-        "len": _LEN,  # a cached builtins.len must not call itself from here
+        "pos_arity": normaliser.arity if positional_only else -1,
+        "readers": shapes.readers if shapes is not None else None,
+        "learn": shapes.learn if shapes is not None else None,
+        "tails": shapes.tails if shapes is not None else {},
     }
     source = _HIT_PATH.format(
         colour="async " if core.is_async else "",
+        tail=_miss_tail(core),
         wait="await " if core.is_async else "",
-        fast_types=checks or "True",
+        bind=_BIND if bound else "",
+        tokens=_tokens(_key_count(core)),
         value="plan.unpack(entry.value)" if core.plan.l1_copy else "entry.value",
-        observe="\n            plan.adaptive.observe(key)" if core.plan.adaptive else "",
+        observe="\n        plan.adaptive.observe(key)" if core.plan.adaptive else "",
         refresh=(
-            "\n            if plan.due(entry, now):"
-            "\n                core.refresh_later(args, kwargs, key, values, entry=entry, now=now)"
+            "\n        if plan.due(entry, now):"
+            "\n            core.refresh_later(args, kwargs, key, values, entry=entry, now=now)"
             if core.plan.refreshes
             else ""
         ),
@@ -204,12 +276,10 @@ def _hit_path(core: Core) -> Callable[..., Any]:
     return hit_path
 
 
-def _by_name(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    if len(names) == 1:
-        (name,) = names
-        return lambda kwargs: (kwargs[name],)
-    getter: Callable[[dict[str, Any]], tuple[Any, ...]] = operator.itemgetter(*names)
-    return getter
+def _miss_tail(core: Core) -> str:
+    if core.is_async:
+        return _ASYNC_MISS
+    return _GUARDED_MISS if inspect.isbuiltin(core.function) else _SYNC_MISS
 
 
 def _miss(core: Core) -> Callable[..., Any]:

@@ -163,28 +163,100 @@ def test_task_exception_reaches_every_waiter() -> None:
     assert len(calls) == 2
 
 
-def test_cancelled_leader_does_not_cancel_waiters() -> None:
-    """When the leading task is cancelled, a waiter computes the value itself."""
+async def _started(calls: list[int], count: int) -> None:
+    """Yield to the loop until the function has been entered count times (bounded)."""
+    for _ in range(1000):
+        if len(calls) >= count:
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"the function was entered {len(calls)} times, not {count}")
+
+
+def test_cancelled_leader_leaves_the_run_to_its_waiters() -> None:
+    """The leading task is cancelled while another awaits: the run goes on, once, and is
+    stored; the waiter gets its value."""
     calls: list[int] = []
 
-    @memo.cached
-    async def slow(x: int) -> int:
+    @memo.cached(ignore=("gate",))
+    async def slow(x: int, gate: asyncio.Event) -> int:
         calls.append(x)
-        await asyncio.sleep(0.2 if len(calls) == 1 else 0)
-        return x
+        await gate.wait()
+        return x * 10
 
-    async def main() -> int:
-        leader = asyncio.ensure_future(slow(1))
-        await asyncio.sleep(0.01)
-        waiter = asyncio.ensure_future(slow(1))
-        await asyncio.sleep(0.01)
+    async def main() -> None:
+        gate = asyncio.Event()
+        leader = asyncio.ensure_future(slow(1, gate))
+        await _started(calls, 1)
+        waiter = asyncio.ensure_future(slow(1, gate))
+        await asyncio.sleep(0.01)  # the waiter joins the flight
         leader.cancel()
         with pytest.raises(asyncio.CancelledError):
             await leader
-        return await asyncio.wait_for(waiter, 5)
+        gate.set()
+        assert await asyncio.wait_for(waiter, 5) == 10
+        assert await slow(1, gate) == 10  # stored by the shared run: a hit
 
-    assert asyncio.run(main()) == 1
-    assert calls == [1, 1]
+    asyncio.run(main())
+    assert calls == [1]
+    # two callers missed, one waited for the other, the third call hit
+    assert (slow.stats.misses, slow.stats.waits, slow.stats.l1_hits) == (2, 1, 1)
+
+
+def test_run_is_cancelled_when_every_awaiter_is() -> None:
+    """Cancelling the leader and every waiter cancels the shared run; nothing is stored."""
+    calls: list[int] = []
+    cancelled: list[int] = []
+
+    @memo.cached(ignore=("gate",))
+    async def slow(x: int, gate: asyncio.Event) -> int:
+        calls.append(x)
+        try:
+            await gate.wait()
+        except asyncio.CancelledError:
+            cancelled.append(x)
+            raise
+        return x
+
+    async def main() -> None:
+        gate = asyncio.Event()
+        tasks = [asyncio.ensure_future(slow(2, gate))]
+        await _started(calls, 1)
+        tasks += [asyncio.ensure_future(slow(2, gate)) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        for task in tasks:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        assert all(isinstance(r, asyncio.CancelledError) for r in results)
+        await _started(cancelled, 1)  # the run saw its cancellation
+        gate.set()
+        assert await slow(2, gate) == 2  # not stored: computed again
+
+    asyncio.run(main())
+    assert (calls, cancelled) == ([2, 2], [2])
+
+
+def test_cancelled_waiter_does_not_disturb_the_leader() -> None:
+    """A waiter that is cancelled leaves; the leader and the other waiters get the value."""
+    calls: list[int] = []
+
+    @memo.cached(ignore=("gate",))
+    async def slow(x: int, gate: asyncio.Event) -> int:
+        calls.append(x)
+        await gate.wait()
+        return x
+
+    async def main() -> list[int]:
+        gate = asyncio.Event()
+        leader = asyncio.ensure_future(slow(3, gate))
+        await _started(calls, 1)
+        waiters = [asyncio.ensure_future(slow(3, gate)) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        waiters[0].cancel()
+        gate.set()
+        return [await leader, await waiters[1]]
+
+    assert asyncio.run(main()) == [3, 3]
+    assert calls == [3]
 
 
 def test_async_waiter_timeout() -> None:

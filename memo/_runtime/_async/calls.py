@@ -6,6 +6,7 @@ Each method reaches the store through a policy flow and the driver of the same c
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +15,10 @@ from memo._keys.key import CacheKey
 from memo._policy import trace
 from memo._policy.flows import Flow, Remove, hit, miss_flow, refresh_flow, write_flow
 from memo._runtime import observe
-from memo._runtime._async.drivers import run_async
+from memo._runtime._async.drivers import advance_async, run_async
 from memo._runtime.disabled import is_disabled
 from memo._runtime.observe import OBSERVERS
+from memo._runtime.pending import COMPUTE, Pending
 
 if TYPE_CHECKING:  # a base for the type checker only: core.py imports this module
     from memo._runtime.core import CoreBase
@@ -39,11 +41,35 @@ class AsyncCalls(CoreBase):
         values: tuple[Any, ...] = (),
     ) -> Any:
         """A call that the hit path did not answer (with its key when the hit path made one)."""
+        run = await self.astart(args, kwargs, local, values)
+        if type(run) is not Pending:
+            return run
+        step = run.step
+        while step is COMPUTE:  # the hit path of wrapper.py has this loop in its own frame
+            start = time.perf_counter()
+            try:
+                value = await self.function(*args, **kwargs)
+            except BaseException as exc:
+                step = await self.aresume(run, None, exc)
+            else:
+                step = await self.aresume(run, (value, time.perf_counter() - start))
+        return step
+
+    async def astart(
+        self,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        local: Hashable | None = None,
+        values: tuple[Any, ...] = (),
+    ) -> Any:
+        """The value of a call found in a tier, else its Pending miss, advanced to the point
+        where it needs the function (or done: `step` is then the value)."""
         if is_disabled():
-            return await self.function(*args, **kwargs)
-        normalised, values = (
-            (values, values) if local is not None else self.keys.split(args, kwargs)
-        )
+            return Pending(None, None, lambda: None)
+        if local is not None and self.keys.keep is None:
+            normalised = values  # the hit path's values are every parameter's, in order
+        else:
+            normalised, values = self.keys.split(args, kwargs)
         key = self.key_for(values, local)
         if self.plan.adaptive is not None:
             self.plan.adaptive.observe(key.local)
@@ -55,16 +81,34 @@ class AsyncCalls(CoreBase):
             if self.plan.refreshes and self.plan.due(entry, now):
                 self.refresh_later(args, kwargs, key, normalised, entry=entry, now=now)
             return hit(self.plan, entry)
-        if not OBSERVERS:
-            return await self._arun(miss_flow(self.plan, key, normalised), key, args, kwargs)
-        tokens = observe.start(self.plan.name, key)
+        function = self.function
+        run = Pending(
+            miss_flow(self.plan, key, normalised),
+            key,
+            lambda: function(*args, **kwargs),
+            observe.start(self.plan.name, key) if OBSERVERS else None,
+        )
+        run.step = await self.aresume(run)
+        return run
+
+    async def aresume(
+        self, run: Pending, result: Any = None, error: BaseException | None = None
+    ) -> Any:
+        """Hand the function's (result, seconds) or error to a pending miss; its next step."""
+        if run.flow is None:  # disabled: the function's own answer, nothing stored
+            if error is not None:
+                raise error
+            return result[0]
         try:
-            value = await self._arun(miss_flow(self.plan, key, normalised), key, args, kwargs)
+            step = await advance_async(
+                run.flow, self.store, run.call, self.task_flights, result=result, error=error
+            )
         except BaseException as exc:
-            observe.finish(tokens, exc)
+            self.ended(run, exc)
             raise
-        observe.finish(tokens, None)
-        return value
+        if step is not COMPUTE:
+            self.ended(run, None)
+        return step
 
     async def arefresh(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
         """Recompute, store and return."""

@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from memo._policy import trace
 from memo._policy.flows import (
     LEAD,
     Claim,
@@ -24,17 +25,48 @@ from memo._policy.flows import (
     Wait,
 )
 from memo._runtime.flight import AsyncFlights
+from memo._runtime.pending import COMPUTE
 from memo._stores.protocol import Store
 
-__all__ = ["run_async"]
+__all__ = ["advance_async", "run_async"]
 
 
 async def run_async(
-    flow: Flow, store: Store, call: Callable[[], Awaitable[Any]], flights: AsyncFlights
+    flow: Flow,
+    store: Store,
+    call: Callable[[], Awaitable[Any]],
+    flights: AsyncFlights,
+    result: Any = None,
 ) -> Any:
-    """Drive flow to its return value."""
-    result: Any = None
-    error: BaseException | None = None
+    """Drive flow to its return value (result: what to send it first)."""
+    step = await advance_async(flow, store, call, flights, result=result)
+    while step is COMPUTE:
+        start = time.perf_counter()
+        try:
+            value = await call()
+        except BaseException as exc:  # handed to the policy, which decides
+            step = await advance_async(flow, store, call, flights, error=exc)
+        else:
+            step = await advance_async(
+                flow, store, call, flights, result=(value, time.perf_counter() - start)
+            )
+    return step
+
+
+async def advance_async(
+    flow: Flow,
+    store: Store,
+    call: Callable[[], Awaitable[Any]],
+    flights: AsyncFlights,
+    *,
+    result: Any = None,
+    error: BaseException | None = None,
+) -> Any:
+    """Do flow's operations until it returns (its value) or needs the function (COMPUTE).
+
+    The function is called by whoever drives, not from here: a recursive cached function
+    then nests one frame per level less (memo's hit path calls it from its own frame).
+    """
     while True:
         try:
             op = flow.send(result) if error is None else flow.throw(error)
@@ -42,22 +74,22 @@ async def run_async(
             return stop.value
         finally:
             error = None
+        if type(op) is Compute:
+            return COMPUTE
         try:
-            result = await _do_async(op, store, call, flights)
+            result = await _do_async(op, store, flights)
         except BaseException as exc:  # handed to the policy, which decides
             result, error = None, exc
+        if result is LEAD and flights.shares:
+            # Elected: the rest of the flow is one run that every caller of the key awaits.
+            trace.open_for(op.key)  # the run's tiers report into this call's trace
+            return await flights.share(op.key.local, run_async(flow, store, call, flights, LEAD))
 
 
-async def _do_async(
-    op: Any, store: Store, call: Callable[[], Awaitable[Any]], flights: AsyncFlights
-) -> Any:
+async def _do_async(op: Any, store: Store, flights: AsyncFlights) -> Any:
     kind = type(op)
     if kind is Lookup:
         return await store.aget(op.key, local_only=op.local_only, fresh=op.fresh)
-    if kind is Compute:
-        start = time.perf_counter()
-        value = await call()
-        return value, time.perf_counter() - start
     if kind is Put:
         return await store.aset(
             op.key,

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from memo._policy import trace
 from memo._policy.flows import (
     LEAD,
     Claim,
@@ -25,15 +26,48 @@ from memo._policy.flows import (
     Wait,
 )
 from memo._runtime.flight import ThreadFlights
+from memo._runtime.pending import COMPUTE
 from memo._stores.protocol import Store
 
-__all__ = ["run_sync"]
+__all__ = ["advance_sync", "run_sync"]
 
 
-def run_sync(flow: Flow, store: Store, call: Callable[[], Any], flights: ThreadFlights) -> Any:
-    """Drive flow to its return value."""
-    result: Any = None
-    error: BaseException | None = None
+def run_sync(
+    flow: Flow,
+    store: Store,
+    call: Callable[[], Any],
+    flights: ThreadFlights,
+    result: Any = None,
+) -> Any:
+    """Drive flow to its return value (result: what to send it first)."""
+    step = advance_sync(flow, store, call, flights, result=result)
+    while step is COMPUTE:
+        start = time.perf_counter()
+        try:
+            value = call()
+        except BaseException as exc:  # handed to the policy, which decides
+            step = advance_sync(flow, store, call, flights, error=exc)
+        else:
+            step = advance_sync(
+                flow, store, call, flights, result=(value, time.perf_counter() - start)
+            )
+    return step
+
+
+def advance_sync(
+    flow: Flow,
+    store: Store,
+    call: Callable[[], Any],
+    flights: ThreadFlights,
+    *,
+    result: Any = None,
+    error: BaseException | None = None,
+) -> Any:
+    """Do flow's operations until it returns (its value) or needs the function (COMPUTE).
+
+    The function is called by whoever drives, not from here: a recursive cached function
+    then nests one frame per level less (memo's hit path calls it from its own frame).
+    """
     while True:
         try:
             op = flow.send(result) if error is None else flow.throw(error)
@@ -41,20 +75,22 @@ def run_sync(flow: Flow, store: Store, call: Callable[[], Any], flights: ThreadF
             return stop.value
         finally:
             error = None
+        if type(op) is Compute:
+            return COMPUTE
         try:
-            result = _do_sync(op, store, call, flights)
+            result = _do_sync(op, store, flights)
         except BaseException as exc:  # handed to the policy, which decides
             result, error = None, exc
+        if result is LEAD and flights.shares:
+            # Elected: the rest of the flow is one run that every caller of the key awaits.
+            trace.open_for(op.key)  # the run's tiers report into this call's trace
+            return flights.share(op.key.local, run_sync(flow, store, call, flights, LEAD))
 
 
-def _do_sync(op: Any, store: Store, call: Callable[[], Any], flights: ThreadFlights) -> Any:
+def _do_sync(op: Any, store: Store, flights: ThreadFlights) -> Any:
     kind = type(op)
     if kind is Lookup:
         return store.get(op.key, local_only=op.local_only, fresh=op.fresh)
-    if kind is Compute:
-        start = time.perf_counter()
-        value = call()
-        return value, time.perf_counter() - start
     if kind is Put:
         return store.set(
             op.key,

@@ -1,0 +1,304 @@
+"""L1 tokens: a hashable stand-in for a value's canonical encoding, made without encoding it.
+
+The L1 key of a call is `(token, *tokens of its values)`. Two values get equal tokens exactly
+when their canonical encodings are equal (`canonical.py`), so two calls share an L1 key iff
+they share a Redis key; the digest is computed only when a tier needs the Redis key.
+
+* `int`, `str`, `bytes` and `None` are their own token: equal values of these exact types
+  always encode alike, and no two of these types compare equal.
+* every other value's token is a tuple headed by a `_Tag` (compared by identity), so it
+  never equals a plain value or another kind's token: `True` is not `1`, `1.0` is not `1`,
+  a tuple is not a list. Payloads keep what the encoding keeps and drop what it drops:
+  a float's sign at zero, one NaN, a datetime's UTC offset, a Decimal's zero sign.
+* containers hold their elements' tokens; dicts and sets become frozensets (order does not
+  matter), counted when tokens coincide (several NaNs) so a multiset stays a multiset.
+* enums, dataclasses and `__memo_key__` objects are tokenised from the content the encoding
+  reads (class name, member name, field values, the hook's result) on every call, never
+  from identity: a mutable dataclass changed between calls gets a new key, as in Redis.
+* any other type (subclasses of builtins, `memo.register_key` types, unsupported values)
+  is tokenised as its canonical bytes: slower, but by definition in agreement.
+
+Token functions are looked up by exact type; a class seen for the first time is classified
+once, in the order the encoder uses, and the decision kept (`forget()` drops them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import enum
+import fractions
+import math
+import operator
+import pathlib
+import uuid
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
+
+from memo._keys import canonical
+from memo._keys.wire import qualname
+
+__all__ = ["RAW", "TOKEN_OF", "forget", "local_token", "local_tokens"]
+
+Token = Callable[[Any], Hashable]
+
+# Exact types whose values are their own token (see the module docstring).
+RAW = frozenset({int, str, bytes, type(None)})
+_KINDS_KEPT = 4_096  # classes remembered; cleared when full (local classes made in a loop)
+
+
+class _Tag:
+    """Heads a token: equal only to itself, so kinds never meet."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<{self.kind}>"
+
+
+_FLOAT, _NAN, _ZERO = _Tag("float"), _Tag("nan"), _Tag("zero")
+_COMPLEX, _BYTEARRAY, _TUPLE, _LIST = (
+    _Tag("complex"),
+    _Tag("bytearray"),
+    _Tag("tuple"),
+    _Tag("list"),
+)
+_DICT, _SET, _FROZENSET, _COUNTED = _Tag("dict"), _Tag("set"), _Tag("frozenset"), _Tag("counted")
+_DATETIME, _DATE, _TIME, _DELTA = _Tag("datetime"), _Tag("date"), _Tag("time"), _Tag("delta")
+_UUID, _DECIMAL, _FRACTION = _Tag("uuid"), _Tag("decimal"), _Tag("fraction")
+_CLASS, _HOOK, _ENUM, _FLAG = _Tag("class"), _Tag("hook"), _Tag("enum"), _Tag("flag")
+_DATACLASS, _PATH, _CANONICAL = _Tag("dataclass"), _Tag("path"), _Tag("canonical")
+_TRUE, _FALSE = (_Tag("bool"), True), (_Tag("bool"), False)
+_POSITIVE_ZERO, _NEGATIVE_ZERO, _NAN_TOKEN = (_ZERO, 1.0), (_ZERO, -1.0), (_NAN,)
+
+
+def local_token(value: Any) -> Hashable:
+    """The token of value; canonical.Unencodable when it has no key at all."""
+    kind = type(value)
+    if kind in RAW:
+        return value  # type: ignore[no-any-return]
+    return (_TOKENS.get(kind) or _classify(kind))(value)
+
+
+def local_tokens(values: Iterable[Any]) -> tuple[Hashable, ...]:
+    """The tokens of values, in order."""
+    return tuple(map(local_token, values))
+
+
+def forget() -> None:
+    """Drop every class decision (call after a change to how a class is keyed)."""
+    _TOKENS.clear()
+    _TOKENS.update(_BUILTIN_TOKENS)
+
+
+# -- builtins --------------------------------------------------------------------------------
+
+
+def _bool(value: bool) -> Hashable:
+    return _TRUE if value else _FALSE
+
+
+def _float(value: float) -> Hashable:
+    if value and value == value:  # noqa: PLR0124 (NaN test)
+        return (_FLOAT, value)
+    if value != value:  # noqa: PLR0124 (every NaN encodes alike)
+        return _NAN_TOKEN
+    return _NEGATIVE_ZERO if math.copysign(1.0, value) < 0 else _POSITIVE_ZERO
+
+
+def _complex(value: complex) -> Hashable:
+    return (_COMPLEX, _float(value.real), _float(value.imag))
+
+
+def _bytearray(value: bytearray) -> Hashable:
+    return (_BYTEARRAY, bytes(value))
+
+
+def _elements(values: Any) -> tuple[Hashable, ...]:
+    """The elements' tokens; a sequence of plain values is its own (no call per element).
+
+    A loop, not `RAW.issuperset(map(type, values))`: for the few elements of an argument it
+    costs less than making the map.
+    """
+    for value in values:
+        if type(value) not in RAW:
+            return tuple(map(local_token, values))
+    return tuple(values)
+
+
+def _tuple(value: tuple[Any, ...]) -> Hashable:
+    for element in value:
+        if type(element) not in RAW:
+            return (_TUPLE, tuple(map(local_token, value)))
+    return (_TUPLE, value)
+
+
+def _list(value: list[Any]) -> Hashable:
+    return (_LIST, _elements(value))
+
+
+def _bag(tokens: tuple[Hashable, ...]) -> Hashable:
+    """An unordered collection of tokens; counted when two elements share a token (NaNs)."""
+    elements = frozenset(tokens)
+    if len(elements) == len(tokens):
+        return elements
+    return (_COUNTED, frozenset(Counter(tokens).items()))
+
+
+def _dict(value: dict[Any, Any]) -> Hashable:
+    if RAW.issuperset(map(type, value)) and RAW.issuperset(map(type, value.values())):
+        return (_DICT, frozenset(value.items()))  # distinct plain keys: nothing to count
+    pairs = tuple((local_token(k), local_token(v)) for k, v in value.items())
+    return (_DICT, _bag(pairs))
+
+
+def _set(value: set[Any] | frozenset[Any]) -> Hashable:
+    tag = _FROZENSET if type(value) is frozenset else _SET
+    for element in value:
+        if type(element) not in RAW:
+            return (tag, _bag(tuple(map(local_token, value))))
+    return (tag, value if type(value) is frozenset else frozenset(value))
+
+
+def _datetime(value: datetime.datetime | datetime.time) -> Hashable:
+    # Equal instants with equal offsets have equal wall clocks: what the encoding keeps.
+    return (_DATETIME if type(value) is datetime.datetime else _TIME, value, value.utcoffset())
+
+
+def _date(value: datetime.date) -> Hashable:
+    return (_DATE, value)
+
+
+def _timedelta(value: datetime.timedelta) -> Hashable:
+    return (_DELTA, value)
+
+
+def _uuid(value: uuid.UUID) -> Hashable:
+    return (_UUID, value.int)
+
+
+def _decimal(value: decimal.Decimal) -> Hashable:
+    if value.is_nan():  # hashing a signalling NaN raises; every quiet NaN encodes alike
+        return (_DECIMAL, "sNaN" if value.is_snan() else "NaN")
+    if not value:
+        return (_DECIMAL, "-0" if value.is_signed() else "0")
+    return (_DECIMAL, value)  # exact numeric equality: what the normalised encoding keeps
+
+
+def _fraction(value: fractions.Fraction) -> Hashable:
+    return (_FRACTION, value.numerator, value.denominator)
+
+
+def _canonical(value: Any) -> Hashable:
+    """The fallback: the encoding itself (raises canonical.Unencodable when there is none)."""
+    return (_CANONICAL, canonical.encode(value))
+
+
+_BUILTIN_TOKENS: dict[type, Token] = {
+    bool: _bool,
+    float: _float,
+    complex: _complex,
+    bytearray: _bytearray,
+    tuple: _tuple,
+    list: _list,
+    dict: _dict,
+    set: _set,
+    frozenset: _set,
+    datetime.datetime: _datetime,
+    datetime.date: _date,
+    datetime.time: _datetime,
+    datetime.timedelta: _timedelta,
+    uuid.UUID: _uuid,
+    decimal.Decimal: _decimal,
+    fractions.Fraction: _fraction,
+}
+_TOKENS: dict[type, Token] = dict(_BUILTIN_TOKENS)
+TOKEN_OF = _TOKENS  # read by the generated hit path: one call per value, not two
+
+
+# -- classes seen at run time -----------------------------------------------------------------
+
+
+def _classify(kind: type) -> Token:
+    """The token function for a class met for the first time, decided as the encoder does."""
+    token = _decide(kind)
+    if len(_TOKENS) >= _KINDS_KEPT:
+        forget()
+    _TOKENS[kind] = token
+    return token
+
+
+def _decide(kind: type) -> Token:
+    if callable(getattr(kind, "__memo_key__", None)):
+        return _hook(kind)
+    if issubclass(kind, type):
+        return _class
+    if _registered(kind):
+        return _canonical
+    if issubclass(kind, enum.Enum):
+        return _flag(kind) if issubclass(kind, enum.Flag) else _enum(kind)
+    if dataclasses.is_dataclass(kind):
+        return _dataclass(kind)
+    if issubclass(kind, pathlib.PurePath):
+        return _path(kind)
+    return _canonical
+
+
+def _registered(kind: type) -> bool:
+    """Whether a key encoder registered for kind (or a base) decides its encoding."""
+    registry = getattr(canonical, "REGISTRY", None)  # memo.register_key's table, if present
+    return registry is not None and registry.resolve(kind) is not None
+
+
+def _hook(kind: type) -> Token:
+    name = qualname(kind)
+
+    def token(value: Any) -> Hashable:
+        key = value.__memo_key__()
+        return (_HOOK, name, key if type(key) in RAW else local_token(key))
+
+    return token
+
+
+def _class(value: type) -> Hashable:
+    return (_CLASS, qualname(value))
+
+
+def _enum(kind: type) -> Token:
+    name = qualname(kind)
+    return lambda value: (_ENUM, name, value._name_)
+
+
+def _flag(kind: type) -> Token:
+    # Combined flags have no single name: the encoding keeps the member's value.
+    name = qualname(kind)
+    return lambda value: (_FLAG, name, local_token(value._value_))
+
+
+def _dataclass(kind: type) -> Token:
+    names = tuple(field.name for field in dataclasses.fields(kind))
+    head = (qualname(kind), names)  # the encoding carries the class name and field names
+    if not names:
+        return lambda value: (_DATACLASS, head, ())
+    read: Callable[[Any], Any] = operator.attrgetter(*names)
+    if len(names) == 1:
+        return lambda value: (_DATACLASS, head, (local_token(read(value)),))
+
+    def token(value: Any) -> Hashable:
+        fields = read(value)
+        for field in fields:
+            if type(field) not in RAW:
+                return (_DATACLASS, head, tuple(map(local_token, fields)))
+        return (_DATACLASS, head, fields)
+
+    return token
+
+
+def _path(kind: type) -> Token:
+    name = kind.__name__ if kind.__module__.startswith("pathlib") else qualname(kind)
+    return lambda value: (_PATH, name, str(value))

@@ -1,0 +1,323 @@
+"""L1 keys agree with Redis keys: two calls share an L1 key iff they share a cache_key().
+
+Values are drawn from small pools of look-alikes (1, 1.0, True, "1"; 0.0, -0.0, NaN; a tuple
+and a list; equal dicts and sets in another order; naive and aware datetimes; equal and
+unequal Decimals; enums, flags, dataclasses, `__memo_key__` objects), nested, so that equal
+and unequal pairs both come up often. The pure tests compare the builder's L1 key with the
+Redis key; the call tests check that the generated hit path uses that very L1 key for every
+call shape; the Redis test replays pairs through L1 and a real redis-server.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import decimal
+import enum
+import fractions
+import itertools
+import uuid
+from collections.abc import Hashable
+from typing import Any
+
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import memo
+
+UTC = datetime.timezone.utc
+PLUS_ONE = datetime.timezone(datetime.timedelta(hours=1))
+
+
+class Color(enum.Enum):
+    RED = 1
+    GREEN = 2
+
+
+class Number(enum.IntEnum):
+    ONE = 1
+
+
+class Perm(enum.Flag):
+    R = 1
+    W = 2
+
+
+@dataclasses.dataclass
+class Item:  # not frozen: keyed by its fields on every call, never by identity
+    id: Any
+    tag: str = "t"
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    a: Any
+
+
+class Keyed:
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+    def __memo_key__(self) -> Any:
+        return self.key
+
+
+NAN = float("nan")
+LOOK_ALIKES: list[Any] = [
+    0,
+    1,
+    -1,
+    2**70,
+    True,
+    False,
+    None,
+    "1",
+    "",
+    "a",
+    b"1",
+    b"",
+    bytearray(b"1"),
+    1.0,
+    0.0,
+    -0.0,
+    NAN,
+    float("inf"),
+    -float("inf"),
+    1.5,
+    complex(1, 0),
+    complex(0.0, -0.0),
+    decimal.Decimal("1"),
+    decimal.Decimal("1.00"),
+    decimal.Decimal("0"),
+    decimal.Decimal("-0.0"),
+    decimal.Decimal("NaN"),
+    decimal.Decimal("sNaN"),
+    decimal.Decimal("-Infinity"),
+    fractions.Fraction(1, 2),
+    fractions.Fraction(2, 4),
+    datetime.datetime(2026, 1, 1, 12),
+    datetime.datetime(2026, 1, 1, 12, tzinfo=UTC),
+    datetime.datetime(2026, 1, 1, 13, tzinfo=PLUS_ONE),
+    datetime.datetime(2026, 1, 1, 12, fold=1),
+    datetime.date(2026, 1, 1),
+    datetime.time(12),
+    datetime.time(12, tzinfo=UTC),
+    datetime.timedelta(1),
+    uuid.UUID(int=1),
+    uuid.UUID(int=2),
+    Color.RED,
+    Color.GREEN,
+    Number.ONE,
+    Perm.R,
+    Perm.R | Perm.W,
+    Color,
+    Number,
+]
+objects = st.sampled_from(LOOK_ALIKES)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    keys = st.sampled_from([0, 1, True, 1.0, "1", NAN, None, (1,), -0.0, 0.0])
+    return st.one_of(
+        st.tuples(inner, inner),
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=2).map(tuple),
+        st.dictionaries(keys, inner, max_size=3),
+        st.frozensets(keys, max_size=3),
+        st.sets(keys, max_size=3),
+        st.builds(Item, inner),
+        st.builds(Frozen, inner),
+        st.builds(Keyed, inner),
+    )
+
+
+values = st.recursive(objects, _containers, max_leaves=6)
+
+
+@memo.cached
+def f(a: Any, b: Any = 0.0) -> Any:
+    return a
+
+
+def local_key(*args: Any, **kwargs: Any) -> Hashable:
+    """The L1 key the builder gives a call of f (without the function's token)."""
+    core = f._self_core
+    key = core.keys.local(core.prefix, core.keys.values(args, kwargs))
+    assert isinstance(key, tuple)
+    return key[1:]
+
+
+def reordered(value: Any) -> Any:
+    """An equal value built again: dicts and sets in reverse insertion order, fresh NaNs."""
+    if type(value) is dict:
+        return {reordered(k): reordered(v) for k, v in reversed(list(value.items()))}
+    if type(value) in (set, frozenset):
+        return type(value)(reversed([reordered(x) for x in value]))
+    if type(value) in (list, tuple):
+        return type(value)(reordered(x) for x in value)
+    return copy.deepcopy(value)
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(x=values, y=values)
+def test_local_keys_equal_iff_redis_keys_equal(x: Any, y: Any) -> None:
+    """Two calls have equal L1 keys exactly when they have equal cache_key()s."""
+    same_remote = f.cache_key(x) == f.cache_key(y)
+    lx, ly = local_key(x), local_key(y)
+    assert (lx == ly) is same_remote, (x, y)
+    if same_remote:
+        assert hash(lx) == hash(ly)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(x=values)
+def test_rebuilt_values_share_both_keys(x: Any) -> None:
+    """An equal value rebuilt in another order (dicts, sets) keeps its L1 and Redis key."""
+    y = reordered(x)
+    assert f.cache_key(x) == f.cache_key(y)
+    assert local_key(x) == local_key(y)
+
+
+def test_key_guarantees() -> None:
+    """1, 1.0, True and "1" differ; 0.0 and -0.0 differ; NaN is one key; tuple is not list."""
+    distinct = [1, 1.0, True, "1", decimal.Decimal(1), 0.0, -0.0, (1,), [1], {1}, frozenset({1})]
+    assert len({local_key(v) for v in distinct}) == len(distinct)
+    assert local_key(float("nan")) == local_key(NAN)
+    assert local_key({"a": 1, "b": 2}) == local_key({"b": 2, "a": 1})
+
+
+def test_mutable_dataclass_keyed_by_content() -> None:
+    """A dataclass that changes between calls is looked up by its new fields."""
+    calls: list[Any] = []
+
+    @memo.cached
+    def g(item: Item) -> Any:
+        calls.append(item.id)
+        return item.id
+
+    item = Item(1)
+    assert g(item) == 1
+    item.id = 2
+    assert g(item) == 2
+    assert g(Item(2)) == 2  # another object with the same fields: a hit
+    assert calls == [1, 2]
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(a=values, b=values)
+def test_every_call_shape_hits_the_builder_key(a: Any, b: Any) -> None:
+    """Positional, keyword, reordered and default-filled calls all use the builder's key."""
+
+    @memo.cached
+    def h(x: Any, y: Any = 0.0, *, z: Any = "z") -> Any:
+        return 1
+
+    core = h._self_core
+    h(a, b)
+    assert core.keys.local(core.prefix, (a, b, "z")) in core.l1
+    for call in (lambda: h(a, y=b), lambda: h(y=b, x=a), lambda: h(a, b, z="z")):
+        call()
+    if type(b) is float and b == 0.0 and str(b) == "0.0":
+        h(a)
+        h(x=a, z="z")
+    assert (h.stats.misses, h.stats.l1_hits) == (1, h.stats.l1_hits)
+    assert h.stats.l1_hits >= 3
+
+
+def test_methods_classmethods_and_ignore() -> None:
+    """self through __memo_key__ or ignore=, cls by name, and ignore= keep one entry each."""
+    calls: list[Any] = []
+
+    class Repo:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __memo_key__(self) -> str:
+            return self.name
+
+        @memo.cached
+        def get(self, item: Any) -> Any:
+            calls.append(("get", self.name, item))
+            return item
+
+        @memo.cached(ignore=("self",))
+        def shared(self, item: Any) -> Any:
+            calls.append(("shared", item))
+            return item
+
+        @memo.cached
+        @classmethod
+        def build(cls, item: Any) -> Any:
+            calls.append(("build", item))
+            return item
+
+    a, b = Repo("a"), Repo("b")
+    for _ in range(3):
+        a.get(1.5), Repo("a").get(item=1.5), b.get(1.5)
+        a.shared(2.5), b.shared(item=2.5)
+        Repo.build(True), a.build(True)
+    assert calls == [("get", "a", 1.5), ("get", "b", 1.5), ("shared", 2.5), ("build", True)]
+    assert a.get.cache_key(1.5) == Repo("a").get.cache_key(item=1.5) != b.get.cache_key(1.5)
+
+
+def test_ignored_parameter_stays_out_of_the_key() -> None:
+    """ignore= drops a parameter from both keys; the call still receives it."""
+    seen: list[Any] = []
+
+    @memo.cached(ignore=("conn",))
+    def load(key: Any, conn: Any = None) -> Any:
+        seen.append(conn)
+        return key
+
+    conn = object()
+    assert load(1.0, conn) == load(1.0, conn=object()) == load(1.0) == 1.0
+    assert seen == [conn]
+    assert load.cache_key(1.0, conn) == load.cache_key(1.0)
+    assert load(1) == 1 and len(seen) == 2  # 1 is not 1.0
+
+
+@pytest.mark.parametrize("unsupported", [object(), [object()], {"k": object()}])
+def test_unkeyable_arguments_still_explain(unsupported: Any) -> None:
+    """A value with no key raises KeyBuildError from the call, as before."""
+    with pytest.raises(memo.KeyBuildError, match="parameter 'a'"):
+        f(unsupported)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(x=values, y=values)
+def test_l1_and_redis_agree(redis_url: str, namespace: str, x: Any, y: Any) -> None:
+    """Through L1 and a real Redis: y hits x's entry iff it has x's Redis key."""
+    store = memo.TieredStore(
+        memo.MemoryStore(), memo.RedisStore(redis_url, namespace=namespace, secret="s")
+    )
+
+    @memo.cached(store=store, version=next(VERSIONS))  # a fresh key space: x is a miss
+    def g(a: Any) -> int:
+        return 1
+
+    g(x)
+    assert (g.stats.misses, raw_exists(redis_url, g.cache_key(x))) == (1, True)
+    g(y)
+    same = g.cache_key(x) == g.cache_key(y)
+    # a hit from L1, or from Redis while L1 is bypassed (its events connection still opening)
+    assert (g.stats.hits, g.stats.misses) == ((1, 1) if same else (0, 2))
+    assert raw_exists(redis_url, g.cache_key(y))
+    store.close()
+
+
+VERSIONS = itertools.count(1)
+
+
+def raw_exists(url: str, key: str) -> bool:
+    client = redis.Redis.from_url(url, socket_timeout=2)
+    try:
+        return bool(client.exists(key))
+    finally:
+        client.close()
