@@ -38,6 +38,7 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from memo._keys import canonical
+from memo._keys.registry import REGISTRY
 from memo._keys.wire import qualname
 
 __all__ = ["RAW", "TOKEN_OF", "forget", "local_token", "local_tokens"]
@@ -251,8 +252,7 @@ def _decide(kind: type) -> Token:
 
 def _registered(kind: type) -> bool:
     """Whether a key encoder registered for kind (or a base) decides its encoding."""
-    registry = getattr(canonical, "REGISTRY", None)  # memo.register_key's table, if present
-    return registry is not None and registry.resolve(kind) is not None
+    return REGISTRY.resolve(kind) is not None
 
 
 def _hook(kind: type) -> Token:
@@ -302,3 +302,6 @@ def _dataclass(kind: type) -> Token:
 def _path(kind: type) -> Token:
     name = kind.__name__ if kind.__module__.startswith("pathlib") else qualname(kind)
     return lambda value: (_PATH, name, str(value))
+
+
+REGISTRY.on_change.append(forget)  # memo.register_key may change a class's key

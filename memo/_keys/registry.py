@@ -86,6 +86,10 @@ class Registry:
         self._resolved: dict[type, Entry | None] = {}
         self._token: object = None
         self._dispatch = functools.singledispatch(_unregistered)
+        # Called whenever resolutions are dropped: caches built on them (the L1 tokens of
+        # memo._keys.local) must drop theirs too, or a class keyed before a registration
+        # would keep its old L1 key.
+        self.on_change: list[Callable[[], None]] = []
 
     def register(self, cls: type, encoder: Encoder) -> None:
         """A user's registration: replaces any earlier one (and any built-in) for cls."""
@@ -152,6 +156,8 @@ class Registry:
 
     def _forget(self) -> None:
         self._resolved = {}
+        for listener in self.on_change:
+            listener()
         registered = (*self._builtin, *self._user)
         has_abc = any(hasattr(cls, "__abstractmethods__") for cls in registered)
         self._token = abc.get_cache_token() if has_abc else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -133,6 +134,34 @@ def test_cached_function_uses_the_registry(registered: list[type]) -> None:
     assert tax(Money(100, "EUR")) == 20
     assert tax(Money(200, "EUR")) == 40
     assert calls == [100, 200]
+
+
+def test_a_registration_after_first_use_changes_the_l1_key_too(registered: list[type]) -> None:
+    """A dataclass called before it is registered, then registered to key by one field: the L1
+    token follows the registration, so L1 agrees with cache_key() (two calls share an L1
+    entry exactly when they share a Redis key)."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Order:
+        number: int
+        note: str
+
+    calls: list[int] = []
+
+    @memo.cached
+    def total(order: Order) -> int:
+        calls.append(order.number)
+        return order.number * 10
+
+    assert total(Order(1, "a")) == 10
+    assert total(Order(1, "b")) == 10  # a different note: another entry before registering
+    assert calls == [1, 1]
+    _register(registered, Order, lambda order: order.number)  # the note no longer counts
+    assert total.cache_key(Order(1, "a")) == total.cache_key(Order(1, "b"))
+    calls.clear()
+    assert total(Order(1, "c")) == 10
+    assert total(Order(1, "d")) == 10  # now the same entry, as cache_key() says
+    assert calls == [1]
 
 
 def test_user_registration_overrides_a_builtin(registered: list[type]) -> None:
