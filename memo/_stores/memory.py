@@ -1,19 +1,16 @@
-"""L1: a bounded, thread-safe, in-process TTL + LRU store holding Python objects.
+"""L1: a bounded, thread-safe, in-process TTL store holding Python objects, evicting by W-TinyLFU.
 
 Reads take no lock: a dict lookup, a deadline check and setting a flag are each atomic under
 the GIL, so the hit path stays a few dozen nanoseconds. Writes, deletes and eviction hold one
 lock. Each entry carries its own deadline (TTLs vary per entry with jitter and `none_ttl`).
 
-Eviction is LRU by the CLOCK (second-chance) approximation that OS page caches use: a hit
-only sets the entry's `used` bit, which is cheaper than relinking it on every read; when the
-store is full, the oldest entry goes unless its bit is set, in which case the bit is cleared
-and the entry moves to the young end. Expired entries are swept as the store fills.
+Which entry leaves a full store is `eviction.py`'s decision (W-TinyLFU with a CLOCK main
+region): a hit only sets the entry's `used` bit. Expired entries are swept as the store fills.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
@@ -21,6 +18,7 @@ from memo._clock import CLOCK
 from memo._errors import ConfigurationError
 from memo._keys.key import CacheKey
 from memo._policy.entry import FOREVER, Entry
+from memo._stores.eviction import Resident, WindowTinyLFU
 
 __all__ = ["MemoryStore"]
 
@@ -43,7 +41,8 @@ class MemoryStore:
             )
         self.maxsize = maxsize
         self.ttl = None if ttl is None else float(ttl)
-        self.data: OrderedDict[Hashable, Entry] = OrderedDict()
+        self.data: dict[Hashable, Resident] = {}
+        self._policy = WindowTinyLFU(self.data, maxsize, self._forget)
         self._lock = threading.Lock()
         self._tags: dict[str, set[Hashable]] = {}
         self._tags_of: dict[Hashable, tuple[str, ...]] = {}
@@ -61,7 +60,7 @@ class MemoryStore:
         return len(self.data)
 
     @property
-    def l1(self) -> OrderedDict[Hashable, Entry]:
+    def l1(self) -> dict[Hashable, Resident]:
         """The dict the hit path reads without a lock."""
         return self.data
 
@@ -202,6 +201,7 @@ class MemoryStore:
         """Drop every entry."""
         with self._lock:
             self.data.clear()
+            self._policy.clear()
             self._tags.clear()
             self._tags_of.clear()
             self._by_remote.clear()
@@ -248,7 +248,7 @@ class MemoryStore:
         """
         expires = self._deadline(ttl)
         soft_at = FOREVER if soft is None else min(CLOCK.monotonic() + soft, expires)
-        entry = Entry(value, expires, delta, soft_at)
+        entry = Resident(local, value, expires, delta, soft_at)
         with self._lock:
             if only_if is not None and not only_if():
                 self._pop(local)  # raced: neither the new value nor the one it replaced
@@ -256,13 +256,15 @@ class MemoryStore:
             if local in self._tags_of:
                 self._untag(local)
             self.data[local] = entry
-            self.data.move_to_end(local)
             if tags:
                 self._tag(local, tags)
             if remote is not None:
                 self._by_remote[remote] = local
                 self._remote_of[local] = remote
-            self._evict(local)
+            self._writes_since_sweep += 1
+            if self._writes_since_sweep >= self.maxsize:
+                self._sweep_expired()
+            self._policy.inserted(entry)
 
     def delete_remote(self, remote: str) -> bool:
         """Delete the entry stored under Redis key remote, if L1 has it."""
@@ -309,18 +311,6 @@ class MemoryStore:
                 members.discard(local)
                 if not members:
                     del self._tags[tag]
-
-    def _evict(self, newest: Hashable) -> None:
-        self._writes_since_sweep += 1
-        if self._writes_since_sweep >= self.maxsize:
-            self._sweep_expired()
-        while len(self.data) > self.maxsize:
-            local, entry = self.data.popitem(last=False)
-            if entry.used or local == newest:  # second chance; never the entry just stored
-                entry.used = False
-                self.data[local] = entry
-                continue
-            self._forget(local)
 
     def _sweep_expired(self) -> None:
         # Amortised O(1): one full pass per `maxsize` writes keeps dead entries from

@@ -1,0 +1,151 @@
+"""L1's eviction policy: W-TinyLFU (Einziger, Friedman & Manes, ACM ToS 2017; Caffeine), with
+CLOCK's reference bit in place of LRU lists so that a hit stays a single flag store.
+
+A new entry enters a small FIFO *window* (1% of the slots). When the window overflows, its
+oldest entry is a *candidate* for the *main* region (the other 99%). While there is room it
+goes in; once the store is full it must win a duel against main's *victim*: TinyLFU's
+frequency sketch (`sketch.py`) estimates how often each was asked for lately, and the loser
+leaves. A burst of one-hit keys (a scan) therefore passes through the window without
+displacing the popular entries, and a loop over more keys than fit keeps the part of the loop
+it holds instead of cycling every entry out (LRU's worst case).
+
+Main is a CLOCK (second chance): the victim is the oldest entry whose `used` bit is clear;
+one whose bit is set has the bit cleared, its hit counted in the sketch, and moves to the
+young end. So a hit costs only the bit (set by the lock-free hit path), and frequency is
+learned from misses (each write is counted) and from hits as the clock hand passes them.
+
+All methods run under the store's lock. The queues hold the entries themselves; an entry that
+left the store another way (deleted, overwritten, expired) is skipped when it reaches a head,
+and the queues are compacted when such dead slots outnumber the live ones.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from memo._clock import CLOCK
+from memo._policy.entry import FOREVER, Entry
+from memo._stores.sketch import FrequencySketch
+
+__all__ = ["Resident", "WindowTinyLFU"]
+
+_WINDOW_SHARE = 100  # 1% of the slots, Caffeine's initial window
+_DEAD_SLACK = 32
+
+
+class Resident(Entry):
+    """An entry held by L1: it also knows its key, so that the queues need not hold both."""
+
+    __slots__ = ("key",)
+
+    def __init__(
+        self, key: Hashable, value: Any, expires: float, delta: float, soft: float = FOREVER
+    ) -> None:
+        super().__init__(value, expires, delta, soft)
+        self.key = key
+
+
+class WindowTinyLFU:
+    """Decides which entry leaves `data` when it holds more than `maxsize` entries."""
+
+    __slots__ = ("_data", "_forget", "_main", "_maxsize", "_sketch", "_window", "_window_size")
+
+    def __init__(
+        self,
+        data: dict[Hashable, Resident],
+        maxsize: int,
+        forget: Callable[[Hashable], None],
+    ) -> None:
+        self._data = data
+        self._maxsize = maxsize
+        self._forget = forget  # the store's bookkeeping (tags, Redis keys) of an evicted key
+        self._window: deque[Resident] = deque()
+        self._main: deque[Resident] = deque()
+        self._window_size = max(1, maxsize // _WINDOW_SHARE)
+        # Built at the first eviction: a store that never fills never pays for it.
+        self._sketch: FrequencySketch | None = None
+
+    def clear(self) -> None:
+        """Forget every entry (the data dict was cleared); the frequencies stay."""
+        self._window.clear()
+        self._main.clear()
+
+    def inserted(self, entry: Resident) -> None:
+        """entry was just put in data: count the access, evict down to maxsize."""
+        window = self._window
+        window.append(entry)
+        if self._sketch is not None:
+            self._sketch.add(hash(entry.key))
+        if len(window) > self._window_size:
+            self._drain_window()
+        if len(window) + len(self._main) > 2 * len(self._data) + _DEAD_SLACK:
+            self._compact()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _alive(self, entry: Resident) -> bool:
+        return self._data.get(entry.key) is entry
+
+    def _drain_window(self) -> None:
+        window, data = self._window, self._data
+        while len(window) > self._window_size:
+            candidate = window.popleft()
+            if not self._alive(candidate):
+                continue
+            if len(data) <= self._maxsize:
+                self._main.append(candidate)
+            else:
+                self._duel(candidate)
+        while len(data) > self._maxsize:  # unreachable while every insert drains; a backstop
+            entry = window.popleft() if window else self._main.popleft()
+            if self._alive(entry):
+                self._evict(entry)
+
+    def _duel(self, candidate: Resident) -> None:
+        """Admit candidate to main in place of main's victim if it is asked for more often."""
+        sketch = self._sketch
+        if sketch is None:
+            sketch = self._sketch = FrequencySketch(self._maxsize)
+        if candidate.used:  # hits while in the window
+            candidate.used = False
+            sketch.add(hash(candidate.key))
+        now = CLOCK.monotonic()
+        victim = self._victim(sketch)
+        if victim is None or candidate.expires <= now:
+            self._evict(candidate)
+        elif victim.expires <= now or sketch.estimate(hash(candidate.key)) > sketch.estimate(
+            hash(victim.key)
+        ):
+            self._main.popleft()
+            self._evict(victim)
+            self._main.append(candidate)
+        else:
+            self._evict(candidate)
+
+    def _victim(self, sketch: FrequencySketch) -> Resident | None:
+        """Main's head after the clock hand passed every used entry (main[0]), or None."""
+        main = self._main
+        passes = 2 * len(main) + 1  # bounds the sweep even if hits race the hand
+        while main:
+            entry = main[0]
+            if not self._alive(entry):
+                main.popleft()
+                continue
+            if not entry.used or passes <= 0:
+                return entry
+            passes -= 1
+            entry.used = False
+            sketch.add(hash(entry.key))
+            main.rotate(-1)
+        return None
+
+    def _evict(self, entry: Resident) -> None:
+        del self._data[entry.key]
+        self._forget(entry.key)
+
+    def _compact(self) -> None:
+        alive = self._alive
+        self._window = deque(e for e in self._window if alive(e))
+        self._main = deque(e for e in self._main if alive(e))
