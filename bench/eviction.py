@@ -32,7 +32,7 @@ def memo_miss_ratio(trace: list[int], slots: int = SLOTS) -> float:
     get, put = store.get, store.set
     misses = 0
     for obj in trace:
-        key = CacheKey(obj, "")
+        key = CacheKey((0, obj), "")  # the runtime's L1 keys: (function token, *values)
         if get(key) is None:
             misses += 1
             put(key, obj, None)

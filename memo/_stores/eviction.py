@@ -25,7 +25,6 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from memo._clock import CLOCK
 from memo._policy.entry import FOREVER, Entry
 from memo._stores.sketch import FrequencySketch
 
@@ -50,7 +49,16 @@ class Resident(Entry):
 class WindowTinyLFU:
     """Decides which entry leaves `data` when it holds more than `maxsize` entries."""
 
-    __slots__ = ("_data", "_forget", "_main", "_maxsize", "_sketch", "_window", "_window_size")
+    __slots__ = (
+        "_data",
+        "_dead",
+        "_forget",
+        "_main",
+        "_maxsize",
+        "_sketch",
+        "_window",
+        "_window_size",
+    )
 
     def __init__(
         self,
@@ -64,6 +72,7 @@ class WindowTinyLFU:
         self._window: deque[Resident] = deque()
         self._main: deque[Resident] = deque()
         self._window_size = max(1, maxsize // _WINDOW_SHARE)
+        self._dead = 0  # queue slots whose entry left data another way
         # Built at the first eviction: a store that never fills never pays for it.
         self._sketch: FrequencySketch | None = None
 
@@ -71,74 +80,74 @@ class WindowTinyLFU:
         """Forget every entry (the data dict was cleared); the frequencies stay."""
         self._window.clear()
         self._main.clear()
+        self._dead = 0
 
     def inserted(self, entry: Resident) -> None:
-        """entry was just put in data: count the access, evict down to maxsize."""
+        """entry was just put in data: evict down to maxsize."""
         window = self._window
         window.append(entry)
-        if self._sketch is not None:
-            self._sketch.add(hash(entry.key))
         if len(window) > self._window_size:
             self._drain_window()
-        if len(window) + len(self._main) > 2 * len(self._data) + _DEAD_SLACK:
+
+    def discarded(self) -> None:
+        """An entry left data by a delete, an overwrite or an expiry: its slot is dead."""
+        self._dead += 1
+        if self._dead > len(self._data) + _DEAD_SLACK:
             self._compact()
 
     # -- internals -----------------------------------------------------------------------
 
-    def _alive(self, entry: Resident) -> bool:
-        return self._data.get(entry.key) is entry
-
     def _drain_window(self) -> None:
-        window, data = self._window, self._data
+        window, main, data = self._window, self._main, self._data
         while len(window) > self._window_size:
             candidate = window.popleft()
-            if not self._alive(candidate):
-                continue
-            if len(data) <= self._maxsize:
-                self._main.append(candidate)
+            if data.get(candidate.key) is not candidate:
+                self._dead -= 1
+            elif len(data) <= self._maxsize:
+                main.append(candidate)
             else:
                 self._duel(candidate)
         while len(data) > self._maxsize:  # unreachable while every insert drains; a backstop
-            entry = window.popleft() if window else self._main.popleft()
-            if self._alive(entry):
+            entry = window.popleft() if window else main.popleft()
+            if data.get(entry.key) is entry:
                 self._evict(entry)
 
     def _duel(self, candidate: Resident) -> None:
-        """Admit candidate to main in place of main's victim if it is asked for more often."""
+        """Admit candidate to main in place of main's victim if it is asked for more often.
+
+        The candidate's accesses are counted as it leaves the window: its write, plus one
+        if it was hit there (one hash per miss instead of one at the write and one here).
+        """
         sketch = self._sketch
         if sketch is None:
             sketch = self._sketch = FrequencySketch(self._maxsize)
-        if candidate.used:  # hits while in the window
-            candidate.used = False
-            sketch.add(hash(candidate.key))
-        now = CLOCK.monotonic()
+        frequency = sketch.add(hash(candidate.key), 2 if candidate.used else 1)
+        candidate.used = False
         victim = self._victim(sketch)
-        if victim is None or candidate.expires <= now:
-            self._evict(candidate)
-        elif victim.expires <= now or sketch.estimate(hash(candidate.key)) > sketch.estimate(
-            hash(victim.key)
-        ):
-            self._main.popleft()
+        if victim is not None and frequency > sketch.estimate(hash(victim.key)):
+            main = self._main
+            main.popleft()
             self._evict(victim)
-            self._main.append(candidate)
+            main.append(candidate)
         else:
             self._evict(candidate)
 
     def _victim(self, sketch: FrequencySketch) -> Resident | None:
         """Main's head after the clock hand passed every used entry (main[0]), or None."""
-        main = self._main
+        main, data = self._main, self._data
         passes = 2 * len(main) + 1  # bounds the sweep even if hits race the hand
         while main:
             entry = main[0]
-            if not self._alive(entry):
+            if data.get(entry.key) is not entry:
                 main.popleft()
-                continue
-            if not entry.used or passes <= 0:
+                self._dead -= 1
+            elif entry.used and passes > 0:
+                passes -= 1
+                entry.used = False
+                sketch.add(hash(entry.key))
+                main.rotate(-1)
+            else:
                 return entry
-            passes -= 1
-            entry.used = False
-            sketch.add(hash(entry.key))
-            main.rotate(-1)
         return None
 
     def _evict(self, entry: Resident) -> None:
@@ -146,6 +155,7 @@ class WindowTinyLFU:
         self._forget(entry.key)
 
     def _compact(self) -> None:
-        alive = self._alive
-        self._window = deque(e for e in self._window if alive(e))
-        self._main = deque(e for e in self._main if alive(e))
+        data = self._data
+        self._window = deque(e for e in self._window if data.get(e.key) is e)
+        self._main = deque(e for e in self._main if data.get(e.key) is e)
+        self._dead = 0

@@ -11,8 +11,8 @@ region): a hit only sets the entry's `used` bit. Expired entries are swept as th
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, MutableMapping
+from typing import Any, cast
 
 from memo._clock import CLOCK
 from memo._errors import ConfigurationError
@@ -60,9 +60,10 @@ class MemoryStore:
         return len(self.data)
 
     @property
-    def l1(self) -> dict[Hashable, Resident]:
-        """The dict the hit path reads without a lock."""
-        return self.data
+    def l1(self) -> MutableMapping[Hashable, Entry]:
+        """The dict the hit path reads without a lock (it only reads: every write goes
+        through set_local, which keeps the eviction queues in step)."""
+        return cast("MutableMapping[Hashable, Entry]", self.data)
 
     # -- the narrow store protocol -------------------------------------------------------
 
@@ -255,7 +256,11 @@ class MemoryStore:
                 return
             if local in self._tags_of:
                 self._untag(local)
-            self.data[local] = entry
+            data = self.data
+            size = len(data)
+            data[local] = entry
+            if len(data) == size:  # replaced an entry: its queue slot is dead
+                self._policy.discarded()
             if tags:
                 self._tag(local, tags)
             if remote is not None:
@@ -286,6 +291,8 @@ class MemoryStore:
 
     def _pop(self, local: Hashable) -> bool:
         entry = self.data.pop(local, None)
+        if entry is not None:
+            self._policy.discarded()
         if self._leases:
             self._leases.pop(local, None)  # an invalidation ends any compute's right to write
         self._forget(local)
