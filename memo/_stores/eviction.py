@@ -42,7 +42,12 @@ class Resident(Entry):
     def __init__(
         self, key: Hashable, value: Any, expires: float, delta: float, soft: float = FOREVER
     ) -> None:
-        super().__init__(value, expires, delta, soft)
+        # Entry's fields set here, not through super().__init__: one call less per miss.
+        self.value = value
+        self.expires = expires
+        self.delta = delta
+        self.soft = soft
+        self.used = False
         self.key = key
 
 

@@ -69,7 +69,15 @@ class MemoryStore:
 
     def get(self, key: CacheKey, *, local_only: bool = False, fresh: bool = False) -> Entry | None:
         """The live entry for key, or None (a miss)."""
-        return self.get_local(key.local)
+        local = key.local  # read once: a miss asks the store three times per call
+        entry = self.data.get(local)
+        if entry is None:
+            return None
+        if entry.expires <= CLOCK.monotonic():
+            self._drop_expired(local, entry)
+            return None
+        entry.used = True
+        return entry
 
     def set(
         self,
@@ -89,12 +97,14 @@ class MemoryStore:
         token holds the key's lease (an invalidation ends it); soft: seconds until a hit
         should start a background refresh.
         """
-        if mode == "nx" and self.get_local(key.local) is not None:
+        local = key.local
+        if mode == "nx" and self.get_local(local) is not None:
             return False
-        held = self._leases.pop(key.local, None) if self._leases else None
+        held = self._leases.pop(local, None) if self._leases else None
         if token and held != token:
             return False  # the lease ended (invalidated, or a newer write) while computing
-        self.set_local(key.local, value, ttl, delta=delta, tags=tuple(tags), soft=soft)
+        tags = tags if type(tags) is tuple else tuple(tags)
+        self.set_local(local, value, ttl, delta=delta, tags=tags, soft=soft)
         return True
 
     def delete(self, key: CacheKey) -> bool:
@@ -220,12 +230,12 @@ class MemoryStore:
     # -- by L1 key -----------------------------------------------------------------------
 
     def get_local(self, local: Hashable) -> Entry | None:
-        """Lookup by L1 key, refreshing its recency."""
+        """Lookup by L1 key, marking it used (the eviction policy's reference bit)."""
         entry = self.data.get(local)
         if entry is None:
             return None
         if entry.expires <= CLOCK.monotonic():
-            self.delete_local(local)
+            self._drop_expired(local, entry)
             return None
         entry.used = True
         return entry
@@ -247,8 +257,11 @@ class MemoryStore:
         only_if is checked under the store's lock, atomically with the insert: the tiered
         store passes "no invalidation event came in meanwhile".
         """
-        expires = self._deadline(ttl)
-        soft_at = FOREVER if soft is None else min(CLOCK.monotonic() + soft, expires)
+        now = CLOCK.monotonic()
+        if self.ttl is not None and (ttl is None or ttl > self.ttl):
+            ttl = self.ttl
+        expires = _FOREVER if ttl is None else now + ttl
+        soft_at = FOREVER if soft is None else min(now + soft, expires)
         entry = Resident(local, value, expires, delta, soft_at)
         with self._lock:
             if only_if is not None and not only_if():
@@ -277,17 +290,17 @@ class MemoryStore:
             local = self._by_remote.get(remote)
             return False if local is None else self._pop(local)
 
+    def _drop_expired(self, local: Hashable, entry: Entry) -> None:
+        with self._lock:
+            if self.data.get(local) is entry:  # not a newer entry written meanwhile
+                self._pop(local)
+
     def delete_local(self, local: Hashable) -> bool:
         """Delete by L1 key; True if a live entry was removed."""
         with self._lock:
             return self._pop(local)
 
     # -- internals (called with the lock held) -------------------------------------------
-
-    def _deadline(self, ttl: float | None) -> float:
-        if self.ttl is not None and (ttl is None or ttl > self.ttl):
-            ttl = self.ttl
-        return _FOREVER if ttl is None else CLOCK.monotonic() + ttl
 
     def _pop(self, local: Hashable) -> bool:
         entry = self.data.pop(local, None)
