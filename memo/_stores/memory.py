@@ -42,7 +42,6 @@ class MemoryStore:
         self.maxsize = maxsize
         self.ttl = None if ttl is None else float(ttl)
         self.data: dict[Hashable, Resident] = {}
-        self._policy = WindowTinyLFU(self.data, maxsize, self._forget)
         self._lock = threading.Lock()
         self._tags: dict[str, set[Hashable]] = {}
         self._tags_of: dict[Hashable, tuple[str, ...]] = {}
@@ -50,6 +49,8 @@ class MemoryStore:
         # (which names the Redis key) finds the L1 entry. Empty for an L1-only store.
         self._by_remote: dict[str, Hashable] = {}
         self._remote_of: dict[Hashable, str] = {}
+        marked = (self._tags_of, self._remote_of)
+        self._policy = WindowTinyLFU(self.data, maxsize, self._forget, marked)
         self._leases: dict[Hashable, str] = {}  # L1 key -> token of a compute in flight
         self._writes_since_sweep = 0
 
