@@ -23,6 +23,7 @@ Suite = Callable[[Settings], SuiteResult]
 SUITES: dict[str, str] = {
     "l1": "bench.l1_hit",
     "memory": "bench.memory",
+    "eviction": "bench.eviction",
     "l2": "bench.l2_hit",
     "miss": "bench.miss",
     "stampede": "bench.stampede",

@@ -1,26 +1,24 @@
-"""L1: a bounded, thread-safe, in-process TTL + LRU store holding Python objects.
+"""L1: a bounded, thread-safe, in-process TTL store holding Python objects, evicting by W-TinyLFU.
 
 Reads take no lock: a dict lookup, a deadline check and setting a flag are each atomic under
 the GIL, so the hit path stays a few dozen nanoseconds. Writes, deletes and eviction hold one
 lock. Each entry carries its own deadline (TTLs vary per entry with jitter and `none_ttl`).
 
-Eviction is LRU by the CLOCK (second-chance) approximation that OS page caches use: a hit
-only sets the entry's `used` bit, which is cheaper than relinking it on every read; when the
-store is full, the oldest entry goes unless its bit is set, in which case the bit is cleared
-and the entry moves to the young end. Expired entries are swept as the store fills.
+Which entry leaves a full store is `eviction.py`'s decision (W-TinyLFU with a CLOCK main
+region): a hit only sets the entry's `used` bit. Expired entries are swept as the store fills.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, MutableMapping
+from typing import Any, cast
 
 from memo._clock import CLOCK
 from memo._errors import ConfigurationError
 from memo._keys.key import CacheKey
 from memo._policy.entry import FOREVER, Entry
+from memo._stores.eviction import Resident, WindowTinyLFU
 
 __all__ = ["MemoryStore"]
 
@@ -43,7 +41,7 @@ class MemoryStore:
             )
         self.maxsize = maxsize
         self.ttl = None if ttl is None else float(ttl)
-        self.data: OrderedDict[Hashable, Entry] = OrderedDict()
+        self.data: dict[Hashable, Resident] = {}
         self._lock = threading.Lock()
         self._tags: dict[str, set[Hashable]] = {}
         self._tags_of: dict[Hashable, tuple[str, ...]] = {}
@@ -51,6 +49,8 @@ class MemoryStore:
         # (which names the Redis key) finds the L1 entry. Empty for an L1-only store.
         self._by_remote: dict[str, Hashable] = {}
         self._remote_of: dict[Hashable, str] = {}
+        marked = (self._tags_of, self._remote_of)
+        self._policy = WindowTinyLFU(self.data, maxsize, self._forget, marked)
         self._leases: dict[Hashable, str] = {}  # L1 key -> token of a compute in flight
         self._writes_since_sweep = 0
 
@@ -61,15 +61,24 @@ class MemoryStore:
         return len(self.data)
 
     @property
-    def l1(self) -> OrderedDict[Hashable, Entry]:
-        """The dict the hit path reads without a lock."""
-        return self.data
+    def l1(self) -> MutableMapping[Hashable, Entry]:
+        """The dict the hit path reads without a lock (it only reads: every write goes
+        through set_local, which keeps the eviction queues in step)."""
+        return cast("MutableMapping[Hashable, Entry]", self.data)
 
     # -- the narrow store protocol -------------------------------------------------------
 
     def get(self, key: CacheKey, *, local_only: bool = False, fresh: bool = False) -> Entry | None:
         """The live entry for key, or None (a miss)."""
-        return self.get_local(key.local)
+        local = key.local  # read once: a miss asks the store three times per call
+        entry = self.data.get(local)
+        if entry is None:
+            return None
+        if entry.expires <= CLOCK.monotonic():
+            self._drop_expired(local, entry)
+            return None
+        entry.used = True
+        return entry
 
     def set(
         self,
@@ -89,12 +98,14 @@ class MemoryStore:
         token holds the key's lease (an invalidation ends it); soft: seconds until a hit
         should start a background refresh.
         """
-        if mode == "nx" and self.get_local(key.local) is not None:
+        local = key.local
+        if mode == "nx" and self.get_local(local) is not None:
             return False
-        held = self._leases.pop(key.local, None) if self._leases else None
+        held = self._leases.pop(local, None) if self._leases else None
         if token and held != token:
             return False  # the lease ended (invalidated, or a newer write) while computing
-        self.set_local(key.local, value, ttl, delta=delta, tags=tuple(tags), soft=soft)
+        tags = tags if type(tags) is tuple else tuple(tags)
+        self.set_local(local, value, ttl, delta=delta, tags=tags, soft=soft)
         return True
 
     def delete(self, key: CacheKey) -> bool:
@@ -202,6 +213,7 @@ class MemoryStore:
         """Drop every entry."""
         with self._lock:
             self.data.clear()
+            self._policy.clear()
             self._tags.clear()
             self._tags_of.clear()
             self._by_remote.clear()
@@ -219,12 +231,12 @@ class MemoryStore:
     # -- by L1 key -----------------------------------------------------------------------
 
     def get_local(self, local: Hashable) -> Entry | None:
-        """Lookup by L1 key, refreshing its recency."""
+        """Lookup by L1 key, marking it used (the eviction policy's reference bit)."""
         entry = self.data.get(local)
         if entry is None:
             return None
         if entry.expires <= CLOCK.monotonic():
-            self.delete_local(local)
+            self._drop_expired(local, entry)
             return None
         entry.used = True
         return entry
@@ -246,29 +258,43 @@ class MemoryStore:
         only_if is checked under the store's lock, atomically with the insert: the tiered
         store passes "no invalidation event came in meanwhile".
         """
-        expires = self._deadline(ttl)
-        soft_at = FOREVER if soft is None else min(CLOCK.monotonic() + soft, expires)
-        entry = Entry(value, expires, delta, soft_at)
+        now = CLOCK.monotonic()
+        if self.ttl is not None and (ttl is None or ttl > self.ttl):
+            ttl = self.ttl
+        expires = _FOREVER if ttl is None else now + ttl
+        soft_at = FOREVER if soft is None else min(now + soft, expires)
+        entry = Resident(local, value, expires, delta, soft_at)
         with self._lock:
             if only_if is not None and not only_if():
                 self._pop(local)  # raced: neither the new value nor the one it replaced
                 return
             if local in self._tags_of:
                 self._untag(local)
-            self.data[local] = entry
-            self.data.move_to_end(local)
+            data = self.data
+            size = len(data)
+            data[local] = entry
+            if len(data) == size:  # replaced an entry: its queue slot is dead
+                self._policy.discarded()
             if tags:
                 self._tag(local, tags)
             if remote is not None:
                 self._by_remote[remote] = local
                 self._remote_of[local] = remote
-            self._evict(local)
+            self._writes_since_sweep += 1
+            if self._writes_since_sweep >= self.maxsize:
+                self._sweep_expired()
+            self._policy.inserted(entry)
 
     def delete_remote(self, remote: str) -> bool:
         """Delete the entry stored under Redis key remote, if L1 has it."""
         with self._lock:
             local = self._by_remote.get(remote)
             return False if local is None else self._pop(local)
+
+    def _drop_expired(self, local: Hashable, entry: Entry) -> None:
+        with self._lock:
+            if self.data.get(local) is entry:  # not a newer entry written meanwhile
+                self._pop(local)
 
     def delete_local(self, local: Hashable) -> bool:
         """Delete by L1 key; True if a live entry was removed."""
@@ -277,13 +303,10 @@ class MemoryStore:
 
     # -- internals (called with the lock held) -------------------------------------------
 
-    def _deadline(self, ttl: float | None) -> float:
-        if self.ttl is not None and (ttl is None or ttl > self.ttl):
-            ttl = self.ttl
-        return _FOREVER if ttl is None else CLOCK.monotonic() + ttl
-
     def _pop(self, local: Hashable) -> bool:
         entry = self.data.pop(local, None)
+        if entry is not None:
+            self._policy.discarded()
         if self._leases:
             self._leases.pop(local, None)  # an invalidation ends any compute's right to write
         self._forget(local)
@@ -309,18 +332,6 @@ class MemoryStore:
                 members.discard(local)
                 if not members:
                     del self._tags[tag]
-
-    def _evict(self, newest: Hashable) -> None:
-        self._writes_since_sweep += 1
-        if self._writes_since_sweep >= self.maxsize:
-            self._sweep_expired()
-        while len(self.data) > self.maxsize:
-            local, entry = self.data.popitem(last=False)
-            if entry.used or local == newest:  # second chance; never the entry just stored
-                entry.used = False
-                self.data[local] = entry
-                continue
-            self._forget(local)
 
     def _sweep_expired(self) -> None:
         # Amortised O(1): one full pass per `maxsize` writes keeps dead entries from

@@ -63,7 +63,7 @@ class TieredBase:
     @property
     def l1(self) -> MutableMapping[Hashable, Entry] | None:
         """The dict the hit path reads, or None while L1 is bypassed."""
-        return self.memory.data if self.l1_active else None
+        return self.memory.l1 if self.l1_active else None
 
     def on_coherence(self, healthy: bool) -> None:
         """The events connection came or went: either way, what L1 holds may be stale."""

@@ -35,7 +35,11 @@ def test_maxsize_bounds_entries() -> None:
 
 
 def test_eviction_prefers_unused_entries() -> None:
-    """Entries read since they were stored outlive those never read (second chance)."""
+    """Entries read since they were stored outlive those never read (second chance).
+
+    Which of the unread ones stay is the admission filter's call (tests/stores/
+    test_eviction_policy.py): only the read ones are certain, and the newest write.
+    """
     store = memo.MemoryStore(maxsize=10)
     for i in range(10):
         store.set(key(i), i, None)
@@ -44,7 +48,8 @@ def test_eviction_prefers_unused_entries() -> None:
     for i in range(10, 15):
         store.set(key(i), i, None)
     kept = {i for i in range(15) if store.get(key(i)) is not None}
-    assert kept == {0, 1, 2, 3, 4, 10, 11, 12, 13, 14}
+    assert {0, 1, 2, 3, 4, 14} <= kept
+    assert len(kept) == 10
 
 
 def test_store_ttl_caps_entry_ttl(clock: FakeClock) -> None:
@@ -70,7 +75,8 @@ def test_expired_entries_are_swept(clock: FakeClock) -> None:
     for i in range(60):
         store.set(key(("new", i)), i, None)
     assert len(store) == 50
-    assert all(store.get(key(("new", i))) is not None for i in range(10, 60))
+    assert not [local for local in store.data if local[0] == "old"]
+    assert store.get(key(("new", 59))) is not None
 
 
 def test_delete_of_expired_reports_false(clock: FakeClock) -> None:
@@ -160,5 +166,5 @@ def test_new_entry_survives_a_store_full_of_read_entries() -> None:
         store.get(key(i))
     store.set(key(4), 4, None)
     assert store.get(key(4)) is not None
-    assert store.get(key(1)) is None
+    assert sum(store.get(key(i)) is None for i in (1, 2, 3)) == 1  # equals: any one may go
     assert len(store) == 3

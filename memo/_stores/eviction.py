@@ -1,0 +1,165 @@
+"""L1's eviction policy: W-TinyLFU (Einziger, Friedman & Manes, ACM ToS 2017; Caffeine), with
+CLOCK's reference bit in place of LRU lists so that a hit stays a single flag store.
+
+A new entry enters a small FIFO *window* (1% of the slots). When the window overflows, its
+oldest entry is a *candidate* for the *main* region (the other 99%). While there is room it
+goes in; once the store is full it must win a duel against main's *victim*: TinyLFU's
+frequency sketch (`sketch.py`) estimates how often each was asked for lately, and the loser
+leaves. A burst of one-hit keys (a scan) therefore passes through the window without
+displacing the popular entries, and a loop over more keys than fit keeps the part of the loop
+it holds instead of cycling every entry out (LRU's worst case).
+
+Main is a CLOCK (second chance): the victim is the oldest entry whose `used` bit is clear;
+one whose bit is set has the bit cleared, its hit counted in the sketch, and moves to the
+young end. So a hit costs only the bit (set by the lock-free hit path), and frequency is
+learned from misses (each write is counted) and from hits as the clock hand passes them.
+
+All methods run under the store's lock. The queues hold the entries themselves; an entry that
+left the store another way (deleted, overwritten, expired) is skipped when it reaches a head,
+and the queues are compacted when such dead slots outnumber the live ones.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from memo._policy.entry import FOREVER, Entry
+from memo._stores.sketch import FrequencySketch
+
+__all__ = ["Resident", "WindowTinyLFU"]
+
+_WINDOW_SHARE = 100  # 1% of the slots, Caffeine's initial window
+_DEAD_SLACK = 32
+
+
+class Resident(Entry):
+    """An entry held by L1: it also knows its key, so that the queues need not hold both."""
+
+    __slots__ = ("key",)
+
+    def __init__(
+        self, key: Hashable, value: Any, expires: float, delta: float, soft: float = FOREVER
+    ) -> None:
+        # Entry's fields set here, not through super().__init__: one call less per miss.
+        self.value = value
+        self.expires = expires
+        self.delta = delta
+        self.soft = soft
+        self.used = False
+        self.key = key
+
+
+class WindowTinyLFU:
+    """Decides which entry leaves `data` when it holds more than `maxsize` entries."""
+
+    __slots__ = (
+        "_data",
+        "_dead",
+        "_forget",
+        "_main",
+        "_marked",
+        "_maxsize",
+        "_sketch",
+        "_window",
+        "_window_size",
+    )
+
+    def __init__(
+        self,
+        data: dict[Hashable, Resident],
+        maxsize: int,
+        forget: Callable[[Hashable], None],
+        marked: tuple[Mapping[Hashable, Any], ...] = (),
+    ) -> None:
+        self._data = data
+        self._maxsize = maxsize
+        self._forget = forget  # the store's bookkeeping (tags, Redis keys) of an evicted key
+        self._marked = marked  # the maps that bookkeeping reads: while empty, skip the call
+        self._window: deque[Resident] = deque()
+        self._main: deque[Resident] = deque()
+        self._window_size = max(1, maxsize // _WINDOW_SHARE)
+        self._dead = 0  # queue slots whose entry left data another way
+        # Built at the first eviction: a store that never fills never pays for it.
+        self._sketch: FrequencySketch | None = None
+
+    def clear(self) -> None:
+        """Forget every entry (the data dict was cleared); the frequencies stay."""
+        self._window.clear()
+        self._main.clear()
+        self._dead = 0
+
+    def inserted(self, entry: Resident) -> None:
+        """entry was just put in data: evict down to maxsize.
+
+        Written as one loop with the duel inline: it runs on every miss of a full store,
+        where each Python call saved is a measurable share of the miss.
+        """
+        window = self._window
+        window.append(entry)
+        if len(window) <= self._window_size:
+            return
+        main, data = self._main, self._data
+        while len(window) > self._window_size:
+            candidate = window.popleft()
+            if data.get(candidate.key) is not candidate:
+                self._dead -= 1
+                continue
+            if len(data) <= self._maxsize:
+                main.append(candidate)
+                continue
+            # The duel. The candidate's accesses are counted as it leaves the window: its
+            # write, plus one if it was hit there (one hash per miss, not one per step).
+            sketch = self._sketch
+            if sketch is None:
+                sketch = self._sketch = FrequencySketch(self._maxsize)
+            frequency = sketch.add(hash(candidate.key), 2 if candidate.used else 1)
+            candidate.used = False
+            victim = self._victim(sketch)
+            if victim is not None and frequency > sketch.estimate(hash(victim.key)):
+                main.popleft()
+                main.append(candidate)
+                candidate = victim
+            self._evict(candidate)
+        while len(data) > self._maxsize:  # unreachable while every insert drains; a backstop
+            oldest = window.popleft() if window else main.popleft()
+            if data.get(oldest.key) is oldest:
+                self._evict(oldest)
+
+    def discarded(self) -> None:
+        """An entry left data by a delete, an overwrite or an expiry: its slot is dead."""
+        self._dead += 1
+        if self._dead > len(self._data) + _DEAD_SLACK:
+            self._compact()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _victim(self, sketch: FrequencySketch) -> Resident | None:
+        """Main's head after the clock hand passed every used entry (main[0]), or None."""
+        main, data = self._main, self._data
+        passes = 2 * len(main) + 1  # bounds the sweep even if hits race the hand
+        while main:
+            entry = main[0]
+            if data.get(entry.key) is not entry:
+                main.popleft()
+                self._dead -= 1
+            elif entry.used and passes > 0:
+                passes -= 1
+                entry.used = False
+                sketch.add(hash(entry.key))
+                main.rotate(-1)
+            else:
+                return entry
+        return None
+
+    def _evict(self, entry: Resident) -> None:
+        del self._data[entry.key]
+        if any(self._marked):  # tags or Redis keys to forget (never for an L1-only store)
+            self._forget(entry.key)
+
+    def _compact(self) -> None:
+        data = self._data
+        self._window = deque(e for e in self._window if data.get(e.key) is e)
+        self._main = deque(e for e in self._main if data.get(e.key) is e)
+        self._dead = 0
