@@ -73,6 +73,7 @@ PROJECT: list[tuple[str, str]] = [
     ("aset", "set"),
     ("adelete", "delete"),
     ("aclaim", "claim"),
+    ("afetch", "fetch"),
     ("arelease", "release"),
     ("await_fill", "wait"),
     ("abump_generation", "bump_generation"),

@@ -88,6 +88,18 @@ class AsyncBackend(Generations):
             self._keep_lease(key.remote, token)
         return None if result is None else bool(result)
 
+    async def afetch(
+        self, key: CacheKey, token: str, ttl: float | None = None
+    ) -> tuple[bytes | None, bool | None]:
+        """The bytes under key.remote and no lease, or, when there are none, the key's lease
+        asked for in the same round trip: (None, True if taken, False if held elsewhere);
+        (None, None) if Redis fails."""
+        op = self._fetch(key.remote, token, ttl or self.lease_ttl)
+        data, claimed = await self._arun(op, (None, None), key)
+        if claimed:
+            self._keep_lease(key.remote, token)
+        return data, claimed
+
     async def arelease(self, key: CacheKey, token: str) -> None:
         """Give up a lease so waiters retry now; replayed when Redis answers if it does not."""
         self._forget_lease(key.remote)

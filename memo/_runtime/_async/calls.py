@@ -48,18 +48,22 @@ class AsyncCalls(CoreBase):
         if self.plan.adaptive is not None:
             self.plan.adaptive.observe(key.local)
         # The lookup is the one step every call makes: done here, in this colour, so a hit
-        # does not pay for the policy generator; the policy starts at the miss.
-        entry = await self.store.aget(key)
+        # does not pay for the policy generator; the policy starts at the miss. While misses
+        # prevail, Redis is left to the policy's Fetch (entry or lease, one round trip).
+        plan = self.plan
+        fetch = plan.fetch_first()
+        entry = await self.store.aget(key, local_only=fetch)
         if entry is not None:
             now = CLOCK.monotonic()
-            if self.plan.refreshes and self.plan.due(entry, now):
+            if plan.refreshes and plan.due(entry, now):
                 self.refresh_later(args, kwargs, key, normalised, entry=entry, now=now)
-            return hit(self.plan, entry)
+            return hit(plan, entry)
+        flow = miss_flow(plan, key, normalised, not fetch)
         if not OBSERVERS:
-            return await self._arun(miss_flow(self.plan, key, normalised), key, args, kwargs)
-        tokens = observe.start(self.plan.name, key)
+            return await self._arun(flow, key, args, kwargs)
+        tokens = observe.start(plan.name, key)
         try:
-            value = await self._arun(miss_flow(self.plan, key, normalised), key, args, kwargs)
+            value = await self._arun(flow, key, args, kwargs)
         except BaseException as exc:
             observe.finish(tokens, exc)
             raise

@@ -14,6 +14,7 @@ from memo._policy.flows import (
     LEAD,
     Claim,
     Compute,
+    Fetch,
     Flow,
     Land,
     Lead,
@@ -69,6 +70,8 @@ async def _do_async(
             mode=op.mode,
             soft=op.soft,
         )
+    if kind is Fetch:
+        return await store.afetch(op.key, op.token)
     if kind is Claim:
         return await store.aclaim(op.key, op.token)
     if kind is Wait:

@@ -15,6 +15,7 @@ from memo._policy.flows import (
     LEAD,
     Claim,
     Compute,
+    Fetch,
     Flow,
     Land,
     Lead,
@@ -66,6 +67,8 @@ def _do_sync(op: Any, store: Store, call: Callable[[], Any], flights: ThreadFlig
             mode=op.mode,
             soft=op.soft,
         )
+    if kind is Fetch:
+        return store.fetch(op.key, op.token)
     if kind is Claim:
         return store.claim(op.key, op.token)
     if kind is Wait:
