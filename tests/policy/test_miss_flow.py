@@ -168,7 +168,7 @@ def test_without_lock_a_miss_computes_and_writes_at_once() -> None:
 
 
 def test_without_a_shared_tier_the_leader_writes_with_mode_set() -> None:
-    """Fetch answering (None, None) (no L2): compute and write with mode "set", no token, no release."""
+    """Fetch answering (None, None) (no L2): compute, write with mode "set", no token."""
     plan = _plan()
     script = Script(
         step(Lead, LEAD),
@@ -359,7 +359,7 @@ def test_a_cancelled_compute_releases_the_lease_and_lets_followers_compute(
 
 
 def test_a_compute_that_raises_without_a_lease_releases_nothing() -> None:
-    """Fetch answering no lease (None): the error lands for followers and is re-raised, with no Release."""
+    """Fetch with no lease (None): the error lands for followers and is re-raised, no Release."""
     plan = _plan()
     error = RuntimeError("no L2 and a failure")
     script = Script(
