@@ -38,7 +38,7 @@ from typing import Any
 
 from bench import _harness as h
 from bench._peers import MAXSIZE, SYNC_PEERS, TTL, make_sync
-from bench._report import SuiteResult, Table
+from bench._report import SuiteResult, Table, verdict
 from bench._settings import Settings
 from bench.l2_hit import ASYNC_MAKERS as L2_ASYNC_PEERS
 from bench.l2_hit import SYNC_MAKERS as L2_SYNC_PEERS
@@ -76,6 +76,7 @@ L2_ASYNC_NAMES = {
     "aiocache": "aiocache @cached(Cache.REDIS, PickleSerializer) (beside)",
 }
 PEERS = ("dogpile", "cashews", "aiocache")  # no single flight over Redis: shown beside
+TARGETS = {"memo_lock": 1.4, "memo_nolock": 1.2}  # x raw GET + SET (issue 11, item 4)
 
 
 def l2_calls(settings: Settings) -> int:
@@ -470,12 +471,17 @@ def _check_l2(fns: dict[str, Any]) -> list[str]:
 
 
 def _l2_row(t: h.Timing, raw: h.Timing, names: dict[str, str], count: Count) -> list[str]:
-    """case | us/miss | min..max | x raw | per-repeat | cmds/miss | round trips/miss."""
+    """case | us/miss | min..max | x raw | per-repeat | cmds/miss | round trips/miss | target."""
     cells = [names[t.name], f"{t.median / 1000:.1f}", f"{t.low / 1000:.1f}..{t.high / 1000:.1f}"]
     ratio_cells = ["", ""]
     if t is not raw:
         ratio_cells = [f"{t.median / raw.median:.2f}", _ratio_range(t, raw)]
-    return [*cells, *ratio_cells, f"{count.commands_per_miss:.2f}", f"{count.round_trips:.2f}"]
+    target = TARGETS.get(t.name)
+    marks = (
+        ["", ""] if target is None else [f"<= {target}x", verdict(t.median / raw.median, target)]
+    )
+    counts = [f"{count.commands_per_miss:.2f}", f"{count.round_trips:.2f}"]
+    return [*cells, *ratio_cells, *counts, *marks]
 
 
 def _l2_table(group: Group, server: Any, settings: Settings) -> tuple[Table, dict[str, Any]]:
@@ -489,7 +495,17 @@ def _l2_table(group: Group, server: Any, settings: Settings) -> tuple[Table, dic
         f"{group.title} -- us/miss, median of {settings.repeats} interleaved repeats, each the "
         f"best of {inner} batches x {l2_calls(settings)} calls; ~200-byte dict"
     )
-    header = ["case", "us/miss", "min..max", "x raw", "per-repeat", "cmds/miss", "rt/miss"]
+    header = [
+        "case",
+        "us/miss",
+        "min..max",
+        "x raw",
+        "per-repeat",
+        "cmds/miss",
+        "rt/miss",
+        "target",
+        "verdict",
+    ]
     table = Table(title, header)
     table.rows = [_l2_row(t, raw, group.names, counts[t.name]) for t in timings]
     table.notes = [
