@@ -38,8 +38,10 @@ from typing import Any
 
 from bench import _harness as h
 from bench._peers import MAXSIZE, SYNC_PEERS, TTL, make_sync
-from bench._report import SuiteResult, Table
+from bench._report import SuiteResult, Table, verdict
 from bench._settings import Settings
+from bench.l2_hit import ASYNC_MAKERS as L2_ASYNC_PEERS
+from bench.l2_hit import SYNC_MAKERS as L2_SYNC_PEERS
 from bench.l2_hit import VALUE, command_stats, count_commands, redis_server
 
 __all__ = ["counting_round_trips", "run"]
@@ -64,12 +66,17 @@ L2_SYNC_NAMES = {
     "memo_lock": "memo L1+L2, lock=True (default)",
     "memo_nolock": "memo L1+L2, lock=False",
     RAW: "redis-py r.get(k) + r.set(k, pickle.dumps(v), ex=60)",
+    "dogpile": "dogpile.cache region (dogpile.cache.redis) (beside)",
 }
 L2_ASYNC_NAMES = {
     "memo_lock": "memo L1+L2 async, lock=True (default)",
     "memo_nolock": "memo L1+L2 async, lock=False",
     RAW: "redis.asyncio await get(k) + await set(k, dumps(v), ex=60)",
+    "cashews": "cashews @cache(ttl) on redis:// (beside)",
+    "aiocache": "aiocache @cached(Cache.REDIS, PickleSerializer) (beside)",
 }
+PEERS = ("dogpile", "cashews", "aiocache")  # no single flight over Redis: shown beside
+TARGETS = {"memo_lock": 1.4, "memo_nolock": 1.2}  # x raw GET + SET (issue 11, item 4)
 
 
 def l2_calls(settings: Settings) -> int:
@@ -326,11 +333,14 @@ SYNC_MAKERS: dict[str, Callable[[str], Callable[..., Any]]] = {
     "memo_lock": lambda url: _memo_sync(url, lock=True),
     "memo_nolock": lambda url: _memo_sync(url, lock=False),
     RAW: _raw_sync,
+    "dogpile": L2_SYNC_PEERS["dogpile"],
 }
 ASYNC_MAKERS: dict[str, Callable[[str], Callable[..., Awaitable[Any]]]] = {
     "memo_lock": lambda url: _memo_async(url, lock=True),
     "memo_nolock": lambda url: _memo_async(url, lock=False),
     RAW: _raw_async,
+    "cashews": L2_ASYNC_PEERS["cashews"],
+    "aiocache": L2_ASYNC_PEERS["aiocache"],
 }
 
 
@@ -452,7 +462,7 @@ def _check_l2(fns: dict[str, Any]) -> list[str]:
     """Warnings if memo's timed calls were not all misses, or hit errors."""
     warnings = []
     for name, fn in fns.items():
-        if name == RAW:
+        if name == RAW or name in PEERS:
             continue
         stats = fn.stats
         if stats.hits or stats.errors or not stats.misses:
@@ -461,12 +471,17 @@ def _check_l2(fns: dict[str, Any]) -> list[str]:
 
 
 def _l2_row(t: h.Timing, raw: h.Timing, names: dict[str, str], count: Count) -> list[str]:
-    """case | us/miss | min..max | x raw | per-repeat | cmds/miss | round trips/miss."""
+    """case | us/miss | min..max | x raw | per-repeat | cmds/miss | round trips/miss | target."""
     cells = [names[t.name], f"{t.median / 1000:.1f}", f"{t.low / 1000:.1f}..{t.high / 1000:.1f}"]
     ratio_cells = ["", ""]
     if t is not raw:
         ratio_cells = [f"{t.median / raw.median:.2f}", _ratio_range(t, raw)]
-    return [*cells, *ratio_cells, f"{count.commands_per_miss:.2f}", f"{count.round_trips:.2f}"]
+    target = TARGETS.get(t.name)
+    marks = (
+        ["", ""] if target is None else [f"<= {target}x", verdict(t.median / raw.median, target)]
+    )
+    counts = [f"{count.commands_per_miss:.2f}", f"{count.round_trips:.2f}"]
+    return [*cells, *ratio_cells, *counts, *marks]
 
 
 def _l2_table(group: Group, server: Any, settings: Settings) -> tuple[Table, dict[str, Any]]:
@@ -480,7 +495,17 @@ def _l2_table(group: Group, server: Any, settings: Settings) -> tuple[Table, dic
         f"{group.title} -- us/miss, median of {settings.repeats} interleaved repeats, each the "
         f"best of {inner} batches x {l2_calls(settings)} calls; ~200-byte dict"
     )
-    header = ["case", "us/miss", "min..max", "x raw", "per-repeat", "cmds/miss", "rt/miss"]
+    header = [
+        "case",
+        "us/miss",
+        "min..max",
+        "x raw",
+        "per-repeat",
+        "cmds/miss",
+        "rt/miss",
+        "target",
+        "verdict",
+    ]
     table = Table(title, header)
     table.rows = [_l2_row(t, raw, group.names, counts[t.name]) for t in timings]
     table.notes = [

@@ -73,6 +73,8 @@ PROJECT: list[tuple[str, str]] = [
     ("aset", "set"),
     ("adelete", "delete"),
     ("aclaim", "claim"),
+    ("afetch", "fetch"),
+    ("_afree_left_lease", "_free_left_lease"),
     ("arelease", "release"),
     ("await_fill", "wait"),
     ("abump_generation", "bump_generation"),

@@ -22,6 +22,7 @@ from memo._policy.operations import (
     REENTERED,
     Claim,
     Compute,
+    Fetch,
     Flow,
     Land,
     Lead,
@@ -38,6 +39,7 @@ __all__ = [
     "LEAD",
     "Claim",
     "Compute",
+    "Fetch",
     "Flow",
     "Land",
     "Lead",
@@ -62,24 +64,26 @@ __all__ = [
 _WAIT_SLICE = 1.0  # a waiter looks again at least this often, in case the holder died
 
 
-def miss_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
-    """A lookup found nothing: single-flight in the process, a lease across processes.
+def miss_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool = True) -> Flow:
+    """The caller's lookup found nothing: single-flight in the process, a lease across
+    processes.
 
+    looked: whether that lookup asked the shared tier too. When it did not
+    (`Plan.fetch_first`: this function's recent lookups missed there as well), the leader's
+    Fetch asks for the entry and the lease in one step, and an entry found there is a hit.
     (The lookup itself is the caller's, in its colour, so that a hit never pays for a
     generator; `hit()` is what a found entry goes through.)
     """
-    plan.stats.misses += 1
     if not plan.lock:
+        plan.stats.misses += 1
         return (yield from _compute_and_store(plan, key, normalised))
     joined = yield Lead(key, plan.lock_timeout)
     if joined is REENTERED:  # our own flight: compute here, without single-flight
+        plan.stats.misses += 1
         return (yield from _compute_and_store(plan, key, normalised))
     if joined is not LEAD:
-        plan.stats.waits += 1
-        if joined is not None:
-            return joined.unwrap()
-        return (yield from _compute_and_store(plan, key, normalised))
-    return (yield from _lead(plan, key, normalised))
+        return (yield from _follow(plan, key, normalised, joined))
+    return (yield from _lead(plan, key, normalised, looked))
 
 
 def refresh_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
@@ -92,20 +96,28 @@ def hit(plan: Plan, entry: Entry) -> Any:
     """A lookup found entry: count it by tier and hand out the value."""
     if entry.remote:
         plan.stats.l2_hits += 1
+        plan.found_remote()
     else:
         plan.stats.l1_hits += 1
     return plan.unpack(entry.value)
 
 
-def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
-    # A leader that finished between our lookup and our election has stored its value.
-    entry = yield Lookup(key, local_only=True)
-    if entry is not None:
-        plan.stats.waits += 1  # served by another caller's compute, as a follower would be
-        yield Land(key, Outcome(plan.unpack(entry.value)))
-        return plan.unpack(entry.value)
+def _follow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], joined: Any) -> Flow:
+    """Adopt the leader's outcome (a hit if it found the value in the shared tier), or
+    compute alone when the leader was too slow (joined is None)."""
+    if joined is not None and joined.found:
+        plan.stats.l2_hits += 1
+        return joined.unwrap()
+    plan.stats.misses += 1
+    plan.stats.waits += 1
+    if joined is not None:
+        return joined.unwrap()
+    return (yield from _compute_and_store(plan, key, normalised))
+
+
+def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool) -> Flow:
     try:
-        value = yield from _claim_and_compute(plan, key, normalised)
+        value, found = yield from _fetch_or_compute(plan, key, normalised, looked)
     except Exception as exc:
         yield Land(key, Outcome(error=exc))
         raise
@@ -113,34 +125,44 @@ def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
         # Cancelled or interrupted: followers must not inherit that; they compute alone.
         yield Land(key, None)
         raise
-    yield Land(key, Outcome(value))
+    yield Land(key, Outcome(value, found=found))
     return value
 
 
-def _claim_and_compute(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
-    """Compute under the key's lease; or wait for its holder, bounded by lock_timeout."""
+def _fetch_or_compute(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool) -> Flow:
+    """(value, whether it was found in the shared tier): the entry, or a compute under the
+    key's lease, asked for together."""
     token = secrets.token_hex(8)
-    claimed = yield Claim(key, token)
+    entry, claimed = yield Fetch(key, token)
+    if entry is not None:
+        if entry.remote and not looked:
+            return hit(plan, entry), True
+        # Stored since the caller's lookup (by a leader here or elsewhere): served by
+        # another caller's compute, as a follower would be.
+        plan.stats.misses += 1
+        plan.stats.waits += 1
+        return plan.unpack(entry.value), False
+    plan.stats.misses += 1
+    plan.computed()
+    return (yield from _claim_and_compute(plan, key, normalised, token, claimed)), False
+
+
+def _claim_and_compute(
+    plan: Plan, key: CacheKey, normalised: tuple[Any, ...], token: str, claimed: bool | None
+) -> Flow:
+    """Compute under the key's lease; or wait for its holder, bounded by lock_timeout."""
     deadline = CLOCK.monotonic() + plan.lock_timeout
-    waited = False
     for _ in range(math.ceil(plan.lock_timeout / _WAIT_SLICE) + 1):
         remaining = deadline - CLOCK.monotonic()
         if claimed is not False or remaining <= 0:
             break
         yield Wait(key, min(remaining, _WAIT_SLICE))
-        waited = True
-        entry = yield Lookup(key)
+        # Looked up and claimed in one step: no holder can store between the two unseen.
+        entry, claimed = yield Fetch(key, token)
         if entry is not None:
             plan.stats.waits += 1
             return plan.unpack(entry.value)
-        claimed = yield Claim(key, token)
     if claimed is True:
-        if waited:  # the holder may have stored it between our last look and our claim
-            entry = yield Lookup(key)
-            if entry is not None:
-                yield Release(key, token)
-                plan.stats.waits += 1
-                return plan.unpack(entry.value)
         try:
             return (yield from _compute_and_store(plan, key, normalised, token))
         except BaseException:

@@ -13,6 +13,7 @@ __all__ = [
     "REENTERED",
     "Claim",
     "Compute",
+    "Fetch",
     "Flow",
     "Land",
     "Lead",
@@ -28,11 +29,14 @@ __all__ = [
 class Outcome:
     """A leader's result, as its followers receive it."""
 
-    __slots__ = ("error", "value")
+    __slots__ = ("error", "found", "value")
 
-    def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
+    def __init__(
+        self, value: Any = None, error: BaseException | None = None, *, found: bool = False
+    ) -> None:
         self.value = value
         self.error = error
+        self.found = found  # the leader found the value in the shared tier: a hit, not a miss
 
     def unwrap(self) -> Any:
         """The value, or raise the leader's exception."""
@@ -72,6 +76,15 @@ class Put:
 @dataclass(slots=True)
 class Claim:
     """Take the key's lease across processes → True, False (held elsewhere), None (no L2)."""
+
+    key: CacheKey
+    token: str
+
+
+@dataclass(slots=True)
+class Fetch:
+    """Look key up and, only if nothing is found, take its lease across processes, in one
+    step (one round trip to Redis) → (Entry, None) or (None, True | False | None as Claim)."""
 
     key: CacheKey
     token: str

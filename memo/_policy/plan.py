@@ -41,9 +41,29 @@ class Plan:
     warned: set[str] = field(default_factory=set)
 
     refreshes: bool = field(init=False, default=False)  # hits may start background refreshes
+    # Where this function's recent L1 misses ended: > 0 computed, < 0 found in the shared
+    # tier (bounded, so it follows a change of workload within a few calls).
+    miss_bias: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.refreshes = bool(self.refresh_at or self.stale_ttl or self.early_beta)
+
+    def fetch_first(self) -> bool:
+        """Whether an L1 miss should skip its own Redis GET and leave the lookup to the
+        leader's Fetch, which asks for the entry and the lease in one round trip: a miss then
+        costs two round trips instead of three, but an L2 hit pays a script instead of a GET.
+        So it is done while this function's L1 misses were mostly misses in Redis too."""
+        return self.miss_bias >= 0 and self.lock and not self.refreshes
+
+    def found_remote(self) -> None:
+        """An L1 miss found its entry in the shared tier."""
+        if self.miss_bias > -_BIAS_BOUND:
+            self.miss_bias -= 1
+
+    def computed(self) -> None:
+        """An L1 miss found nothing in the shared tier either."""
+        if self.miss_bias < _BIAS_BOUND:
+            self.miss_bias += 1
 
     def ttl_for(self, value: Any, key: CacheKey | None = None) -> float | None:
         """This result's TTL: none_ttl for None, adaptive per key, jitter below nominal."""
@@ -115,6 +135,7 @@ class Plan:
 
 
 UNPACKABLE: Any = object()
+_BIAS_BOUND = 4
 log = logging.getLogger("memo")
 
 

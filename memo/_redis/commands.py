@@ -18,6 +18,7 @@ from memo._redis.ops import (
     CLAIM,
     DELETE,
     EXTEND,
+    FETCH,
     RELEASE,
     WRITE,
     Batch,
@@ -114,15 +115,27 @@ class Commands:
     def _claim(self, remote: str, token: str, ttl: float) -> Op:
         taken = yield CLAIM((self.entry_key(remote),), (token, int(ttl * 1000)))
         if taken == 2:
-            self._log(
-                f"memo: the lease key of {key_hash(remote)} held a value memo did not make "
-                "(no TTL): replaced, so misses of that key do not wait on it"
-            )
+            self._squatter_lease(remote)
         return bool(taken)
 
     def _lease_held(self, remote: str) -> Op:
         """Whether remote's lease is still held (a waiter's look between events)."""
         return bool((yield Command(("EXISTS", self.entry_key(remote)))))
+
+    def _fetch(self, remote: str, token: str, ttl: float) -> Op:
+        """(the entry's bytes, None) if there is one; else (None, whether the lease was taken)."""
+        found, reply = yield FETCH((remote, self.entry_key(remote)), (token, int(ttl * 1000)))
+        if found:
+            return reply, None
+        if reply == 2:
+            self._squatter_lease(remote)
+        return None, bool(reply)
+
+    def _squatter_lease(self, remote: str) -> None:
+        self._log(
+            f"memo: the lease key of {key_hash(remote)} held a value memo did not make "
+            "(no TTL): replaced, so misses of that key do not wait on it"
+        )
 
     def _read_generations(self) -> Op:
         reply = yield Command(("HGETALL", self.generations_key))

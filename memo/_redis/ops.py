@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "DELETE",
     "EXTEND",
+    "FETCH",
     "RELEASE",
     "TAG",
     "WRITE",
@@ -116,6 +117,23 @@ if redis.call('PTTL', KEYS[1]) == -1 or redis.call('TYPE', KEYS[1])['ok'] ~= 'st
   return 2
 end
 return 0
+"""
+)
+
+# KEYS: entry, lease. ARGV: token, ttl ms. A miss's first round trip: the entry if there is
+# one (no lease taken), else the lease, taken as CLAIM takes it (a squatter without a TTL is
+# replaced). Returns {1, entry}, or {0, 1 taken | 2 taken over | 0 held elsewhere}. The look
+# and the claim are one step, so no holder can store between them unseen.
+FETCH = Script(
+    """
+local entry = redis.call('GET', KEYS[1])
+if entry then return {1, entry} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, 1} end
+if redis.call('PTTL', KEYS[2]) == -1 or redis.call('TYPE', KEYS[2])['ok'] ~= 'string' then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  return {0, 2}
+end
+return {0, 0}
 """
 )
 

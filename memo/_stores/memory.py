@@ -182,6 +182,15 @@ class MemoryStore:
         """`claim` for async callers."""
         return self.claim(key, token)
 
+    def fetch(self, key: CacheKey, token: str) -> tuple[Entry | None, bool | None]:
+        """The live entry for key, or else the lease: (None, True)."""
+        entry = self.get_local(key.local)
+        return (entry, None) if entry is not None else (None, self.claim(key, token))
+
+    async def afetch(self, key: CacheKey, token: str) -> tuple[Entry | None, bool | None]:
+        """`fetch` for async callers."""
+        return self.fetch(key, token)
+
     def release(self, key: CacheKey, token: str) -> None:
         """Forget the lease token (the compute failed)."""
         if self._leases.get(key.local) == token:

@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 
 from memo._errors import SerializationError
-from memo._policy.entry import Entry
+from memo._policy.entry import Entry, RemoteEntry
 from memo._policy.flows import (
     LEAD,
-    Claim,
     Compute,
+    Fetch,
     Land,
     Lead,
-    Lookup,
     Outcome,
     Put,
     Release,
@@ -36,8 +35,8 @@ def _plan(**options: Any) -> Plan:
 
 
 def _claim_token(script: Script) -> str:
-    """The token of the flow's first Claim (the lease it asked for)."""
-    claims = [op for op in script.ops if isinstance(op, Claim)]
+    """The token of the flow's first Fetch (the lease it asked for with the lookup)."""
+    claims = [op for op in script.ops if isinstance(op, Fetch)]
     assert claims, "the flow never claimed a lease"
     token: str = claims[0].token
     return token
@@ -53,8 +52,7 @@ def test_a_leader_claims_computes_stores_under_its_lease_and_lands_the_value(
     plan = _plan(lock_timeout=5.0)
     script = Script(
         step(Lead, LEAD, key=KEY, timeout=5.0),
-        step(Lookup, None, key=KEY, local_only=True, fresh=False),
-        step(Claim, True, key=KEY),
+        step(Fetch, (None, True), key=KEY),
         step(Compute, ("value", 0.25)),
         step(Put, True, key=KEY, value="value", ttl=60.0, delta=0.25, mode="set", soft=None),
         step(Land, None, key=KEY),
@@ -62,7 +60,7 @@ def test_a_leader_claims_computes_stores_under_its_lease_and_lands_the_value(
     )
     assert script.run(miss_flow(plan, KEY, ())) == "value"
     token = _claim_token(script)
-    put, land = script.ops[4], script.ops[5]
+    put, land = script.ops[3], script.ops[4]
     assert token and put.token == token
     assert land.outcome.value == "value" and land.outcome.error is None
     assert (plan.stats.misses, plan.stats.waits, plan.stats.compute_time) == (1, 0, 0.25)
@@ -73,7 +71,7 @@ def test_a_leader_whose_value_landed_in_l1_meanwhile_hands_it_on_without_computi
     plan = _plan()
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, Entry("stored", expires=2e6), local_only=True),
+        step(Fetch, (Entry("stored", expires=2e6), None)),
         step(Land, None),
     )
     assert script.run(miss_flow(plan, KEY, ())) == "stored"
@@ -86,8 +84,7 @@ def test_the_tags_and_refresh_deadline_travel_with_the_put() -> None:
     plan = _plan(ttl=10.0, refresh_at=0.5, tags=lambda args: (f"user:{args[0]}",))
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, True),
+        step(Fetch, (None, True)),
         step(Compute, ("v", 0.0)),
         step(Put, True, ttl=10.0, soft=5.0, tags=("user:7",)),
         step(Land, None),
@@ -100,15 +97,14 @@ def test_with_l1_copy_the_store_gets_bytes_and_callers_get_the_value() -> None:
     plan = _plan(l1_copy=True)
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, True),
+        step(Fetch, (None, True)),
         step(Compute, ([1, 2], 0.0)),
         step(Put, True),
         step(Land, None),
     )
     assert script.run(miss_flow(plan, KEY, ())) == [1, 2]
-    assert isinstance(script.ops[4].value, bytes)
-    assert script.ops[5].outcome.value == [1, 2]
+    assert isinstance(script.ops[3].value, bytes)
+    assert script.ops[4].outcome.value == [1, 2]
 
 
 # -- followers and flights ------------------------------------------------------------------
@@ -172,12 +168,11 @@ def test_without_lock_a_miss_computes_and_writes_at_once() -> None:
 
 
 def test_without_a_shared_tier_the_leader_writes_with_mode_set() -> None:
-    """Claim answering None (no L2): compute and write with mode "set", no token, no release."""
+    """Fetch answering (None, None) (no L2): compute, write with mode "set", no token."""
     plan = _plan()
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, None),
+        step(Fetch, (None, None)),
         step(Compute, ("v", 0.0)),
         step(Put, True, token="", mode="set"),
         step(Land, None),
@@ -188,14 +183,13 @@ def test_without_a_shared_tier_the_leader_writes_with_mode_set() -> None:
 def test_a_lease_held_elsewhere_is_waited_for_and_the_holders_value_returned(
     clock: FakeClock,
 ) -> None:
-    """Claim False: Wait, then a shared Lookup finds the holder's value; nothing computed."""
+    """Lease held elsewhere: Wait, then a Fetch finds the holder's value; nothing computed."""
     plan = _plan(lock_timeout=5.0)
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None, local_only=True),
-        step(Claim, False),
+        step(Fetch, (None, False)),
         step(Wait, None, key=KEY, timeout=1.0),
-        step(Lookup, Entry("theirs", expires=2e6), local_only=False),
+        step(Fetch, (Entry("theirs", expires=2e6), None)),
         step(Land, None),
         clock=clock,
     )
@@ -205,16 +199,14 @@ def test_a_lease_held_elsewhere_is_waited_for_and_the_holders_value_returned(
 
 
 def test_a_lease_freed_while_waiting_is_taken_and_the_value_computed(clock: FakeClock) -> None:
-    """Claim False, nothing stored, Claim True: look once more, then compute under the lease."""
+    """Held, then nothing stored and the lease free: the same Fetch took it; compute under it
+    (the look and the claim are one step, so no second look is needed)."""
     plan = _plan(lock_timeout=5.0)
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, False),
+        step(Fetch, (None, False)),
         step(Wait, None),
-        step(Lookup, None),
-        step(Claim, True),
-        step(Lookup, None, local_only=False),
+        step(Fetch, (None, True)),
         step(Compute, ("v", 0.0)),
         step(Put, True, mode="set"),
         step(Land, None),
@@ -222,28 +214,41 @@ def test_a_lease_freed_while_waiting_is_taken_and_the_value_computed(clock: Fake
     )
     assert script.run(miss_flow(plan, KEY, ())) == "v"
     token = _claim_token(script)
-    assert script.ops[5].token == token and script.ops[8].token == token
+    assert script.ops[3].token == token and script.ops[5].token == token
     assert plan.stats.waits == 0
 
 
-def test_a_value_stored_just_before_the_lease_was_taken_releases_it(clock: FakeClock) -> None:
-    """Claim True after waiting but the holder's value is there: release, return it."""
-    plan = _plan(lock_timeout=5.0)
+def test_a_leader_that_finds_the_entry_in_the_shared_tier_lands_a_hit() -> None:
+    """looked=False (the caller's lookup left Redis to the leader): an entry the Fetch finds
+    there is an L2 hit, landed as found so that followers count hits too."""
+    plan = _plan()
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, False),
-        step(Wait, None),
-        step(Lookup, None),
-        step(Claim, True),
-        step(Lookup, Entry("theirs", expires=2e6)),
-        step(Release, None),
+        step(Fetch, (RemoteEntry("shared", 2e6, 0.0, 0.0), None)),
         step(Land, None),
-        clock=clock,
     )
-    assert script.run(miss_flow(plan, KEY, ())) == "theirs"
-    assert script.ops[7].token == _claim_token(script)
-    assert plan.stats.waits == 1
+    assert script.run(miss_flow(plan, KEY, (), False)) == "shared"
+    assert script.ops[-1].outcome.found
+    assert (plan.stats.l2_hits, plan.stats.misses, plan.stats.waits) == (1, 0, 0)
+    follower = _plan()
+    assert Script(step(Lead, script.ops[-1].outcome)).run(miss_flow(follower, KEY, ())) == (
+        "shared"
+    )
+    assert (follower.stats.l2_hits, follower.stats.misses) == (1, 0)
+
+
+def test_an_entry_stored_in_the_shared_tier_after_the_callers_lookup_is_a_wait() -> None:
+    """looked=True (the caller already missed in Redis): an entry its Fetch finds there was
+    stored meanwhile by another caller, so it counts as a miss served by a wait."""
+    plan = _plan()
+    script = Script(
+        step(Lead, LEAD),
+        step(Fetch, (RemoteEntry("theirs", 2e6, 0.0, 0.0), None)),
+        step(Land, None),
+    )
+    assert script.run(miss_flow(plan, KEY, (), True)) == "theirs"
+    assert not script.ops[-1].outcome.found
+    assert (plan.stats.l2_hits, plan.stats.misses, plan.stats.waits) == (0, 1, 1)
 
 
 def test_waiting_past_lock_timeout_computes_but_never_overwrites(clock: FakeClock) -> None:
@@ -252,14 +257,11 @@ def test_waiting_past_lock_timeout_computes_but_never_overwrites(clock: FakeCloc
     start = clock.monotonic()
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, False),
+        step(Fetch, (None, False)),
         step(Wait, None, timeout=1.0),
-        step(Lookup, None),
-        step(Claim, False),
+        step(Fetch, (None, False)),
         step(Wait, None, timeout=1.0),
-        step(Lookup, None),
-        step(Claim, False),
+        step(Fetch, (None, False)),
         step(Compute, ("mine", 0.0)),
         step(Put, True, token="", mode="nx"),
         step(Land, None),
@@ -275,14 +277,11 @@ def test_the_last_wait_is_cut_to_the_time_left(clock: FakeClock) -> None:
     plan = _plan(lock_timeout=1.5)
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, False),
+        step(Fetch, (None, False)),
         step(Wait, None, timeout=1.0),
-        step(Lookup, None),
-        step(Claim, False),
+        step(Fetch, (None, False)),
         step(Wait, None, timeout=0.5),
-        step(Lookup, None),
-        step(Claim, False),
+        step(Fetch, (None, False)),
         step(Compute, ("mine", 0.0)),
         step(Put, True, mode="nx"),
         step(Land, None),
@@ -296,16 +295,15 @@ def test_a_put_that_did_not_land_releases_the_lease() -> None:
     plan = _plan()
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, True),
+        step(Fetch, (None, True)),
         step(Compute, ("v", 0.0)),
         step(Put, False),
         step(Release, None),
         step(Land, None),
     )
     assert script.run(miss_flow(plan, KEY, ())) == "v"
-    assert script.ops[5].token == _claim_token(script)
-    assert script.ops[6].outcome.value == "v"
+    assert script.ops[4].token == _claim_token(script)
+    assert script.ops[5].outcome.value == "v"
 
 
 def test_a_put_that_did_not_land_without_a_lease_releases_nothing() -> None:
@@ -313,8 +311,7 @@ def test_a_put_that_did_not_land_without_a_lease_releases_nothing() -> None:
     plan = _plan()
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, None),
+        step(Fetch, (None, None)),
         step(Compute, ("v", 0.0)),
         step(Put, False, token=""),
         step(Land, None),
@@ -331,8 +328,7 @@ def test_a_compute_that_raises_releases_the_lease_and_lands_the_error() -> None:
     error = ValueError("boom")
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, True),
+        step(Fetch, (None, True)),
         step(Compute, Raise(error)),
         step(Release, None),
         step(Land, None),
@@ -340,8 +336,8 @@ def test_a_compute_that_raises_releases_the_lease_and_lands_the_error() -> None:
     with pytest.raises(ValueError) as info:
         script.run(miss_flow(plan, KEY, ()))
     assert info.value is error
-    assert script.ops[4].token == _claim_token(script)
-    assert script.ops[5].outcome is not None and script.ops[5].outcome.error is error
+    assert script.ops[3].token == _claim_token(script)
+    assert script.ops[4].outcome is not None and script.ops[4].outcome.error is error
 
 
 @pytest.mark.parametrize("error", [asyncio.CancelledError(), KeyboardInterrupt()])
@@ -352,8 +348,7 @@ def test_a_cancelled_compute_releases_the_lease_and_lets_followers_compute(
     plan = _plan()
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, True),
+        step(Fetch, (None, True)),
         step(Compute, Raise(error)),
         step(Release, None),
         step(Land, None, outcome=None),
@@ -364,13 +359,12 @@ def test_a_cancelled_compute_releases_the_lease_and_lets_followers_compute(
 
 
 def test_a_compute_that_raises_without_a_lease_releases_nothing() -> None:
-    """Claim None: the error lands for followers and is re-raised, with no Release."""
+    """Fetch with no lease (None): the error lands for followers and is re-raised, no Release."""
     plan = _plan()
     error = RuntimeError("no L2 and a failure")
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, None),
+        step(Fetch, (None, None)),
         step(Compute, Raise(error)),
         step(Land, None),
     )
@@ -387,15 +381,14 @@ def test_a_result_rejected_by_condition_is_returned_not_stored_and_the_lease_fre
     plan = _plan(condition=lambda value: value > 0)
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, True),
+        step(Fetch, (None, True)),
         step(Compute, (-1, 0.0)),
         step(Release, None),
         step(Land, None),
     )
     assert script.run(miss_flow(plan, KEY, ())) == -1
-    assert script.ops[4].token == _claim_token(script)
-    assert script.ops[5].outcome.value == -1
+    assert script.ops[3].token == _claim_token(script)
+    assert script.ops[4].outcome.value == -1
 
 
 def test_a_none_result_is_not_stored_when_cache_none_is_off() -> None:
@@ -403,8 +396,7 @@ def test_a_none_result_is_not_stored_when_cache_none_is_off() -> None:
     plan = _plan(cache_none=False)
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, True),
+        step(Fetch, (None, True)),
         step(Compute, (None, 0.0)),
         step(Release, None),
         step(Land, None),
@@ -431,8 +423,7 @@ def test_an_unserializable_result_warns_stays_in_l1_and_frees_the_lease() -> Non
     plan = _plan()
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, True),
+        step(Fetch, (None, True)),
         step(Compute, ("v", 0.0)),
         step(Put, Raise(SerializationError("no serializer for it"))),
         step(Release, None),
@@ -440,8 +431,8 @@ def test_an_unserializable_result_warns_stays_in_l1_and_frees_the_lease() -> Non
     )
     with pytest.warns(RuntimeWarning, match="cannot be stored in Redis"):
         assert script.run(miss_flow(plan, KEY, ())) == "v"
-    assert script.ops[5].token == _claim_token(script)
-    assert script.ops[6].outcome.value == "v"
+    assert script.ops[4].token == _claim_token(script)
+    assert script.ops[5].outcome.value == "v"
 
 
 def test_an_unpicklable_result_with_l1_copy_warns_and_frees_the_lease() -> None:
@@ -450,8 +441,7 @@ def test_an_unpicklable_result_with_l1_copy_warns_and_frees_the_lease() -> None:
     result = lambda: None  # noqa: E731 - pickle refuses a lambda
     script = Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, True),
+        step(Fetch, (None, True)),
         step(Compute, (result, 0.0)),
         step(Release, None),
         step(Land, None),
@@ -466,8 +456,7 @@ def test_every_miss_is_counted_whoever_computes() -> None:
     Script(step(Lead, Outcome("v"))).run(miss_flow(plan, KEY, ()))
     Script(
         step(Lead, LEAD),
-        step(Lookup, None),
-        step(Claim, None),
+        step(Fetch, (None, None)),
         step(Compute, ("v", 0.5)),
         step(Put, True),
         step(Land, None),

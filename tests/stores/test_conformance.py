@@ -84,6 +84,14 @@ class Ops:
     def release(self, key: CacheKey, token: str) -> None:
         self._call("release", key, token)
 
+    def fetch(self, key: CacheKey, token: str) -> Any:
+        return self._call("fetch", key, token)
+
+    def store_token(self, key: CacheKey, first: str, second: str) -> str:
+        """The token holding key's lease after two fetches: the second caller's in a single
+        process store (always granted), else the first's."""
+        return second if isinstance(self.store, memo.MemoryStore) else first
+
 
 _ASYNC = {"wait": "await_fill"}
 
@@ -171,6 +179,19 @@ def test_claim(ops: Ops) -> None:
         assert second is False
         ops.release(key, "one")
         assert ops.claim(key, "two") is True
+
+
+def test_fetch_answers_the_entry_or_grants_the_lease(ops: Ops) -> None:
+    """fetch: (None, True) when nothing is stored, then (None, False) to another caller
+    across processes; a stored value comes back as the entry, with no lease taken."""
+    key = ops.key()
+    assert ops.fetch(key, "one") == (None, True)
+    entry, claimed = ops.fetch(key, "two")
+    assert entry is None
+    assert claimed is isinstance(ops.store, memo.MemoryStore)
+    assert ops.set(key, "value", token=ops.store_token(key, "one", "two")) is True
+    entry, claimed = ops.fetch(key, "three")
+    assert (entry.value, claimed) == ("value", None)
 
 
 def test_write_with_lost_lease_is_refused(ops: Ops) -> None:
@@ -296,6 +317,26 @@ def test_backend_nx_and_leases(raw: Raw) -> None:
     assert raw.set(key, b"late", token="holder") is False  # the write ended the lease
     raw.release(key, "nobody")
     assert raw.get(key) == b"mine"
+
+
+def test_backend_fetch_answers_the_entry_or_grants_the_lease(raw: Raw) -> None:
+    """fetch: the lease when nothing is stored (once), the bytes and no lease when there are;
+    its lease is the one claim and set know (keys in one Cluster slot)."""
+    key = raw.key()
+    assert raw.fetch(key, "first") == (None, True)
+    assert raw.fetch(key, "second") == (None, False)
+    assert raw.claim(key, "second") is False
+    assert raw.set(key, b"value", token="first") is True
+    assert raw.fetch(key, "third") == (b"value", None)
+    assert raw.claim(key, "third") is True  # the write ended the lease; fetch took none
+
+
+def test_backend_fetch_takes_over_a_lease_without_ttl(raw: Raw) -> None:
+    """A value memo did not make (no TTL) at the lease is replaced by fetch, as by claim."""
+    key = raw.key()
+    raw.store.client.execute_command("SET", raw.store.entry_key(key.remote), "squatter")
+    assert raw.fetch(key, "mine") == (None, True)
+    assert raw.set(key, b"v", token="mine") is True
 
 
 def test_backend_tags_name_removed_keys(raw: Raw) -> None:

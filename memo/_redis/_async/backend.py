@@ -101,6 +101,41 @@ class AsyncBackend(Generations):
             self._keep_lease(key.remote, token)
         return None if result is None else bool(result)
 
+    async def afetch(
+        self, key: CacheKey, token: str, ttl: float | None = None
+    ) -> tuple[bytes | None, bool | None]:
+        """The bytes under key.remote and no lease, or, when there are none, the key's lease
+        asked for in the same round trip: (None, True if taken, False if held elsewhere);
+        (None, None) if Redis fails."""
+        if self._pending:  # before the fetch, whose success would hand it to the replayer
+            await self._afree_left_lease(key.remote)
+        op = self._fetch(key.remote, token, ttl or self.lease_ttl)
+        data, claimed = await self._arun(op, (None, None), key)
+        if data is None and claimed is None and not trace.skips(key):
+            # Not an outage (a script refused: NOPERM, a squatter's WRONGTYPE): the entry
+            # may still be read with a plain GET, as a user without scripts may.
+            data = await self.aget(key)
+        if claimed:
+            self._keep_lease(key.remote, token)
+        return data, claimed
+
+    async def _afree_left_lease(self, remote: str) -> None:
+        """Free the lease a lost write of this process left at remote (its release waits for
+        replay), so that this process's next miss of the key does not wait it out."""
+        token = self._take_release(remote)
+        if token is not None and await self._arun(self._release(remote, token), None) is None:
+            self._remember("r", f"{remote}\x00{token}")
+
+    def _take_release(self, remote: str) -> str | None:
+        """The token of a release of remote kept for replay, taken out of the replay queue."""
+        prefix = remote + "\x00"
+        with self._lock:
+            for item in self._pending:
+                if item[0] == "r" and item[1].startswith(prefix):
+                    self._pending.remove(item)
+                    return item[1][len(prefix) :]
+        return None
+
     async def arelease(self, key: CacheKey, token: str) -> None:
         """Give up a lease so waiters retry now; replayed when Redis answers if it does not."""
         self._forget_lease(key.remote)

@@ -112,6 +112,22 @@ class AsyncStore(StoreBase):
         trace.open_for(key).generation = await self.backend.ageneration_of(key)  # compute starts
         return await self.backend.aclaim(key, token, ttl)
 
+    async def afetch(self, key: CacheKey, token: str) -> tuple[Entry | None, bool | None]:
+        """The entry under key.remote, or, when there is none, the key's lease asked for in the
+        same round trip: (None, True if taken, False if held elsewhere, None if Redis fails).
+
+        An entry Redis holds but this process cannot use (of an older generation, expired,
+        failing a check) is a miss whose lease is then claimed on its own.
+        """
+        backend = self.backend
+        generation = await backend.ageneration_of(key)
+        data, claimed = await backend.afetch(key, token)
+        entry = None if data is None else self.entries.decode(key.remote, data, generation)
+        if data is not None and entry is None:
+            claimed = await backend.aclaim(key, token)
+        backend.seen(key, entry, generation)  # a miss: its write is stamped with generation
+        return entry, claimed
+
     async def arelease(self, key: CacheKey, token: str) -> None:
         """Give up a lease (the compute failed, or its write did not land) so waiters retry
         now; if Redis does not answer, the release is replayed when it does."""

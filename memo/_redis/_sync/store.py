@@ -111,6 +111,22 @@ class SyncStore(StoreBase):
         trace.open_for(key).generation = self.backend.generation_of(key)  # compute starts
         return self.backend.claim(key, token, ttl)
 
+    def fetch(self, key: CacheKey, token: str) -> tuple[Entry | None, bool | None]:
+        """The entry under key.remote, or, when there is none, the key's lease asked for in the
+        same round trip: (None, True if taken, False if held elsewhere, None if Redis fails).
+
+        An entry Redis holds but this process cannot use (of an older generation, expired,
+        failing a check) is a miss whose lease is then claimed on its own.
+        """
+        backend = self.backend
+        generation = backend.generation_of(key)
+        data, claimed = backend.fetch(key, token)
+        entry = None if data is None else self.entries.decode(key.remote, data, generation)
+        if data is not None and entry is None:
+            claimed = backend.claim(key, token)
+        backend.seen(key, entry, generation)  # a miss: its write is stamped with generation
+        return entry, claimed
+
     def release(self, key: CacheKey, token: str) -> None:
         """Give up a lease (the compute failed, or its write did not land) so waiters retry
         now; if Redis does not answer, the release is replayed when it does."""

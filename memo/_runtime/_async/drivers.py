@@ -15,6 +15,7 @@ from memo._policy.flows import (
     LEAD,
     Claim,
     Compute,
+    Fetch,
     Flow,
     Land,
     Lead,
@@ -101,6 +102,8 @@ async def _do_async(op: Any, store: Store, flights: AsyncFlights) -> Any:
             mode=op.mode,
             soft=op.soft,
         )
+    if kind is Fetch:
+        return await store.afetch(op.key, op.token)
     if kind is Claim:
         return await store.aclaim(op.key, op.token)
     if kind is Wait:

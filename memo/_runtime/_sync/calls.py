@@ -76,15 +76,19 @@ class SyncCalls(CoreBase):
             self.plan.adaptive.observe(key.local)
         # The lookup is the one step every call makes: done here, in this colour, so a hit
         # does not pay for the policy generator; the policy starts at the miss.
-        entry = self.store.get(key)
+        # While misses prevail, Redis is left to the policy's Fetch (entry or lease, one
+        # round trip).
+        plan = self.plan
+        fetch = plan.fetch_first()
+        entry = self.store.get(key, local_only=fetch)
         if entry is not None:
             now = CLOCK.monotonic()
-            if self.plan.refreshes and self.plan.due(entry, now):
+            if plan.refreshes and plan.due(entry, now):
                 self.refresh_later(args, kwargs, key, normalised, entry=entry, now=now)
-            return hit(self.plan, entry)
+            return hit(plan, entry)
         function = self.function
         run = Pending(
-            miss_flow(self.plan, key, normalised),
+            miss_flow(plan, key, normalised, not fetch),
             key,
             lambda: function(*args, **kwargs),
             observe.start(self.plan.name, key) if OBSERVERS else None,

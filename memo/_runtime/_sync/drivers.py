@@ -16,6 +16,7 @@ from memo._policy.flows import (
     LEAD,
     Claim,
     Compute,
+    Fetch,
     Flow,
     Land,
     Lead,
@@ -102,6 +103,8 @@ def _do_sync(op: Any, store: Store, flights: ThreadFlights) -> Any:
             mode=op.mode,
             soft=op.soft,
         )
+    if kind is Fetch:
+        return store.fetch(op.key, op.token)
     if kind is Claim:
         return store.claim(op.key, op.token)
     if kind is Wait:

@@ -87,6 +87,14 @@ class AsyncTiered(TieredBase):
         """The key's lease across processes."""
         return await self.redis.aclaim(key, token)
 
+    async def afetch(self, key: CacheKey, token: str) -> tuple[Entry | None, bool | None]:
+        """L1, else Redis's entry or, when it has none, the key's lease (one round trip)."""
+        entry, seq = self._before_get(key)
+        if entry is not None or seq is None:
+            return entry, None
+        entry, claimed = await self.redis.afetch(key, token)
+        return self._after_get(key, entry, seq), claimed
+
     async def arelease(self, key: CacheKey, token: str) -> None:
         """Give the lease back."""
         await self.redis.arelease(key, token)

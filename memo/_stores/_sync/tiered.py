@@ -86,6 +86,14 @@ class SyncTiered(TieredBase):
         """The key's lease across processes."""
         return self.redis.claim(key, token)
 
+    def fetch(self, key: CacheKey, token: str) -> tuple[Entry | None, bool | None]:
+        """L1, else Redis's entry or, when it has none, the key's lease (one round trip)."""
+        entry, seq = self._before_get(key)
+        if entry is not None or seq is None:
+            return entry, None
+        entry, claimed = self.redis.fetch(key, token)
+        return self._after_get(key, entry, seq), claimed
+
     def release(self, key: CacheKey, token: str) -> None:
         """Give the lease back."""
         self.redis.release(key, token)
