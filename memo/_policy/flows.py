@@ -120,7 +120,8 @@ def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
 def _claim_and_compute(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
     """Compute under the key's lease; or wait for its holder, bounded by lock_timeout."""
     token = secrets.token_hex(8)
-    claimed = yield Claim(key, token)
+    tags = _tags(plan, normalised)
+    claimed = yield Claim(key, token, tags)
     deadline = CLOCK.monotonic() + plan.lock_timeout
     waited = False
     for _ in range(math.ceil(plan.lock_timeout / _WAIT_SLICE) + 1):
@@ -133,7 +134,7 @@ def _claim_and_compute(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -
         if entry is not None:
             plan.stats.waits += 1
             return plan.unpack(entry.value)
-        claimed = yield Claim(key, token)
+        claimed = yield Claim(key, token, tags)
     if claimed is True:
         if waited:  # the holder may have stored it between our last look and our claim
             entry = yield Lookup(key)
@@ -150,6 +151,11 @@ def _claim_and_compute(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -
     # but never overwrite what the lease holder may store meanwhile.
     mode = "set" if claimed is None else "nx"
     return (yield from _compute_and_store(plan, key, normalised, "", mode))
+
+
+def _tags(plan: Plan, normalised: tuple[Any, ...]) -> tuple[str, ...]:
+    """The call's tags: a lease is claimed under them, so invalidate_tag fences its compute."""
+    return plan.tags(normalised) if plan.tags is not None else ()
 
 
 def _compute_and_store(
@@ -170,7 +176,7 @@ def background_flow(
     """A refresh started by a hit on an entry expiring at seen_expires: one per key across
     processes; a failure keeps the entry."""
     token = secrets.token_hex(8)
-    claimed = yield Claim(key, token)
+    claimed = yield Claim(key, token, _tags(plan, normalised))
     if claimed is not True:
         # Held elsewhere (another process refreshes it), or Redis did not answer: the entry
         # is still served, and a later hit asks again. Never a second, unguarded compute.
@@ -207,7 +213,7 @@ def prepare(
     stored = plan.pack(value)
     if stored is UNPACKABLE:
         return None
-    tags = plan.tags(normalised) if plan.tags is not None else ()
+    tags = _tags(plan, normalised)
     ttl, soft = plan.lifetimes(value, key)
     return key, stored, ttl, delta, tags, soft
 
@@ -238,7 +244,7 @@ def _store(
         if token:
             yield Release(key, token)
         return False
-    tags = plan.tags(normalised) if plan.tags is not None else ()
+    tags = _tags(plan, normalised)
     ttl, soft = plan.lifetimes(value, key)
     try:
         written = yield Put(key, stored, ttl, delta, tags, token, mode, soft)

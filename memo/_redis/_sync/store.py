@@ -106,10 +106,13 @@ class SyncStore(StoreBase):
             writes.append((key.remote, data, ttl_ms, tuple(tags)))
         return self.backend.set_many(writes)
 
-    def claim(self, key: CacheKey, token: str, ttl: float | None = None) -> bool | None:
-        """Take the key's lease: True if taken, False if held elsewhere, None if Redis fails."""
+    def claim(
+        self, key: CacheKey, token: str, ttl: float | None = None, tags: tuple[str, ...] = ()
+    ) -> bool | None:
+        """Take the key's lease: True if taken, False if held elsewhere, None if Redis fails.
+        tags: the call's tags, which fence its compute against invalidate_tag."""
         trace.open_for(key).generation = self.backend.generation_of(key)  # compute starts
-        return self.backend.claim(key, token, ttl)
+        return self.backend.claim(key, token, ttl, tags)
 
     def release(self, key: CacheKey, token: str) -> None:
         """Give up a lease (the compute failed, or its write did not land) so waiters retry
