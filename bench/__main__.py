@@ -29,6 +29,7 @@ SUITES: dict[str, str] = {
     "write_behind": "bench.write_behind",
     "scaling": "bench.scaling",
     "refresh": "bench.refresh",
+    "tags": "bench.tags",
 }
 
 

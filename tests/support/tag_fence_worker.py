@@ -1,10 +1,11 @@
 """Run in another process by tests/system/test_tag_fence.py: a tagged compute held in flight.
 
-`python -m tests.support.tag_fence_worker URL NAMESPACE ROW COLOUR` calls `profile(1)` (COLOUR
-"sync") or `aprofile(1)` ("async") on an L1+L2 stack. The first compute reads the user's row
-(the file ROW, the "database"), prints "computing", and waits for a line on stdin before it returns what it read:
-the test moves the row and calls `invalidate_tag("user:1")` meanwhile, then sends the line.
-The worker calls again (without waiting) and prints both results as JSON.
+`python -m tests.support.tag_fence_worker URL NAMESPACE ROW COLOUR` calls `profile(1)`
+(COLOUR "sync") or `aprofile(1)` ("async") on an L1+L2 stack. The first compute reads the
+user's row (the file ROW, the "database"), prints "computing", and waits for a line on stdin
+before it returns what it read: the test moves the row and calls `invalidate_tag("user:1")`
+meanwhile, then sends the line. The worker calls again (without waiting) and prints both
+results as JSON.
 """
 
 from __future__ import annotations
