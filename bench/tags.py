@@ -179,6 +179,6 @@ def _table(cases: list[Case], repeats: int) -> Table:
         "of 1,000 DELs); cmds: INFO commandstats over every node, scripts counted with the "
         "commands they ran",
         "memo also deletes each entry's lease, pops the tag's set and publishes one eviction "
-        "event per 1,000 members; on a cluster one script per slot a chunk touches",
+        "event per 1,000 members (on a cluster: one UNLINK of entry and lease per member)",
     ]
     return table

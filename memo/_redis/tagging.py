@@ -17,16 +17,15 @@ with the tag. Two rules make `invalidate_tag` exact and cheap at scale:
 Cluster: a tag's set and an entry live on different slots (the entry's slot is its digest's
 hash tag). Nothing here needs both in one script: the fence is decided on the entry's slot
 (its lease), the membership on the tag's. On a cluster the deletes of a chunk go as one
-script per slot (pipelined, so one round trip per node), the chunk's event goes after them
-(an eviction heard before the delete could let a reader copy the old value back into L1), and
-a tagged miss registers its tags in one round trip before the claim in the next one (a
+UNLINK of entry and lease per member (pipelined: one request per node); the chunk's event
+goes after them (an eviction heard before the delete could let a reader copy the old value
+back into L1); and a tagged miss registers its tags one round trip before its claim (a
 pipeline over several nodes keeps no order between them). On one server, registration and
 claim share one pipeline, whose order the server keeps.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from memo._redis.commands import Commands
@@ -50,7 +49,7 @@ return members
 """
 )
 
-# KEYS: entry, lease, entry, lease, ... (one slot on a cluster). ARGV: channel, message
+# KEYS: entry, lease, entry, lease, ... (one server: keys of any slot). ARGV: channel, message
 # ('' : none). Deletes every entry with its lease (a compute in flight loses its right to
 # write) and publishes message; returns the entries that existed.
 UNLINK_MEMBERS = Script(
@@ -107,39 +106,34 @@ class Tagging(Commands):
         while members:
             deletes = self._unlink_members(members)
             replies = yield Batch((*event, *deletes, pop))
-            for reply in replies[len(event) : -1]:
-                removed.extend(_text(key) for key in reply or ())
+            removed += self._removed(members, replies[len(event) : -1])
             event = self._cluster_event(members)
             kind, members = _popped(replies[-1])
         yield Batch((*event, Command(("PUBLISH", self.channel, self.message("t", tag)))))
         return removed
 
-    def _unlink_members(self, members: list[str]) -> list[ScriptCall]:
-        """The scripts deleting members' entries and leases: one call, or one per slot."""
+    def _unlink_members(self, members: list[str]) -> list[Command | ScriptCall]:
+        """Deleting members' entries and leases: one script on one server; on a cluster, where
+        a chunk's members spread over about as many slots as there are members, one UNLINK
+        of entry and lease per member (they share a slot), which the pipeline sends per node."""
         if not self.clustered:
             event = self.message(EVICT_MANY, "\n".join(members))
-            return [UNLINK_MEMBERS(self._entry_and_lease(members), (self.channel, event))]
-        from redis.crc import key_slot  # noqa: PLC0415 - a cluster client imported redis-py
+            keys = tuple(key for member in members for key in (member, self.entry_key(member)))
+            return [UNLINK_MEMBERS(keys, (self.channel, event))]
+        return [Command(("UNLINK", member, self.entry_key(member))) for member in members]
 
-        by_slot: dict[int, list[str]] = defaultdict(list)
-        for member in members:
-            by_slot[key_slot(member.encode())].append(member)
-        return [
-            UNLINK_MEMBERS(self._entry_and_lease(group), (self.channel, ""))
-            for group in by_slot.values()
-        ]
+    def _removed(self, members: list[str], replies: list[Any]) -> list[str]:
+        """The members whose entry existed, from `_unlink_members`' replies (on a cluster: or
+        whose compute was in flight, its lease the only key removed)."""
+        if not self.clustered:
+            return [_text(key) for key in replies[0] or ()]
+        return [member for member, count in zip(members, replies, strict=True) if count]
 
     def _cluster_event(self, members: list[str]) -> tuple[Command, ...]:
         if not self.clustered:
             return ()  # published by the delete script itself, in order with the deletes
         event = self.message(EVICT_MANY, "\n".join(members))
         return (Command(("PUBLISH", self.channel, event)),)
-
-    def _entry_and_lease(self, members: list[str]) -> tuple[str, ...]:
-        keys: list[str] = []
-        for member in members:
-            keys += (member, self.entry_key(member))
-        return tuple(keys)
 
     def _repair_tag(self, tag: str, kind: str) -> Op:
         """Someone replaced the tag's set: its members are unknown, so the invalidation takes
