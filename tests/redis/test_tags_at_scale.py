@@ -42,7 +42,8 @@ def test_a_large_tag_goes_in_chunks_with_its_leases(
     try:
         store.backend.set_many([(r, b"entry", 60_000, ("big",)) for r in remotes[:-1]])
         in_flight = remotes[-1]  # a tagged miss registered, then claimed, still computing
-        assert store.backend.claim(CacheKey(in_flight, lambda: in_flight), "token", tags=("big",)) is True
+        lease = CacheKey(in_flight, lambda: in_flight)
+        assert store.backend.claim(lease, "token", tags=("big",)) is True
         sent = [0]
         original = executor.send_sync
 
