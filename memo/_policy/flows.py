@@ -113,8 +113,22 @@ def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
         # Cancelled or interrupted: followers must not inherit that; they compute alone.
         yield Land(key, None)
         raise
+    if isinstance(value, _Fenced):
+        # An invalidation ended our lease mid-compute (so the write was refused): callers
+        # that joined may have come after it, so they compute alone rather than share this.
+        yield Land(key, None)
+        return value.value
     yield Land(key, Outcome(value))
     return value
+
+
+class _Fenced:
+    """A leader's value whose write an invalidation refused: for its own caller only."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 def _claim_and_compute(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -> Flow:
@@ -143,10 +157,15 @@ def _claim_and_compute(plan: Plan, key: CacheKey, normalised: tuple[Any, ...]) -
                 plan.stats.waits += 1
                 return plan.unpack(entry.value)
         try:
-            return (yield from _compute_and_store(plan, key, normalised, token))
+            value, delta = yield Compute()
+            plan.stats.compute_time += delta
+            stored = yield from _store(
+                plan, key, normalised, value, delta=delta, token=token, mode="set"
+            )
         except BaseException:
             yield Release(key, token)
             raise
+        return _Fenced(value) if stored is _REFUSED else value
     # No L2 answer (None): write as usual. Waited past the bound (False): compute here,
     # but never overwrite what the lease holder may store meanwhile.
     mode = "set" if claimed is None else "nx"
@@ -224,6 +243,9 @@ def write_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], value: An
         yield Remove(key)
 
 
+_REFUSED = "refused"  # _store: the lease ended before the write (truthy: it was handed over)
+
+
 def _store(
     plan: Plan,
     key: CacheKey,
@@ -250,6 +272,7 @@ def _store(
         written = yield Put(key, stored, ttl, delta, tags, token, mode, soft)
         if token and not written:
             yield Release(key, token)  # a write that did not land must not hold the lease
+            return _REFUSED
     except SerializationError as exc:
         if token:
             yield Release(key, token)  # kept in L1 only: the shared tier has nothing coming
