@@ -8,20 +8,21 @@ with the tag. Two rules make `invalidate_tag` exact and cheap at scale:
   and lease; the write that ends a compute checks its lease, so a compute in flight across
   `invalidate_tag` has its write refused instead of storing what it read before. This is the
   lease fence `f.invalidate()` has always had, reached through the tag.
-- **Invalidation is chunked.** One script pops up to `TAG_CHUNK` members (SPOP, so members
-  added meanwhile are taken too or belong to computes that start after the invalidation);
+- **Invalidation is chunked.** One script reads up to `TAG_CHUNK` members (SRANDMEMBER);
   one more deletes their entries and leases and publishes one event naming them all (other
-  processes evict their L1 copies). The next pop rides in the same pipeline: about
-  `members / TAG_CHUNK + 2` round trips, whatever the tag's size.
+  processes evict their L1 copies); then SREM takes them out of the set, and the next read
+  rides in the same pipeline: about `members / TAG_CHUNK + 2` round trips. Members leave the
+  set only once deleted, so an invalidation whose reply was lost and that is replayed later
+  still finds every member it had not finished.
 
 Cluster: a tag's set and an entry live on different slots (the entry's slot is its digest's
 hash tag). Nothing here needs both in one script: the fence is decided on the entry's slot
 (its lease), the membership on the tag's. On a cluster the deletes of a chunk go as one
-UNLINK of entry and lease per member (pipelined: one request per node); the chunk's event
-goes after them (an eviction heard before the delete could let a reader copy the old value
-back into L1); and a tagged miss registers its tags one round trip before its claim (a
-pipeline over several nodes keeps no order between them). On one server, registration and
-claim share one pipeline, whose order the server keeps.
+UNLINK of entry and lease per member (pipelined: one request per node); the chunk's event and
+its SREM go after them, a second round trip per chunk (an eviction heard before the delete
+could let a reader copy the old value back into L1); and a tagged miss registers its tags one
+round trip before its claim (a pipeline over several nodes keeps no order between them). On
+one server, registration and claim share one pipeline, whose order the server keeps.
 """
 
 from __future__ import annotations
@@ -32,22 +33,26 @@ from memo._redis.commands import Commands
 from memo._redis.ops import CLAIM, Batch, Command, Op, Script, ScriptCall
 from memo._redis.transport import tag_command
 
-__all__ = ["EVICT_MANY", "POP", "TAG_CHUNK", "UNLINK_MEMBERS", "Tagging"]
+__all__ = ["EVICT_MANY", "SAMPLE", "TAG_CHUNK", "UNLINK_MEMBERS", "Tagging"]
 
 TAG_CHUNK = 1000  # members popped and deleted per round trip
 EVICT_MANY = "K"  # event kind: the payload lists Redis keys, one a line, removed together
 
-# KEYS: tag set. ARGV: count. {type of the key, up to count members popped}. A key of another
+# KEYS: tag set. ARGV: count. {type of the key, up to count distinct members}. Nothing is
+# removed here (the caller removes a chunk once its entries are deleted). A key of another
 # type (someone else's value at memo's key) is left alone: the caller repairs it.
-POP = Script(
+SAMPLE = Script(
     """
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind ~= 'set' then return {kind} end
-local members = redis.call('SPOP', KEYS[1], ARGV[1])
+local members = redis.call('SRANDMEMBER', KEYS[1], ARGV[1])
 table.insert(members, 1, kind)
 return members
 """
 )
+# Members added faster than chunks are deleted belong to computes that started after the
+# invalidation: the loop ends anyway (10M members at most).
+_MAX_CHUNKS = 10_000
 
 # KEYS: entry, lease, entry, lease, ... (one server: keys of any slot). ARGV: channel, message
 # ('' : none). Deletes every entry with its lease (a compute in flight loses its right to
@@ -95,21 +100,30 @@ class Tagging(Commands):
     # -- invalidation ----------------------------------------------------------------------
 
     def _delete_tag(self, tag: str) -> Op:
-        """Delete every member of the tag's set, chunk by chunk; the Redis keys removed."""
+        """Delete every member of the tag's set, chunk by chunk; the Redis keys removed.
+
+        A chunk leaves the set only after its entries are deleted (SREM after the deletes),
+        so an invalidation whose reply was lost (a hang: Redis ran it later) and that is
+        replayed finds every member not yet deleted: none is ever dropped unseen."""
         tag_key = self.tag_key(tag)
-        pop = POP((tag_key,), (TAG_CHUNK,))
-        kind, members = _popped((yield pop))
+        sample = SAMPLE((tag_key,), (TAG_CHUNK,))
+        kind, members = _popped((yield sample))
         if kind not in ("set", "none"):
             return (yield from self._repair_tag(tag, kind))
         removed: list[str] = []
-        event: tuple[Command, ...] = ()  # a cluster's chunk event, sent after its deletes
-        while members:
+        for _ in range(_MAX_CHUNKS):
+            if not members:
+                break
+            forget = Command(("SREM", tag_key, *members))
             deletes = self._unlink_members(members)
-            replies = yield Batch((*event, *deletes, pop))
-            removed += self._removed(members, replies[len(event) : -1])
-            event = self._cluster_event(members)
+            if self.clustered:  # the deletes, then (ordered on the tag's node) SREM and sample
+                removed += self._removed(members, list((yield Batch(tuple(deletes)))))
+                replies = yield Batch((*self._cluster_event(members), forget, sample))
+            else:  # one connection: the server keeps the pipeline's order
+                replies = yield Batch((*deletes, forget, sample))
+                removed += self._removed(members, replies[:-2])
             kind, members = _popped(replies[-1])
-        yield Batch((*event, Command(("PUBLISH", self.channel, self.message("t", tag)))))
+        yield Command(("PUBLISH", self.channel, self.message("t", tag)))
         return removed
 
     def _unlink_members(self, members: list[str]) -> list[Command | ScriptCall]:
@@ -130,8 +144,7 @@ class Tagging(Commands):
         return [member for member, count in zip(members, replies, strict=True) if count]
 
     def _cluster_event(self, members: list[str]) -> tuple[Command, ...]:
-        if not self.clustered:
-            return ()  # published by the delete script itself, in order with the deletes
+        """A cluster's chunk event (sent after its deletes; one server's script sends it)."""
         event = self.message(EVICT_MANY, "\n".join(members))
         return (Command(("PUBLISH", self.channel, event)),)
 
