@@ -32,6 +32,7 @@ SUITES: dict[str, str] = {
     "refresh": "bench.refresh",
     "array": "bench.array_key",
     "typed": "bench.typed",
+    "tags": "bench.tags",
 }
 
 

@@ -72,9 +72,10 @@ FD_SLACK = 32
 READS = {"get": "r", "aget": "r", "rget": "r", "arget": "r", "hot": "r", "tget": "t"}
 WRITES = {"put": "r", "aput": "r", "drop": "r", "adrop": "r", "tput": "t", "atput": "t"}
 REENTRANT = ("rget", "arget")
-# memo.invalidate_tag does not fence a compute in flight (see _tag_race); set to False once
-# memo does, and every stale tget read is a violation again
-TAG_RACE_KNOWN = True
+# memo.invalidate_tag used not to fence a compute in flight (see _tag_race); fixed (a tagged
+# miss joins its tags' sets before it takes its lease), so every stale tget read is a
+# violation again. Set True only to count such reads apart (tag_races) while diagnosing.
+TAG_RACE_KNOWN = False
 # memo's re-entry check used to compare L1 keys, which carry the function's token, so a
 # generation move between the outer and the inner call made the inner call wait on its own
 # lease; fixed (flights also remember a call without its token), so such a wait is a
@@ -269,12 +270,9 @@ def _tag_race(
     newer: dict[str, Any],
 ) -> bool:
     """Whether the version read came from a tget of the key that overlapped one of the key's
-    tag invalidations up to newer. memo does not fence such a compute (unlike f.invalidate,
-    whose lease check refuses its write): it may store what it read before the write after
-    the invalidation, or add its key to the tag's set between that invalidation's SMEMBERS
-    and its DEL, so that later invalidate_tag calls miss it too. Either way the old value is
-    served until the entry's TTL. Such reads are counted (tag_races), not violations, while
-    TAG_RACE_KNOWN is True."""
+    tag invalidations up to newer: before memo fenced such computes, one could store what it
+    read before the invalidation, served until the entry's TTL. Such reads are counted
+    (tag_races), not violations, only while TAG_RACE_KNOWN is True."""
     if not TAG_RACE_KNOWN:
         return False
     racing = [w for w in writes if w["v"] <= newer["v"]]

@@ -125,15 +125,30 @@ def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool) 
         # Cancelled or interrupted: followers must not inherit that; they compute alone.
         yield Land(key, None)
         raise
+    if isinstance(value, _Fenced):
+        # An invalidation ended our lease mid-compute (so the write was refused): callers
+        # that joined may have come after it, so they compute alone rather than share this.
+        yield Land(key, None)
+        return value.value
     yield Land(key, Outcome(value, found=found))
     return value
+
+
+class _Fenced:
+    """A leader's value whose write an invalidation refused: for its own caller only."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 def _fetch_or_compute(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool) -> Flow:
     """(value, whether it was found in the shared tier): the entry, or a compute under the
     key's lease, asked for together."""
     token = secrets.token_hex(8)
-    entry, claimed = yield Fetch(key, token)
+    tags = _tags(plan, normalised)
+    entry, claimed = yield from _fetch(key, token, tags, local_only=looked)
     if entry is not None:
         if entry.remote and not looked:
             return hit(plan, entry), True
@@ -144,11 +159,35 @@ def _fetch_or_compute(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], lo
         return plan.unpack(entry.value), False
     plan.stats.misses += 1
     plan.computed()
-    return (yield from _claim_and_compute(plan, key, normalised, token, claimed)), False
+    return (
+        yield from _claim_and_compute(plan, key, normalised, token, tags=tags, claimed=claimed)
+    ), False
+
+
+def _fetch(key: CacheKey, token: str, tags: tuple[str, ...], *, local_only: bool) -> Flow:
+    """(entry, None) if there is one, else (None, whether the lease was taken).
+
+    An untagged call asks both in one step (Fetch, one round trip). A tagged call joins its
+    tags' sets before it claims, which is what lets invalidate_tag fence its compute (Claim
+    with tags), so it looks first (the shared tier too, unless the caller already did) and
+    then claims.
+    """
+    if not tags:
+        return (yield Fetch(key, token))
+    entry = yield Lookup(key, local_only=local_only)
+    if entry is not None:
+        return entry, None
+    return None, (yield Claim(key, token, tags))
 
 
 def _claim_and_compute(
-    plan: Plan, key: CacheKey, normalised: tuple[Any, ...], token: str, claimed: bool | None
+    plan: Plan,
+    key: CacheKey,
+    normalised: tuple[Any, ...],
+    token: str,
+    *,
+    tags: tuple[str, ...],
+    claimed: bool | None,
 ) -> Flow:
     """Compute under the key's lease; or wait for its holder, bounded by lock_timeout."""
     deadline = CLOCK.monotonic() + plan.lock_timeout
@@ -158,20 +197,35 @@ def _claim_and_compute(
             break
         yield Wait(key, min(remaining, _WAIT_SLICE))
         # Looked up and claimed in one step: no holder can store between the two unseen.
-        entry, claimed = yield Fetch(key, token)
+        entry, claimed = yield from _fetch(key, token, tags, local_only=False)
+        if entry is None and claimed is True and tags:
+            # Tagged: looked, then claimed; the holder may have stored in between.
+            entry = yield Lookup(key)
+            if entry is not None:
+                yield Release(key, token)
         if entry is not None:
             plan.stats.waits += 1
             return plan.unpack(entry.value)
     if claimed is True:
         try:
-            return (yield from _compute_and_store(plan, key, normalised, token))
+            value, delta = yield Compute()
+            plan.stats.compute_time += delta
+            stored = yield from _store(
+                plan, key, normalised, value, delta=delta, token=token, mode="set"
+            )
         except BaseException:
             yield Release(key, token)
             raise
+        return _Fenced(value) if stored is _REFUSED else value
     # No L2 answer (None): write as usual. Waited past the bound (False): compute here,
     # but never overwrite what the lease holder may store meanwhile.
     mode = "set" if claimed is None else "nx"
     return (yield from _compute_and_store(plan, key, normalised, "", mode))
+
+
+def _tags(plan: Plan, normalised: tuple[Any, ...]) -> tuple[str, ...]:
+    """The call's tags: a lease is claimed under them, so invalidate_tag fences its compute."""
+    return plan.tags(normalised) if plan.tags is not None else ()
 
 
 def _compute_and_store(
@@ -192,7 +246,7 @@ def background_flow(
     """A refresh started by a hit on an entry expiring at seen_expires: one per key across
     processes; a failure keeps the entry."""
     token = secrets.token_hex(8)
-    claimed = yield Claim(key, token)
+    claimed = yield Claim(key, token, _tags(plan, normalised))
     if claimed is not True:
         # Held elsewhere (another process refreshes it), or Redis did not answer: the entry
         # is still served, and a later hit asks again. Never a second, unguarded compute.
@@ -229,7 +283,7 @@ def prepare(
     stored = plan.pack(value)
     if stored is UNPACKABLE:
         return None
-    tags = plan.tags(normalised) if plan.tags is not None else ()
+    tags = _tags(plan, normalised)
     ttl, soft = plan.lifetimes(value, key)
     return key, stored, ttl, delta, tags, soft
 
@@ -238,6 +292,9 @@ def write_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], value: An
     """Make value this call's entry (write-through); drop the entry if options refuse value."""
     if not (yield from _store(plan, key, normalised, value, delta=0.0, token="", mode="set")):
         yield Remove(key)
+
+
+_REFUSED = "refused"  # _store: the lease ended before the write (truthy: it was handed over)
 
 
 def _store(
@@ -260,12 +317,13 @@ def _store(
         if token:
             yield Release(key, token)
         return False
-    tags = plan.tags(normalised) if plan.tags is not None else ()
+    tags = _tags(plan, normalised)
     ttl, soft = plan.lifetimes(value, key)
     try:
         written = yield Put(key, stored, ttl, delta, tags, token, mode, soft)
         if token and not written:
             yield Release(key, token)  # a write that did not land must not hold the lease
+            return _REFUSED
     except SerializationError as exc:
         if token:
             yield Release(key, token)  # kept in L1 only: the shared tier has nothing coming

@@ -79,6 +79,7 @@ class Claim:
 
     key: CacheKey
     token: str
+    tags: tuple[str, ...] = ()  # the call's tags: its key joins their sets before the lease
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ background thread subscribes, loads the function generations, and then:
 
 - `k|…|key`: another process wrote or deleted key → evict it from this process's L1, and
   wake anything here waiting for that key to be filled (stampede waiters);
+- `K|…|key\nkey…`: keys removed together (a chunk of an `invalidate_tag`): as `k` for each;
 - `t|…|tag`: evict every L1 entry stored with tag;
 - `g|…|name=n`: function name moved to generation n (its `invalidate_all()`).
 
@@ -212,11 +213,12 @@ class Events:
         foreign = writer != self.store.writer_id
         if foreign:
             self.seq += 1
-        if kind == "k":
-            if foreign:
-                for sink in list(self.sinks):
-                    sink.on_key(payload)
-            self._wake(payload)
+        if kind in ("k", "K"):
+            for remote in payload.split("\n") if kind == "K" else (payload,):
+                if foreign:
+                    for sink in list(self.sinks):
+                        sink.on_key(remote)
+                self._wake(remote)
         elif kind == "t" and foreign:
             for sink in list(self.sinks):
                 sink.on_tag(payload)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from memo._keys.builder import GENERATION_FLOOR
 from memo._redis.client import Endpoint
@@ -26,7 +27,7 @@ from memo._redis.ops import (
     Op,
     ScriptCall,
 )
-from memo._redis.transport import key_hash, reply_text, tag_command
+from memo._redis.transport import key_hash, tag_command
 
 __all__ = ["Commands", "Write"]
 
@@ -84,36 +85,12 @@ class Commands:
         removed = yield DELETE((remote, self.entry_key(remote)), args)
         return bool(removed)
 
-    def _delete_tag(self, tag: str) -> Op:
-        """Delete every member of the tag's set; the Redis keys that were removed."""
-        kind = yield Command(("TYPE", self.tag_key(tag)))
-        if reply_text(kind) not in ("set", "none"):
-            return (yield from self._repair_tag(tag, reply_text(kind)))
-        members = yield Command(("SMEMBERS", self.tag_key(tag)))
-        removed: list[str] = []
-        for member in members or ():
-            remote = member.decode() if isinstance(member, bytes) else str(member)
-            if (yield from self._delete(remote)):
-                removed.append(remote)
-        yield Command(("DEL", self.tag_key(tag)))
-        yield Command(("PUBLISH", self.channel, self.message("t", tag)))
-        return removed
-
-    def _repair_tag(self, tag: str, kind: str) -> Op:
-        """Someone replaced the tag's set: its members are unknown, so the invalidation takes
-        effect by moving every function of the store to a new generation."""
-        self._log(
-            f"memo: {self.tag_key(tag)} held a {kind}, not memo's set: replaced; the members "
-            "are unknown, so every function of this store moved to a new generation"
-        )
-        yield Command(("DEL", self.tag_key(tag)))
-        for name in sorted(self._function_names()):
-            yield from self._bump(name)
-        yield Command(("PUBLISH", self.channel, self.message("t", tag)))
-        return []
-
     def _claim(self, remote: str, token: str, ttl: float) -> Op:
         taken = yield CLAIM((self.entry_key(remote),), (token, int(ttl * 1000)))
+        return self._claimed(remote, taken)
+
+    def _claimed(self, remote: str, taken: Any) -> bool:
+        """CLAIM's answer: whether the lease is ours (a squatter replaced is logged)."""
         if taken == 2:
             self._squatter_lease(remote)
         return bool(taken)

@@ -23,8 +23,8 @@ from memo._redis._async.executor import AsyncExecutor
 from memo._redis._sync.executor import SyncExecutor
 from memo._redis.breaker import CircuitBreaker
 from memo._redis.client import close_with_loop, import_redis, make_client
-from memo._redis.commands import Commands
 from memo._redis.ops import Op
+from memo._redis.tagging import Tagging
 from memo._redis.transport import is_outage, short_error
 
 __all__ = ["Executing", "Resilience"]
@@ -32,7 +32,7 @@ __all__ = ["Executing", "Resilience"]
 _PENDING_LIMIT = 10_000
 
 
-class Executing(Commands):
+class Executing(Tagging):
     """The colour-free part of running operations: clients, the breaker, failures."""
 
     socket_timeout: float

@@ -42,7 +42,9 @@ class L2Backend(Protocol):
 
     def set_many(self, items: list[Write]) -> int: ...
 
-    def claim(self, key: CacheKey, token: str, ttl: float | None = None) -> bool | None: ...
+    def claim(
+        self, key: CacheKey, token: str, ttl: float | None = None, tags: tuple[str, ...] = ()
+    ) -> bool | None: ...
 
     def fetch(
         self, key: CacheKey, token: str, ttl: float | None = None
@@ -81,7 +83,9 @@ class L2Backend(Protocol):
 
     async def aset_many(self, items: list[Write]) -> int: ...
 
-    async def aclaim(self, key: CacheKey, token: str, ttl: float | None = None) -> bool | None: ...
+    async def aclaim(
+        self, key: CacheKey, token: str, ttl: float | None = None, tags: tuple[str, ...] = ()
+    ) -> bool | None: ...
 
     async def afetch(
         self, key: CacheKey, token: str, ttl: float | None = None

@@ -52,6 +52,7 @@ class MemoryStore:
         marked = (self._tags_of, self._remote_of)
         self._policy = WindowTinyLFU(self.data, maxsize, self._forget, marked)
         self._leases: dict[Hashable, str] = {}  # L1 key -> token of a compute in flight
+        self._lease_tags: dict[Hashable, tuple[str, ...]] = {}  # its tags: delete_tag fences it
         self._writes_since_sweep = 0
 
     def __repr__(self) -> str:
@@ -101,7 +102,7 @@ class MemoryStore:
         local = key.local
         if mode == "nx" and self.get_local(local) is not None:
             return False
-        held = self._leases.pop(local, None) if self._leases else None
+        held = self._end_lease(local) if self._leases else None
         if token and held != token:
             return False  # the lease ended (invalidated, or a newer write) while computing
         tags = tags if type(tags) is tuple else tuple(tags)
@@ -116,6 +117,9 @@ class MemoryStore:
         """Remove every entry stored with tag; how many live entries were removed."""
         with self._lock:
             keys = self._tags.pop(tag, set())
+            for local, tags in list(self._lease_tags.items()):
+                if tag in tags:  # a compute in flight for the tag: its write will be refused
+                    self._end_lease(local)
             return sum(self._pop(k) for k in keys)
 
     async def aget(
@@ -169,18 +173,20 @@ class MemoryStore:
 
     # -- leases and generations: one process needs neither -----------------------------
 
-    def claim(self, key: CacheKey, token: str) -> bool | None:
+    def claim(self, key: CacheKey, token: str, *, tags: tuple[str, ...] = ()) -> bool | None:
         """Granted (single-flight already elected one computer per key in this process).
 
         The token is remembered so that a write carrying it is refused once the key was
         invalidated or claimed again meanwhile: a refresh never brings back a deleted key.
         """
         self._leases[key.local] = token
+        if tags:  # delete_tag(tag) ends the lease of this compute too
+            self._lease_tags[key.local] = tags
         return True
 
-    async def aclaim(self, key: CacheKey, token: str) -> bool | None:
+    async def aclaim(self, key: CacheKey, token: str, *, tags: tuple[str, ...] = ()) -> bool | None:
         """`claim` for async callers."""
-        return self.claim(key, token)
+        return self.claim(key, token, tags=tags)
 
     def fetch(self, key: CacheKey, token: str) -> tuple[Entry | None, bool | None]:
         """The live entry for key, or else the lease: (None, True)."""
@@ -194,7 +200,7 @@ class MemoryStore:
     def release(self, key: CacheKey, token: str) -> None:
         """Forget the lease token (the compute failed)."""
         if self._leases.get(key.local) == token:
-            self._leases.pop(key.local, None)
+            self._end_lease(key.local)
 
     async def arelease(self, key: CacheKey, token: str) -> None:
         """`release` for async callers."""
@@ -228,6 +234,7 @@ class MemoryStore:
             self._by_remote.clear()
             self._remote_of.clear()
             self._leases.clear()
+            self._lease_tags.clear()
 
     def close(self) -> None:
         """Nothing to release; here so every store can be closed alike."""
@@ -317,9 +324,14 @@ class MemoryStore:
         if entry is not None:
             self._policy.discarded()
         if self._leases:
-            self._leases.pop(local, None)  # an invalidation ends any compute's right to write
+            self._end_lease(local)  # an invalidation ends any compute's right to write
         self._forget(local)
         return entry is not None and entry.expires > CLOCK.monotonic()
+
+    def _end_lease(self, local: Hashable) -> str | None:
+        """Drop local's lease (and its tags); the token it held."""
+        self._lease_tags.pop(local, None)
+        return self._leases.pop(local, None)
 
     def _forget(self, local: Hashable) -> None:
         if local in self._tags_of:

@@ -168,3 +168,20 @@ def test_new_entry_survives_a_store_full_of_read_entries() -> None:
     assert store.get(key(4)) is not None
     assert sum(store.get(key(i)) is None for i in (1, 2, 3)) == 1  # equals: any one may go
     assert len(store) == 3
+
+
+def test_delete_tag_fences_a_compute_in_flight() -> None:
+    """A lease claimed with a tag ends at delete_tag(tag): the compute's write is refused;
+    a lease under another tag, or a later claim, still writes."""
+    store = memo.MemoryStore()
+    assert store.claim(key("a"), "t1", tags=("user:1",)) is True
+    assert store.claim(key("b"), "t2", tags=("user:2",)) is True
+    store.delete_tag("user:1")
+    assert store.set(key("a"), "old", None, tags=("user:1",), token="t1") is False
+    assert store.get(key("a")) is None
+    assert store.set(key("b"), "kept", None, tags=("user:2",), token="t2") is True
+    assert store.claim(key("a"), "t3", tags=("user:1",)) is True
+    assert store.set(key("a"), "new", None, tags=("user:1",), token="t3") is True
+    entry = store.get(key("a"))
+    assert entry is not None and entry.value == "new"
+    assert store._lease_tags == {}  # every lease ended: nothing left behind

@@ -107,10 +107,13 @@ class AsyncStore(StoreBase):
             writes.append((key.remote, data, ttl_ms, tuple(tags)))
         return await self.backend.aset_many(writes)
 
-    async def aclaim(self, key: CacheKey, token: str, ttl: float | None = None) -> bool | None:
-        """Take the key's lease: True if taken, False if held elsewhere, None if Redis fails."""
+    async def aclaim(
+        self, key: CacheKey, token: str, ttl: float | None = None, tags: tuple[str, ...] = ()
+    ) -> bool | None:
+        """Take the key's lease: True if taken, False if held elsewhere, None if Redis fails.
+        tags: the call's tags, which fence its compute against invalidate_tag."""
         trace.open_for(key).generation = await self.backend.ageneration_of(key)  # compute starts
-        return await self.backend.aclaim(key, token, ttl)
+        return await self.backend.aclaim(key, token, ttl, tags)
 
     async def afetch(self, key: CacheKey, token: str) -> tuple[Entry | None, bool | None]:
         """The entry under key.remote, or, when there is none, the key's lease asked for in the

@@ -85,16 +85,24 @@ class SyncBackend(Generations):
         """Store (remote, data, ttl_ms, tags) items in one round trip; how many."""
         return int(self._run(self._set_many(items), 0) or 0)
 
-    def claim(self, key: CacheKey, token: str, ttl: float | None = None) -> bool | None:
+    def claim(
+        self, key: CacheKey, token: str, ttl: float | None = None, tags: tuple[str, ...] = ()
+    ) -> bool | None:
         """Take the key's lease: True if taken, False if held elsewhere, None if Redis fails.
 
+        With tags, the key first joins each tag's set, so an invalidate_tag from now on
+        removes the lease and the compute's write is refused (`_redis/tagging.py`).
         A claim sent without an answer may still land (a slow or frozen link delivers it
         late): its release is kept for replay, so no later miss waits on a lease nobody holds.
         (An error reply, NOPERM say, tells it did not run: nothing to give back.)
         """
         if self._skip(key):
             return None
-        op = self._claim(key.remote, token, ttl or self.lease_ttl)
+        ttl = ttl or self.lease_ttl
+        if tags:
+            op = self._claim_tagged(key.remote, token, ttl, tags)
+        else:
+            op = self._claim(key.remote, token, ttl)
         result = self._run(op, None, key)
         if result is None and trace.skips(key):  # timed out or cut off: it may have run
             self._remember("r", f"{key.remote}\x00{token}")

@@ -106,10 +106,13 @@ class SyncStore(StoreBase):
             writes.append((key.remote, data, ttl_ms, tuple(tags)))
         return self.backend.set_many(writes)
 
-    def claim(self, key: CacheKey, token: str, ttl: float | None = None) -> bool | None:
-        """Take the key's lease: True if taken, False if held elsewhere, None if Redis fails."""
+    def claim(
+        self, key: CacheKey, token: str, ttl: float | None = None, tags: tuple[str, ...] = ()
+    ) -> bool | None:
+        """Take the key's lease: True if taken, False if held elsewhere, None if Redis fails.
+        tags: the call's tags, which fence its compute against invalidate_tag."""
         trace.open_for(key).generation = self.backend.generation_of(key)  # compute starts
-        return self.backend.claim(key, token, ttl)
+        return self.backend.claim(key, token, ttl, tags)
 
     def fetch(self, key: CacheKey, token: str) -> tuple[Entry | None, bool | None]:
         """The entry under key.remote, or, when there is none, the key's lease asked for in the

@@ -105,6 +105,8 @@ async def _do_async(op: Any, store: Store, flights: AsyncFlights) -> Any:
     if kind is Fetch:
         return await store.afetch(op.key, op.token)
     if kind is Claim:
+        if op.tags:  # a store that knows no tags (MemoryStore, a user's) is never asked
+            return await store.aclaim(op.key, op.token, tags=op.tags)
         return await store.aclaim(op.key, op.token)
     if kind is Wait:
         return await store.await_fill(op.key, op.timeout)

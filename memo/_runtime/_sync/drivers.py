@@ -106,6 +106,8 @@ def _do_sync(op: Any, store: Store, flights: ThreadFlights) -> Any:
     if kind is Fetch:
         return store.fetch(op.key, op.token)
     if kind is Claim:
+        if op.tags:  # a store that knows no tags (MemoryStore, a user's) is never asked
+            return store.claim(op.key, op.token, tags=op.tags)
         return store.claim(op.key, op.token)
     if kind is Wait:
         return store.wait(op.key, op.timeout)

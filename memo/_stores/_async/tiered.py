@@ -83,9 +83,9 @@ class AsyncTiered(TieredBase):
         self._keep_many(items, seq)
         return stored
 
-    async def aclaim(self, key: CacheKey, token: str) -> bool | None:
-        """The key's lease across processes."""
-        return await self.redis.aclaim(key, token)
+    async def aclaim(self, key: CacheKey, token: str, *, tags: tuple[str, ...] = ()) -> bool | None:
+        """The key's lease across processes (tags: the call's, which fence the compute)."""
+        return await self.redis.aclaim(key, token, tags=tags)
 
     async def afetch(self, key: CacheKey, token: str) -> tuple[Entry | None, bool | None]:
         """L1, else Redis's entry or, when it has none, the key's lease (one round trip)."""

@@ -82,9 +82,9 @@ class SyncTiered(TieredBase):
         self._keep_many(items, seq)
         return stored
 
-    def claim(self, key: CacheKey, token: str) -> bool | None:
-        """The key's lease across processes."""
-        return self.redis.claim(key, token)
+    def claim(self, key: CacheKey, token: str, *, tags: tuple[str, ...] = ()) -> bool | None:
+        """The key's lease across processes (tags: the call's, which fence the compute)."""
+        return self.redis.claim(key, token, tags=tags)
 
     def fetch(self, key: CacheKey, token: str) -> tuple[Entry | None, bool | None]:
         """L1, else Redis's entry or, when it has none, the key's lease (one round trip)."""
