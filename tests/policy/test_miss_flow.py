@@ -11,10 +11,12 @@ from memo._errors import SerializationError
 from memo._policy.entry import Entry, RemoteEntry
 from memo._policy.flows import (
     LEAD,
+    Claim,
     Compute,
     Fetch,
     Land,
     Lead,
+    Lookup,
     Outcome,
     Put,
     Release,
@@ -80,11 +82,14 @@ def test_a_leader_whose_value_landed_in_l1_meanwhile_hands_it_on_without_computi
 
 
 def test_the_tags_and_refresh_deadline_travel_with_the_put() -> None:
-    """Put carries the tags of the arguments and the soft deadline of refresh-ahead."""
+    """Put carries the tags of the arguments and the soft deadline of refresh-ahead. A tagged
+    miss looks, then claims under its tags (they must hold the key before its lease, the
+    invalidate_tag fence), instead of the one-step Fetch."""
     plan = _plan(ttl=10.0, refresh_at=0.5, tags=lambda args: (f"user:{args[0]}",))
     script = Script(
         step(Lead, LEAD),
-        step(Fetch, (None, True)),
+        step(Lookup, None, local_only=True),
+        step(Claim, True, tags=("user:7",)),
         step(Compute, ("v", 0.0)),
         step(Put, True, ttl=10.0, soft=5.0, tags=("user:7",)),
         step(Land, None),
