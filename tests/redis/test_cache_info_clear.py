@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 
 import memo
+from tests.support.fault_helpers import events_up
 
 
 def test_cache_clear_forgets_both_tiers_sync(redis_url: str, namespace: str) -> None:
     """After cache_clear(), the next call runs again: neither L1 nor Redis answers it, and
     the counters restart from zero."""
-    memo.configure(redis_url=redis_url, namespace=namespace, secret="s", l1_maxsize=50)
+    store = memo.TieredStore(
+        memo.MemoryStore(maxsize=50), memo.RedisStore(redis_url, namespace=namespace, secret="s")
+    )
+    memo.configure(store=store)
+    events_up(store)  # until then L1 is bypassed (coherence), and currsize would count 0
     runs: list[int] = []
 
     @memo.cached
@@ -29,7 +34,11 @@ def test_cache_clear_forgets_both_tiers_sync(redis_url: str, namespace: str) -> 
 
 def test_cache_clear_forgets_both_tiers_async(redis_url: str, namespace: str) -> None:
     """The async twin: `await f.cache_clear()`; cache_info() stays a plain call."""
-    memo.configure(redis_url=redis_url, namespace=namespace, secret="s")
+    store = memo.TieredStore(
+        memo.MemoryStore(), memo.RedisStore(redis_url, namespace=namespace, secret="s")
+    )
+    memo.configure(store=store)
+    events_up(store)
     runs: list[int] = []
 
     @memo.cached
