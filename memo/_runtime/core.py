@@ -187,8 +187,13 @@ class CoreBase:
             observe.finish(run.observed, error)
 
     def _new_token(self) -> None:
-        self.token = next(_TOKENS)
+        old, self.token = self.token, next(_TOKENS)
         self.prefix = (self.token,)
+        # The old token's L1 entries can never be read again: drop them now, or an eviction
+        # policy that admits by frequency would keep them in place of the new ones.
+        drop = getattr(getattr(self.store, "memory", self.store), "drop_token", None)
+        if drop is not None:
+            drop(old)
 
 
 class Core(SyncCalls, AsyncCalls, CoreBase):

@@ -192,9 +192,6 @@ _SYNC_MISS = """    run = start(args, kwargs, key, values)
     return step
 """
 _ASYNC_MISS = "    return await miss(args, kwargs, key, values)\n"
-# A cached builtin (`builtins.len = memo.cached(len)`) takes its misses through a guard
-# (_miss): memo's own use of that builtin while serving them must not become another miss.
-_GUARDED_MISS = "    return miss(args, kwargs, key, values)\n"
 _LEN = len
 _UNROLL_UP_TO = 8
 # A bound method's arguments as the function takes them (_BoundMixin._memo_args, inlined).
@@ -230,6 +227,8 @@ def _key_count(core: Core) -> int:
 
 
 def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
+    if inspect.isbuiltin(core.function):
+        return _builtin_path(core)
     normaliser = core.keys.normaliser
     positional_only = core.keys.fast and normaliser.positional == normaliser.arity
     shapes = core.keys.shapes
@@ -237,7 +236,7 @@ def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
         "core": core,
         "plan": core.plan,
         "stats": core.plan.stats,
-        "miss": core.acall if core.is_async else _miss(core),
+        "miss": core.acall if core.is_async else core.call,
         "len": _LEN,  # a cached builtins.len must not call itself from here
         "start": core.start,
         "resume": core.resume,
@@ -258,7 +257,7 @@ def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
     }
     source = _HIT_PATH.format(
         colour="async " if core.is_async else "",
-        tail=_miss_tail(core),
+        tail=_ASYNC_MISS if core.is_async else _SYNC_MISS,
         wait="await " if core.is_async else "",
         bind=_BIND if bound else "",
         tokens=_tokens(_key_count(core)),
@@ -276,10 +275,16 @@ def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
     return hit_path
 
 
-def _miss_tail(core: Core) -> str:
-    if core.is_async:
-        return _ASYNC_MISS
-    return _GUARDED_MISS if inspect.isbuiltin(core.function) else _SYNC_MISS
+def _builtin_path(core: Core) -> Callable[..., Any]:
+    """A cached builtin's `__call__`: every call through the guard of `_miss`. The generated
+    hit path would build its key with code (the canonical encoder) that may call that very
+    builtin (`builtins.len = memo.cached(len)`), and so call itself without end."""
+    guarded = _miss(core)
+
+    def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return guarded(args, kwargs)
+
+    return __call__
 
 
 def _miss(core: Core) -> Callable[..., Any]:

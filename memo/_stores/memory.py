@@ -312,6 +312,15 @@ class MemoryStore:
             if self.data.get(local) is entry:  # not a newer entry written meanwhile
                 self._pop(local)
 
+    def drop_token(self, token: object) -> int:
+        """Delete every entry whose L1 key starts with token (a function's entries from before
+        its invalidate_all()); how many. One pass over the store: invalidate_all is rare."""
+        with self._lock:
+            stale = [k for k in self.data if type(k) is tuple and k and k[0] == token]
+            for local in stale:
+                self._pop(local)
+            return len(stale)
+
     def delete_local(self, local: Hashable) -> bool:
         """Delete by L1 key; True if a live entry was removed."""
         with self._lock:
