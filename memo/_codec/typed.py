@@ -102,12 +102,6 @@ class TypedSerializer:
         return payload
 
     def _mismatch(self, value: Any) -> str:
-        if type(value) is bytes:  # l1_copy=True hands the tiers its pickle, not the result
-            return (
-                f"the function is annotated -> {self._label} and cached with l1_copy=True, "
-                "which hands Redis pickled bytes that typed storage does not take; drop "
-                "l1_copy, or configure a secret= so signed pickle is used"
-            )
         return (
             f"the function is annotated -> {self._label} but returned a "
             f"{type(value).__module__}.{type(value).__qualname__}; a reader would decode it "

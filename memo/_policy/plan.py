@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import pickle
@@ -16,7 +17,7 @@ from memo._policy.adaptive import Adaptive
 from memo._policy.entry import Entry
 from memo._policy.stats import Stats
 
-__all__ = ["UNPACKABLE", "Plan", "log"]
+__all__ = ["UNPACKABLE", "L1Copy", "Plan", "log"]
 
 
 @dataclass(slots=True)
@@ -104,11 +105,11 @@ class Plan:
         return self.condition is None or bool(self.condition(value))
 
     def pack(self, value: Any) -> Any:
-        """With l1_copy, the bytes L1 keeps instead of the object; else the object."""
+        """With l1_copy, the pickled copy L1 keeps instead of the object; else the object."""
         if not self.l1_copy:
             return value
         try:
-            return pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+            return L1Copy(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
         except Exception as exc:
             self.warn_once(
                 "l1_copy",
@@ -118,8 +119,17 @@ class Plan:
             return UNPACKABLE
 
     def unpack(self, stored: Any) -> Any:
-        """The value a caller receives from what L1 holds (a fresh copy with l1_copy)."""
-        return pickle.loads(stored) if self.l1_copy else stored
+        """The value a caller receives from what a tier holds (a fresh copy with l1_copy).
+
+        Only an `L1Copy`, made by this process, is unpickled. A value read from Redis was
+        decoded by the store's codec (pickle only when signed); under l1_copy it is copied
+        in memory, never taken for pickle bytes: unsigned bytes from Redis are not trusted.
+        """
+        if not self.l1_copy:
+            return stored
+        if type(stored) is L1Copy:
+            return pickle.loads(stored.data)
+        return copy.deepcopy(stored)
 
     def log_once(self, topic: str, message: str) -> None:
         """A warning on logger "memo" the first time topic comes up for this function."""
@@ -135,6 +145,22 @@ class Plan:
 
 
 UNPACKABLE: Any = object()
+
+
+class L1Copy:
+    """l1_copy's pickled result, as this process made it: what L1 keeps so that each caller
+    gets a copy of its own. The shared tier is handed the value instead (`restore()`)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def restore(self) -> Any:
+        """The value again (this process's own bytes: safe to unpickle)."""
+        return pickle.loads(self.data)
+
+
 _BIAS_BOUND = 4
 log = logging.getLogger("memo")
 

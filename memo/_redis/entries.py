@@ -20,6 +20,7 @@ from memo._codec.forms import ANNOTATE_HINT
 from memo._codec.returns import ReturnType
 from memo._errors import SerializationError
 from memo._policy.entry import RemoteEntry, localize
+from memo._policy.plan import L1Copy
 from memo._redis.transport import key_hash
 
 __all__ = ["Entries"]
@@ -58,6 +59,8 @@ class Entries:
     ) -> tuple[bytes, int]:
         """The entry's bytes (stamped with its soft deadline and generation) and its PX."""
         now = CLOCK.time()
+        if type(value) is L1Copy:  # l1_copy: L1 keeps the pickle, Redis gets the value itself
+            value = value.restore()
         try:
             data = self.codec_for(remote).encode(
                 remote,

@@ -176,13 +176,20 @@ def test_result_of_another_type_is_refused_at_write() -> None:
             codec.encode(KEY, wrong, created=1.0, expires=None, delta=0.0)
 
 
-def test_l1_copy_bytes_are_refused_naming_l1_copy(redis_url: str, namespace: str) -> None:
-    """With l1_copy=True the tiers receive pickled bytes: typed storage refuses them (never
-    pickle without a signature) and the one warning names l1_copy and the ways out."""
-    store = memo.RedisStore(redis_url, namespace=namespace)
-    cached = memo.cached(store=store, l1_copy=True)(_with_body(returns_point, tv.Point(1, 2.0)))
-    with pytest.warns(RuntimeWarning, match=r"l1_copy=True.*drop l1_copy.*secret="):
-        assert cached() == tv.Point(1, 2.0)
+def test_l1_copy_result_is_stored_typed_and_copied(redis_url: str, namespace: str) -> None:
+    """With l1_copy=True, L1 keeps a pickled copy but Redis gets the value itself, stored
+    typed (no pickle without a signature); another process's store reads a Point back."""
+    writer = memo.RedisStore(redis_url, namespace=namespace)
+    reader = memo.RedisStore(redis_url, namespace=namespace)
+    body = _with_body(returns_point, tv.Point(1, 2.0))
+    cached = memo.cached(store=memo.TieredStore(memo.MemoryStore(), writer), l1_copy=True)(body)
+    elsewhere = memo.cached(store=reader, l1_copy=True)(body)
+    first = cached()
+    assert first == tv.Point(1, 2.0)
+    assert cached() == first and cached() is not first  # L1 hands each caller a copy
+    got = elsewhere()
+    assert type(got) is tv.Point and got == first
+    assert elsewhere.stats.l2_hits == 1
 
 
 def test_result_whose_parts_do_not_fit_is_refused_at_write() -> None:

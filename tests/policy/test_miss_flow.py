@@ -24,7 +24,7 @@ from memo._policy.flows import (
     miss_flow,
 )
 from memo._policy.operations import REENTERED
-from memo._policy.plan import Plan
+from memo._policy.plan import L1Copy, Plan
 from memo.testing import FakeClock
 from tests.policy.script import Raise, Script, cache_key, step
 
@@ -97,8 +97,9 @@ def test_the_tags_and_refresh_deadline_travel_with_the_put() -> None:
     assert script.run(miss_flow(plan, KEY, (7,))) == "v"
 
 
-def test_with_l1_copy_the_store_gets_bytes_and_callers_get_the_value() -> None:
-    """l1_copy: Put holds the pickled value; the caller and the followers get the object."""
+def test_with_l1_copy_the_store_gets_a_pickled_copy_and_callers_get_the_value() -> None:
+    """l1_copy: Put holds the pickled copy (an L1Copy: L1 keeps it, the Redis tier restores
+    the value before encoding it); the caller and the followers get the object."""
     plan = _plan(l1_copy=True)
     script = Script(
         step(Lead, LEAD),
@@ -108,7 +109,8 @@ def test_with_l1_copy_the_store_gets_bytes_and_callers_get_the_value() -> None:
         step(Land, None),
     )
     assert script.run(miss_flow(plan, KEY, ())) == [1, 2]
-    assert isinstance(script.ops[3].value, bytes)
+    assert isinstance(script.ops[3].value, L1Copy)
+    assert script.ops[3].value.restore() == [1, 2]
     assert script.ops[4].outcome.value == [1, 2]
 
 
