@@ -58,6 +58,7 @@ class RedisBackend(SyncBackend, AsyncBackend, Generations):
         self._lock = threading.Lock()
         self._pending: deque[tuple[str, str]] = deque()
         self._pending_overflow = False
+        self._unsent = 0  # invalidations taken for replay and not yet sent
         self._replaying = False
         self.closed = False
         self._last_log = 0.0

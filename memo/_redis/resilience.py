@@ -50,6 +50,7 @@ class Executing(Tagging):
     _lock: threading.Lock
     _pending: deque[tuple[str, str]]
     _pending_overflow: bool
+    _unsent: int
     _replaying: bool
     _leases: dict[str, str]
     _keeper: threading.Thread | None
@@ -179,8 +180,9 @@ class Resilience(SyncExecutor, AsyncExecutor, Executing):
         replayer.start(self)  # sent as soon as Redis answers, whether or not we call again
 
     def pending_count(self) -> int:
-        """Invalidations kept for replay."""
-        return len(self._pending)
+        """Invalidations kept for replay, and those being replayed right now (until one is
+        sent, Redis may still hold what it removes)."""
+        return len(self._pending) + self._unsent
 
     def _health_changed(self, healthy: bool) -> None:
         if healthy:
@@ -193,14 +195,22 @@ class Resilience(SyncExecutor, AsyncExecutor, Executing):
         with self._lock:
             pending, self._pending = list(self._pending), deque()
             overflow, self._pending_overflow = self._pending_overflow, False
-        sent = 0
-        for kind, payload in pending:
-            op = self._pending_op(kind, payload)
-            if self._run(op, None) is None:
-                self._remember(kind, payload)
-            else:
-                sent += 1
-                self._evict_own(kind, payload)
+            self._unsent += len(pending)
+        sent = done = 0
+        try:
+            for kind, payload in pending:
+                op = self._pending_op(kind, payload)
+                if self._run(op, None) is None:
+                    self._remember(kind, payload)
+                else:
+                    sent += 1
+                    self._evict_own(kind, payload)
+                done += 1
+                with self._lock:
+                    self._unsent -= 1
+        finally:
+            with self._lock:  # left early (an exception): the rest is not in flight either
+                self._unsent -= len(pending) - done
         if overflow:  # some invalidations were not kept: forget every function here instead
             for name in self._function_names():
                 self._run(self._bump(name), None)
