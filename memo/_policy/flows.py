@@ -9,7 +9,9 @@ exists in two colours (and is written once: the sync driver is generated, script
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import secrets
 from typing import Any
 
@@ -60,6 +62,25 @@ __all__ = [
 
 
 # -- the policies -------------------------------------------------------------------------
+
+
+class _LeaseTokens:
+    """Lease tokens: unique across processes without a system call per miss (a random
+    prefix per process, drawn again in a forked child, and a counter)."""
+
+    def __init__(self) -> None:
+        self.reseed()
+
+    def reseed(self) -> None:
+        self.prefix = secrets.token_hex(6)
+        self.count = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.count):x}"
+
+
+lease_token = _LeaseTokens()
+os.register_at_fork(after_in_child=lease_token.reseed)
 
 _WAIT_SLICE = 1.0  # a waiter looks again at least this often, in case the holder died
 
@@ -146,7 +167,7 @@ class _Fenced:
 def _fetch_or_compute(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool) -> Flow:
     """(value, whether it was found in the shared tier): the entry, or a compute under the
     key's lease, asked for together."""
-    token = secrets.token_hex(8)
+    token = lease_token()
     tags = _tags(plan, normalised)
     entry, claimed = yield from _fetch(key, token, tags, local_only=looked)
     if entry is not None:
@@ -245,7 +266,7 @@ def background_flow(
 ) -> Flow:
     """A refresh started by a hit on an entry expiring at seen_expires: one per key across
     processes; a failure keeps the entry."""
-    token = secrets.token_hex(8)
+    token = lease_token()
     claimed = yield Claim(key, token, _tags(plan, normalised))
     if claimed is not True:
         # Held elsewhere (another process refreshes it), or Redis did not answer: the entry
