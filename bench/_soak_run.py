@@ -273,10 +273,20 @@ class Run:
         done = {event["kind"] for event in self.nemesis}
         return self.rng.choice([k for k in kinds if k not in done] or kinds)
 
+    def met_every_kind(self) -> bool:
+        """Whether every kind of fault of this run's nemesis has happened once."""
+        kinds = CLUSTER_NEMESIS if self.cluster is not None else NEMESIS
+        return set(kinds) <= {event["kind"] for event in self.nemesis}
+
     def run_nemesis(self) -> None:
         """Faults until the deadline (none with --no-nemesis)."""
         while time.time() < self.deadline - 1.0:
-            time.sleep(min(self.rng.uniform(1.0, 3.0), max(0.0, self.deadline - time.time())))
+            # Shorter pauses until every kind has run once: a short soak on a loaded machine
+            # (slow restarts) must still meet every fault.
+            pause = (
+                self.rng.uniform(1.0, 3.0) if self.met_every_kind() else self.rng.uniform(0.3, 1.0)
+            )
+            time.sleep(min(pause, max(0.0, self.deadline - time.time())))
             if self.args.no_nemesis or time.time() >= self.deadline - 1.0:
                 continue
             self.nemesis.append(self.act(self.next_action()))

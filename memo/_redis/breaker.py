@@ -65,7 +65,7 @@ class CircuitBreaker:
             self._open = True
             self.opened += 1
             self._start_prober()
-        log.warning("memo: Redis %s unreachable (%s); skipping L2 until it answers", self.name, exc)
+        log.warning("Redis %s unreachable (%s); skipping L2 until it answers", self.name, exc)
         self._notify(False)
 
     def close(self) -> None:
@@ -98,7 +98,7 @@ class CircuitBreaker:
             with self._lock:
                 self._open = False
                 self._failures = 0
-            log.warning("memo: Redis %s answers again; L2 back in use", self.name)
+            log.warning("Redis %s answers again; L2 back in use", self.name)
             self._notify(True)
             return
 
@@ -107,4 +107,4 @@ class CircuitBreaker:
             try:
                 self._on_change(healthy)
             except Exception:  # a listener's bug must not break the breaker
-                log.exception("memo: breaker listener failed")
+                log.exception("breaker listener failed")

@@ -167,7 +167,7 @@ class Events:
             except Exception as exc:
                 if self._stop.is_set():
                     break
-                log.debug("memo: event connection lost: %s", exc)
+                log.debug("event connection lost: %s", exc)
             self._set_health(False)
             self._close_pubsub()
             self._stop.wait(backoff)

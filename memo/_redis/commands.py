@@ -110,7 +110,7 @@ class Commands:
 
     def _squatter_lease(self, remote: str) -> None:
         self._log(
-            f"memo: the lease key of {key_hash(remote)} held a value memo did not make "
+            f"the lease key of {key_hash(remote)} held a value memo did not make "
             "(no TTL): replaced, so misses of that key do not wait on it"
         )
 
@@ -145,7 +145,7 @@ class Commands:
         generation, repaired = yield BUMP((self.generations_key,), args)
         if repaired:
             self._log(
-                f"memo: {self.generations_key} held something else than memo's hash: replaced; "
+                f"{self.generations_key} held something else than memo's hash: replaced; "
                 f"every earlier entry of every function is stale now ({GENERATION_FLOOR})"
             )
             self.generations[GENERATION_FLOOR] = floor

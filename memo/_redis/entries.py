@@ -87,7 +87,7 @@ class Entries:
             return None
         except Rejected as exc:
             self.corrupt += 1
-            self._log(f"memo: rejected L2 entry {key_hash(remote)} ({exc.reason}); a miss")
+            self._log(f"rejected L2 entry {key_hash(remote)} ({exc.reason}); a miss")
             return None
         return localize(
             decoded.value,

@@ -109,7 +109,7 @@ class Executing(Tagging):
             trace.degrade(key, type(exc).__name__, outage=outage)
         if outage:
             self.breaker.failure(exc)
-        self._log(f"memo: Redis {self.name} {type(exc).__name__}: {short_error(exc)}; degraded")
+        self._log(f"Redis {self.name} {type(exc).__name__}: {short_error(exc)}; degraded")
         return fallback
 
     def _succeeded(self) -> None:

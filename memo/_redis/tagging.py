@@ -152,7 +152,7 @@ class Tagging(Commands):
         """Someone replaced the tag's set: its members are unknown, so the invalidation takes
         effect by moving every function of the store to a new generation."""
         self._log(
-            f"memo: {self.tag_key(tag)} held a {kind}, not memo's set: replaced; the members "
+            f"{self.tag_key(tag)} held a {kind}, not memo's set: replaced; the members "
             "are unknown, so every function of this store moved to a new generation"
         )
         yield Command(("DEL", self.tag_key(tag)))

@@ -301,7 +301,7 @@ def _log_failure(redis: RedisStore, exc: Exception, period: float) -> None:
     _last_failure[redis] = now
     first_line = (str(exc).splitlines() or [""])[0][:200]
     log.warning(
-        "memo: could not publish stats to Redis %s (%s: %s); will try again",
+        "could not publish stats to Redis %s (%s: %s); will try again",
         redis.name,
         type(exc).__name__,
         first_line,

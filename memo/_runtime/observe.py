@@ -49,7 +49,7 @@ def start(function: str, key: CacheKey) -> list[tuple[MissObserver, Any]]:
         try:
             tokens.append((observer, observer.miss_started(function, key_hash)))
         except Exception:
-            log.exception("memo: miss observer %r failed", observer)
+            log.exception("miss observer %r failed", observer)
     return tokens
 
 
@@ -59,7 +59,7 @@ def finish(tokens: list[tuple[MissObserver, Any]], error: BaseException | None) 
         try:
             observer.miss_finished(token, error)
         except Exception:
-            log.exception("memo: miss observer %r failed", observer)
+            log.exception("miss observer %r failed", observer)
 
 
 def _key_hash(key: CacheKey) -> str:

@@ -106,7 +106,7 @@ class Refresher:
             try:
                 job()
             except Exception:  # the policy logs function failures; this is a memo bug
-                log.exception("memo: background refresh failed")
+                log.exception("background refresh failed")
             finally:
                 self._done(ident)
 
@@ -114,7 +114,7 @@ class Refresher:
         try:
             await make()
         except Exception:
-            log.exception("memo: background refresh failed")
+            log.exception("background refresh failed")
         finally:
             self._done(ident)
 

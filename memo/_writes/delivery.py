@@ -91,7 +91,7 @@ class Delivery:
             except Exception as exc:
                 error = exc
                 log.warning(
-                    "memo: write-behind flush of %s failed (attempt %d of %d, %d writes): %r",
+                    "write-behind flush of %s failed (attempt %d of %d, %d writes): %r",
                     self.display,
                     attempt + 1,
                     options.max_attempts,
@@ -131,7 +131,7 @@ class Delivery:
         try:
             self.run(self.options.dead_letter, writes, exc)
         except Exception:
-            log.exception("memo: dead_letter callback of %s failed", self.display)
+            log.exception("dead_letter callback of %s failed", self.display)
 
     def run(self, function: Callable[..., Any], *args: Any) -> None:
         """Call a user function; an awaitable result runs on this thread's own event loop."""

@@ -91,7 +91,7 @@ class StreamDelivery:
             if known:
                 continue  # claimed back after the visibility timeout: said once already
             log.warning(
-                "memo: write-behind of %s: entry %s cannot be verified here (%s); left for a "
+                "write-behind of %s: entry %s cannot be verified here (%s); left for a "
                 "consumer that holds its secret",
                 self.display,
                 entry.id,
@@ -118,7 +118,7 @@ class StreamDelivery:
         self.stats.dead += 1
         stream.bury(record.ids, record.fields, repr(exc))
         log.error(
-            "memo: write-behind of %s: dead-lettered %s to %s (%r)",
+            "write-behind of %s: dead-lettered %s to %s (%r)",
             self.display,
             record.write.key,
             stream.dead_key,

@@ -172,7 +172,7 @@ class Flusher:
                     if self.step():
                         self._last_busy = time.monotonic()
                 except Exception:  # a bug here must not end delivery for good
-                    log.exception("memo: write-behind flusher of %s failed", self.display)
+                    log.exception("write-behind flusher of %s failed", self.display)
                     time.sleep(self.options.interval)
         finally:
             self.delivery.close_loop()
@@ -251,7 +251,7 @@ class Flusher:
         self.stats.dead += 1
         self.dead_letters.append(write)
         del self.dead_letters[:-_DEAD_LIMIT]
-        log.error("memo: write-behind of %s: dead-lettered %s (%r)", self.display, write.key, exc)
+        log.error("write-behind of %s: dead-lettered %s (%r)", self.display, write.key, exc)
         self.delivery.alert([write], exc)
 
     # -- durable mode ------------------------------------------------------------------------

@@ -162,7 +162,7 @@ class MemoryQueue:
         if now - self._last_log >= 1.0:
             self._last_log = now
             log.warning(
-                "memo: write-behind queue of %s is full (%d writes); dropped the oldest "
+                "write-behind queue of %s is full (%d writes); dropped the oldest "
                 "(on_full='drop_oldest')",
                 self.name,
                 self.size,
