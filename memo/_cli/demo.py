@@ -97,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         _run(args, plot, stores)
     finally:
-        _clean_up(stores)
+        if stores.made:  # say where the demo wrote, and that it is gone
+            print(stores.clean_up_report())
     return EXIT_OK
 
 
@@ -138,16 +139,6 @@ def _run(args: argparse.Namespace, plot: Path | None, stores: _demo.DemoStores) 
         ]
         plot_latencies(rows, plot, title=_plot_title(result))
         print(f"plot: latency and DB calls per scenario written to {plot}")
-
-
-def _clean_up(stores: _demo.DemoStores) -> None:
-    """Remove what the demo wrote to Redis, however the run ended, and say where it was."""
-    if stores.made:
-        removed = stores.clean_up()
-        print(
-            f"redis: the demo wrote {plural(removed, 'key')} under {stores.pattern} "
-            f"({stores.made} namespaces of its own); removed them."
-        )
 
 
 def _progress(message: str) -> None:

@@ -236,6 +236,14 @@ class DemoStores:
         finally:
             client.close()
 
+    def clean_up_report(self) -> str:
+        """Remove what the run wrote to Redis (however it ended); the line saying so."""
+        removed = self.clean_up()
+        return (
+            f"redis: the demo wrote {plural(removed, 'key')} under {self.pattern} "
+            f"({self.made} namespaces of its own); removed them."
+        )
+
 
 _CLEANUP_TIMEOUT = 5.0  # seconds per command: a clean-up at the end may take a moment
 
