@@ -63,19 +63,26 @@ class ThreadFlights:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._flights: dict[Hashable, _ThreadFlight] = {}
+        # (call, thread) -> depth: callers computing alone beside another token's flight.
+        # Their re-entry has no flight of their own to find, so it is found here.
+        self._alone: dict[tuple[Hashable, int], int] = {}
 
-    def lead(self, key: Hashable) -> _ThreadFlight | None:
+    def lead(self, key: Hashable) -> Any:
         """None if the caller now leads key (or computes on its own); otherwise the flight
         to follow (the caller's own when it re-enters its call under a newer token)."""
-        call = _untokened(key)
+        call, me = _untokened(key), threading.get_ident()
         with self._lock:
+            if (call, me) in self._alone:
+                return _Own(me)  # re-entered a call it computes alone
             flight = self._flights.get(call)
             if flight is None:
                 self._flights[call] = _ThreadFlight(key)
                 return None
-            if flight.key == key or flight.owner == threading.get_ident():
+            if flight.key == key or flight.owner == me:
                 return flight
-            return None  # another token's flight: compute alone (its land finds no flight)
+            # Another token's flight: compute alone (its land finds no flight).
+            self._alone[call, me] = 1
+            return None
 
     def follow(self, flight: _ThreadFlight, timeout: float) -> Any:
         """The leader's outcome, None when it did not come within timeout, or REENTERED when
@@ -92,7 +99,8 @@ class ThreadFlights:
         call = _untokened(key)
         with self._lock:
             flight = self._flights.get(call)
-            if flight is None or flight.key != key:
+            if flight is None or flight.key != key or flight.owner != threading.get_ident():
+                self._alone.pop((call, threading.get_ident()), None)
                 return  # not this caller's flight (it computed alone)
             del self._flights[call]
         flight.outcome = outcome
@@ -104,6 +112,16 @@ class ThreadFlights:
 
     def __len__(self) -> int:
         return len(self._flights)
+
+
+class _Own:
+    """What `lead` gives a caller that re-enters a call it computes alone: following it
+    tells the caller it re-entered (the owner is the caller itself)."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner
 
 
 class _TaskFlight:
@@ -132,20 +150,25 @@ class AsyncFlights:
         # A future belongs to one loop, so flights are per (loop, call); no lock needed
         # beyond the GIL because each step below is a single dict operation.
         self._flights: dict[tuple[int, Hashable], _TaskFlight] = {}
+        # Callers computing alone beside another token's flight (see ThreadFlights).
+        self._alone: dict[tuple[tuple[int, Hashable], Any], int] = {}
 
-    def lead(self, key: Hashable) -> _TaskFlight | None:
+    def lead(self, key: Hashable) -> Any:
         """None if the calling task now leads key (or computes on its own); otherwise the
         flight to await (the task's own when it re-enters its call under a newer token)."""
         loop = asyncio.get_running_loop()
         slot = (id(loop), _untokened(key))
-        flight = self._flights.get(slot)
         task = asyncio.current_task()
+        if (slot, task) in self._alone:
+            return _Own(task)  # re-entered a call it computes alone
+        flight = self._flights.get(slot)
         if flight is None:
             self._flights[slot] = _TaskFlight(key, loop.create_future(), task)
             return None
         if flight.key == key or flight.owner is task:
             return flight
-        return None  # another token's flight: compute alone (its land finds no flight)
+        self._alone[slot, task] = 1  # another token's flight: compute alone
+        return None
 
     async def share(self, key: Hashable, run: Coroutine[Any, Any, T]) -> T:
         """Run the elected leader's rest of the call as a task, and await it like a follower:
@@ -164,6 +187,7 @@ class AsyncFlights:
         the calling task is the leader."""
         if flight.owner is asyncio.current_task():
             return REENTERED
+        assert isinstance(flight, _TaskFlight)
         try:
             return await asyncio.wait_for(self._await(flight, flight.future), timeout)
         except asyncio.TimeoutError:
@@ -196,7 +220,8 @@ class AsyncFlights:
         """Hand outcome to every follower of key and end the flight."""
         slot = (id(asyncio.get_running_loop()), _untokened(key))
         flight = self._flights.get(slot)
-        if flight is None or flight.key != key:
+        if flight is None or flight.key != key or flight.owner is not asyncio.current_task():
+            self._alone.pop((slot, asyncio.current_task()), None)
             return  # not this caller's flight (it computed alone)
         del self._flights[slot]
         if not flight.future.done():

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
 
 import memo
+from memo._policy.operations import REENTERED, Outcome
+from memo._runtime.flight import AsyncFlights, ThreadFlights
 
 # A wait on itself would last lock_timeout: longer than the test's own timeout, so a
 # regression fails the test instead of passing slowly.
@@ -130,3 +133,61 @@ def test_reentry_after_invalidate_all_mid_call_does_not_wait(
     assert asyncio.run(g(1)) == 11
     assert g.stats.waits == 0
     store.close()
+
+
+def test_reentry_of_a_call_computed_alone_beside_an_older_flight_is_detected() -> None:
+    """After invalidate_all(), a caller whose call has an older-token flight (another
+    thread's) computes alone; if it then re-enters that call, it is told so at once instead
+    of waiting (over Redis: on its own lease, lock_timeout long). Found by the soak."""
+    flights = ThreadFlights()
+    old, new = ("t1", 1, "x"), ("t2", 1, "x")
+    other: list[Any] = []
+    elected = threading.Event()
+    release = threading.Event()
+
+    def older_leader() -> None:
+        other.append(flights.lead(old))
+        elected.set()
+        release.wait(5)
+        flights.land(old, Outcome("old"))
+
+    thread = threading.Thread(target=older_leader)
+    thread.start()
+    assert elected.wait(5) and other == [None]
+    assert flights.lead(new) is None  # computes alone beside the older flight
+    again = flights.lead(new)  # ...and re-enters its own call
+    assert flights.follow(again, timeout=5) is REENTERED
+    flights.land(new, Outcome("new"))  # done computing alone
+    assert flights.lead(new) is None  # alone again (the older flight still runs)
+    flights.land(new, Outcome("new"))
+    release.set()
+    thread.join(5)
+    assert len(flights) == 0
+
+
+def test_async_reentry_of_a_call_computed_alone_is_detected() -> None:
+    """The async twin: a task computing alone beside another task's older flight."""
+    flights = AsyncFlights()
+    old, new = ("t1", 1, "x"), ("t2", 1, "x")
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+        elected = asyncio.Event()
+
+        async def older_leader() -> None:
+            assert flights.lead(old) is None
+            elected.set()
+            await release.wait()
+            flights.land(old, Outcome("old"))
+
+        task = asyncio.create_task(older_leader())
+        await elected.wait()
+        assert flights.lead(new) is None
+        again = flights.lead(new)
+        assert await flights.follow(again, timeout=5) is REENTERED
+        flights.land(new, Outcome("new"))
+        release.set()
+        await asyncio.wait_for(task, 5)
+        assert len(flights) == 0
+
+    asyncio.run(scenario())
