@@ -95,12 +95,17 @@ class CircuitBreaker:
                 self._probe()
             except Exception:  # still down: keep probing
                 continue
-            with self._lock:
-                self._open = False
-                self._failures = 0
+            self.answered()
+            return
+
+    def answered(self) -> None:
+        """A probe worked (the prober's, or one made at exit): close, and tell the listeners
+        (the store then replays what it kept)."""
+        with self._lock:
+            was_open, self._open, self._failures = self._open, False, 0
+        if was_open:
             log.warning("Redis %s answers again; L2 back in use", self.name)
             self._notify(True)
-            return
 
     def _notify(self, healthy: bool) -> None:
         if self._on_change is not None:

@@ -5,11 +5,13 @@ is kept by the store. It used to be sent with that process's next successful com
 process kept it, and every other process served the old value until its TTL. One daemon
 thread per store with something to replay now pings Redis every `POLL` seconds and replays as
 soon as a ping is answered; it exits when nothing is left to replay. While the breaker is open
-the breaker's own probe brings Redis back, and its recovery replays.
+the breaker's own probe brings Redis back, and its recovery replays. A process that exits
+(a graceful restart, a deploy) with invalidations still kept tries once more at exit.
 """
 
 from __future__ import annotations
 
+import atexit
 import threading
 import weakref
 from typing import Any, Protocol
@@ -71,3 +73,23 @@ def _run(store: _Replaying) -> None:
 def _done(store: _Replaying) -> None:
     with _lock:
         _running.discard(store)
+
+
+def _replay_at_exit() -> None:
+    """Send what is still kept before the interpreter exits: a process restarted just after
+    Redis came back (its breaker still open, waiting for its probe) must not take its
+    invalidations with it. One probe per store: if Redis is still away, they are lost, and
+    the other processes' L1 TTL bounds what they serve (docs/failures.md)."""
+    for store in list(_running):
+        if store.closed or not store.pending_count():
+            continue
+        try:
+            store._probe()
+        except Exception:  # still away: nothing more to do at exit
+            continue
+        store.breaker.answered()  # closes an open breaker, whose recovery replays
+        if store.pending_count():
+            store.replay()
+
+
+atexit.register(_replay_at_exit)

@@ -34,6 +34,25 @@ def make_reader(url: str, namespace: str) -> object:
     return read_row
 
 
+def main_exit(url: str, namespace: str) -> None:
+    """Like main, but invalidates until the breaker opens, then exits on the next line of
+    stdin (the test has let Redis back by then): a graceful restart right after an outage."""
+    memo.configure(redis_url=url, namespace=namespace)
+    read_row: Any = make_reader(url, namespace)
+    read_row(1)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    breaker = settings.store.redis.breaker
+    removed = False
+    for _ in range(10):  # each try times out on the paused server; 3 in a row open it
+        removed = read_row.invalidate(1) or removed
+        if breaker.is_open:
+            break
+    print(f"kept removed={removed} breaker_open={breaker.is_open}", flush=True)
+    sys.stdin.readline()
+    sys.exit(0)  # at once: the kept invalidation can only leave at exit
+
+
 def main(url: str, namespace: str) -> None:
     """See the module docstring."""
     memo.configure(redis_url=url, namespace=namespace)
@@ -48,6 +67,7 @@ def main(url: str, namespace: str) -> None:
 
 
 if __name__ == "__main__":
-    from tests.support.idle_invalidator_worker import main as real_main
+    # Through the module's own name, not __main__: the cached reader's key names its module.
+    from tests.support import idle_invalidator_worker as worker  # noqa: PLW0406
 
-    real_main(*sys.argv[1:3])
+    (worker.main_exit if sys.argv[3:] == ["exit"] else worker.main)(*sys.argv[1:3])
