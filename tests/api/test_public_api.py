@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import memo
+from tests.support.python import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,17 +38,7 @@ def test_import_without_redis() -> None:
         "assert 'redis' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
         "print('ok')\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    assert run_python(code) == "ok"
 
 
 def test_no_io_at_import() -> None:
@@ -82,17 +73,7 @@ def test_import_loads_no_optional_library() -> None:
         "libraries = ('numpy', 'pandas', 'pydantic', 'attr', 'attrs', 'hypothesis')\n"
         "print([m for m in libraries if m in sys.modules])\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    assert run_python(code) == "[]"
 
 
 def test_register_key_is_public() -> None:

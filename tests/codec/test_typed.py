@@ -7,9 +7,6 @@ import dataclasses
 import datetime
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +17,7 @@ from memo._codec.envelope import Codec, Rejected
 from memo._codec.returns import ReturnType
 from memo._errors import ConfigurationError, SerializationError
 from tests.support import typed_values as tv
+from tests.support.python import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "memo:t:app.f:v1:{0123456789abcdef0123456789abcdef}"
@@ -313,15 +311,7 @@ def test_import_memo_imports_no_typed_dependency() -> None:
         "f()\n"
         "print(sorted(m for m in ('msgspec', 'pydantic', 'attrs', 'attr') if m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=50,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])},
-    )
-    assert out.stdout.strip() == "[]"
+    assert run_python(code) == "[]"
 
 
 def test_plain_annotation_over_redis_imports_no_msgspec(redis_url: str, namespace: str) -> None:
@@ -335,12 +325,4 @@ def test_plain_annotation_over_redis_imports_no_msgspec(redis_url: str, namespac
         "print('msgspec' in sys.modules)\n"
         "store.close()\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=50,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])},
-    )
-    assert out.stdout.strip() == "False"
+    assert run_python(code) == "False"

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +14,7 @@ import pytest
 
 import memo
 from memo._keys import canonical
+from tests.support.python import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -264,17 +262,7 @@ def test_cached_functions_take_library_arguments() -> None:
 
 
 def _python(code: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0"}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
+    return run_python(code, PYTHONHASHSEED="0")
 
 
 def test_libraries_imported_after_memo_are_picked_up() -> None:

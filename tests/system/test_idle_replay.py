@@ -23,6 +23,18 @@ SLACK = 1.0  # what a loaded CI machine may add; the measured figure is printed
 pytestmark = pytest.mark.timeout(90)
 
 
+def _worker(url: str, namespace: str, *mode: str) -> subprocess.Popen[str]:
+    """The invalidating process (tests/support/idle_invalidator_worker.py), driven by lines."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.support.idle_invalidator_worker", url, namespace, *mode],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_an_idle_process_replays_its_invalidation_within_the_bound(
     fault_redis: RedisServer, namespace: str
 ) -> None:
@@ -33,14 +45,7 @@ def test_an_idle_process_replays_its_invalidation_within_the_bound(
     memo.configure(redis_url=fault_redis.url, namespace=namespace)
     read_row: Any = make_reader(fault_redis.url, namespace)
     assert read_row(1) == "old"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.idle_invalidator_worker", fault_redis.url, namespace],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    worker = _worker(fault_redis.url, namespace)
     try:
         assert worker.stdin is not None and worker.stdout is not None
         assert worker.stdout.readline().strip() == "ready"
@@ -77,21 +82,7 @@ def test_a_process_that_exits_right_after_an_outage_sends_its_invalidations(
     memo.configure(redis_url=fault_redis.url, namespace=namespace)
     read_row: Any = make_reader(fault_redis.url, namespace)
     assert read_row(1) == "old"
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.idle_invalidator_worker",
-            fault_redis.url,
-            namespace,
-            "exit",
-        ],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    worker = _worker(fault_redis.url, namespace, "exit")
     try:
         assert worker.stdin is not None and worker.stdout is not None
         assert worker.stdout.readline().strip() == "ready"
