@@ -69,7 +69,8 @@ class RedisBackend(SyncBackend, AsyncBackend, Generations):
         self.listeners: list[Any] = []  # objects with on_l2_health(bool); TieredStore registers
         self.functions: weakref.WeakSet[Any] = weakref.WeakSet()  # runtimes bound here
         self.events = Events(self)
-        self._leases: dict[str, str] = {}  # remote key -> token of leases held in this process
+        # remote key -> (token, the task or thread computing under it) of leases held here
+        self._leases: dict[str, tuple[str, Any]] = {}
         self._keeper: threading.Thread | None = None
         _BACKENDS.add(self)
 

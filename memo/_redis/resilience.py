@@ -52,7 +52,7 @@ class Executing(Tagging):
     _pending_overflow: bool
     _unsent: int
     _replaying: bool
-    _leases: dict[str, str]
+    _leases: dict[str, tuple[str, Any]]
     _keeper: threading.Thread | None
 
     # -- clients -------------------------------------------------------------------------
@@ -145,7 +145,7 @@ class Resilience(SyncExecutor, AsyncExecutor, Executing):
         among them, wait on Thread.start() again and again.
         """
         with self._lock:
-            self._leases[remote] = token
+            self._leases[remote] = (token, _computing())
             if self._keeper is None:
                 self._keeper = threading.Thread(
                     target=self._extend_leases, daemon=True, name=f"memo-leases-{self.name}"
@@ -161,8 +161,14 @@ class Resilience(SyncExecutor, AsyncExecutor, Executing):
             time.sleep(self.lease_ttl / 3)
             with self._lock:
                 held = list(self._leases.items())
-            for remote, token in held:
-                if not self._run(self._extend(remote, token), False):
+            for remote, (token, owner) in held:
+                if _finished(owner):
+                    # Its compute is gone without a release (a task destroyed, a loop
+                    # stopped at shutdown): give the lease back rather than keep others
+                    # waiting on a value that will never come.
+                    self._forget_lease(remote)
+                    self._run(self._release(remote, token), None)
+                elif not self._run(self._extend(remote, token), False):
                     self._forget_lease(remote)  # lost it: the final write will be refused
 
     # -- outages ---------------------------------------------------------------------------
@@ -245,3 +251,18 @@ def _backend_of(store: Any) -> Any:
     """The Redis backend under a store: a RedisStore's, or a TieredStore's L2's."""
     store = getattr(store, "redis", store)
     return getattr(store, "backend", None)
+
+
+def _computing() -> Any:
+    """What computes under a lease claimed now: the running task, else this thread."""
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running event loop: a thread computes
+        return threading.current_thread()
+
+
+def _finished(owner: Any) -> bool:
+    """Whether the task or thread that claimed a lease has ended."""
+    if isinstance(owner, threading.Thread):
+        return not owner.is_alive()
+    return owner is None or owner.done()
