@@ -331,11 +331,18 @@ def _install_sigterm() -> bool:
 
 def _sigterm_handler(previous: Any) -> Callable[[int, Any], None]:
     def on_sigterm(signum: int, frame: Any) -> None:
-        """Drain the write-behind queues, then do what SIGTERM did before memo was here."""
-        _drain(EXIT_TIMEOUT, everything=False)
+        """Do what SIGTERM did before memo was here, draining the write-behind queues first
+        when that ends the process at once.
+
+        A handler of the program's own (a graceful stop) runs at once: draining here would
+        freeze the main thread, and an event loop running in it, for up to EXIT_TIMEOUT in
+        the middle of the program's calls; the queues are drained at exit instead.
+        """
         if callable(previous):
             previous(signum, frame)
-        elif previous != signal.SIG_IGN:  # the default (or a handler set outside Python)
+            return
+        _drain(EXIT_TIMEOUT, everything=False)
+        if previous != signal.SIG_IGN:  # the default (or a handler set outside Python)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
 

@@ -24,6 +24,7 @@ import memo
 from memo._strategies.write_behind import _FLUSHERS
 from memo._writes.stream import GROUP
 from tests.support import write_behind_worker as worker
+from tests.support.python import run_python
 from tests.support.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -850,3 +851,35 @@ def test_durable_consumers_of_dead_processes_are_forgotten(redis_url: str, names
         stream.tidy(0.0)
         names = {c["name"] for c in client.xinfo_consumers(stream.key, GROUP)}
     assert names == {b"holding"}
+
+
+def test_sigterm_with_a_program_handler_does_not_drain_inside_it() -> None:
+    """With a handler of the program's own (a graceful stop), memo's SIGTERM handler calls it
+    at once and leaves the drain to exit: draining inside the signal handler froze the main
+    thread, and the event loop running in it, mid-call (found by the soak). The writes are
+    still delivered, at exit."""
+    code = (
+        "import asyncio, os, signal, time, memo\n"
+        "saved = []\n"
+        "def save(batch):\n"
+        "    time.sleep(0.5)\n"
+        "    saved.extend(w.value for w in batch)\n"
+        "    print('saved', sorted(saved), flush=True)\n"
+        "@memo.cached\n"
+        "def get(k: int) -> int:\n    return k\n"
+        "@memo.write_behind(get, flush=save, interval=0.01)\n"
+        "def put(k: int) -> int:\n    return k\n"
+        "stopping = []\n"
+        "signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))\n"
+        "async def main():\n"
+        "    put(1)\n"  # the first write from the main thread installs memo's handler
+        "    await asyncio.sleep(0.1)\n"  # the flusher is in save([1]) now
+        "    put(2)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    await asyncio.sleep(0)\n"
+        "    print('handled', stopping, 'saved while handling', sorted(saved), flush=True)\n"
+        "asyncio.run(main())\n"
+    )
+    lines = run_python(code).splitlines()
+    assert lines[0] == "handled [True] saved while handling []", lines
+    assert lines[-1] == "saved [1, 2]", lines  # delivered at exit
