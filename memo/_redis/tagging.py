@@ -157,7 +157,9 @@ class Tagging(Commands):
         )
         yield Command(("DEL", self.tag_key(tag)))
         for name in sorted(self._function_names()):
-            yield from self._bump(name)
+            # Known here at once: this process's next read must not take an entry of the
+            # old generation for current while its own event is still on the way.
+            self.generations[name] = yield from self._bump(name)
         yield Command(("PUBLISH", self.channel, self.message("t", tag)))
         return []
 
