@@ -780,11 +780,17 @@ def test_durable_redis_outage_keeps_writes_in_memory_then_reappends(
     gate = threading.Event()
     gate.set()
     sink = Sink(gate=gate)
-    writer = make_writer(make_reader(), sink, interval=60)
+    reader = make_reader()
+    writer = make_writer(reader, sink, interval=60)
     writer(0, "before")
     assert memo.flush(TIMEOUT)
     proxy.refuse()
     proxy.drop()
+    # Reads fail until the breaker opens. Before that, a flusher step that cannot re-append
+    # delivers from memory at once (Redis failed, the writes must not wait): open it first so
+    # that what this test watches, writes held in memory for the stream, is what happens.
+    probes = iter(range(100, 200))
+    assert wait_until(lambda: reader(next(probes)) and store.redis.breaker.is_open)
     for k in range(1, 6):
         assert writer(k, "during") == {"id": k, "name": "during"}
     assert writer.pending() == 5
