@@ -137,8 +137,47 @@ def _follow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], joined: Any)
 
 
 def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool) -> Flow:
+    """The elected caller: the entry, or a compute under the key's lease, asked for together
+    (or a wait for the lease's holder, bounded by lock_timeout); then the flight lands with
+    the outcome. One generator for all of it: each level of `yield from` costs every
+    operation of every miss."""
+    fenced = False
     try:
-        value, found = yield from _fetch_or_compute(plan, key, normalised, looked)
+        token = lease_token()
+        tags = plan.tags(normalised) if plan.tags is not None else ()
+        if tags:
+            entry, claimed = yield from _fetch(key, token, tags, local_only=looked)
+        else:
+            entry, claimed = yield Fetch(key, token)
+        found = entry is not None and entry.remote and not looked
+        if found:
+            value = hit(plan, entry)
+        elif entry is not None:
+            value = _served(plan, entry)  # stored since the caller's lookup
+        else:
+            plan.stats.misses += 1
+            plan.computed()
+            if claimed is False:
+                entry, claimed = yield from _wait_for_holder(plan, key, token, tags)
+            if entry is not None:
+                plan.stats.waits += 1
+                value = plan.unpack(entry.value)
+            elif claimed is not True:
+                # No L2 answer (None): write as usual. Waited past the bound (False):
+                # compute here, but never overwrite what the lease holder may store meanwhile.
+                mode = "set" if claimed is None else "nx"
+                value = yield from _compute_and_store(plan, key, normalised, "", mode)
+            else:
+                try:
+                    value, delta = yield Compute()
+                    plan.stats.compute_time += delta
+                    stored = yield from _store(
+                        plan, key, normalised, value, delta=delta, token=token, mode="set"
+                    )
+                except BaseException:
+                    yield Release(key, token)
+                    raise
+                fenced = stored is _REFUSED
     except Exception as exc:
         yield Land(key, Outcome(error=exc))
         raise
@@ -146,43 +185,18 @@ def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool) 
         # Cancelled or interrupted: followers must not inherit that; they compute alone.
         yield Land(key, None)
         raise
-    if isinstance(value, _Fenced):
-        # An invalidation ended our lease mid-compute (so the write was refused): callers
-        # that joined may have come after it, so they compute alone rather than share this.
-        yield Land(key, None)
-        return value.value
-    yield Land(key, Outcome(value, found=found))
+    # Fenced: an invalidation ended our lease mid-compute (so the write was refused); callers
+    # that joined may have come after it, so they compute alone rather than share this value.
+    yield Land(key, None if fenced else Outcome(value, found=found))
     return value
 
 
-class _Fenced:
-    """A leader's value whose write an invalidation refused: for its own caller only."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-def _fetch_or_compute(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool) -> Flow:
-    """(value, whether it was found in the shared tier): the entry, or a compute under the
-    key's lease, asked for together."""
-    token = lease_token()
-    tags = _tags(plan, normalised)
-    entry, claimed = yield from _fetch(key, token, tags, local_only=looked)
-    if entry is not None:
-        if entry.remote and not looked:
-            return hit(plan, entry), True
-        # Stored since the caller's lookup (by a leader here or elsewhere): served by
-        # another caller's compute, as a follower would be.
-        plan.stats.misses += 1
-        plan.stats.waits += 1
-        return plan.unpack(entry.value), False
+def _served(plan: Plan, entry: Entry) -> Any:
+    """An entry stored since the caller's lookup (by a leader here or elsewhere): served by
+    another caller's compute, as a follower would be."""
     plan.stats.misses += 1
-    plan.computed()
-    return (
-        yield from _claim_and_compute(plan, key, normalised, token, tags=tags, claimed=claimed)
-    ), False
+    plan.stats.waits += 1
+    return plan.unpack(entry.value)
 
 
 def _fetch(key: CacheKey, token: str, tags: tuple[str, ...], *, local_only: bool) -> Flow:
@@ -201,17 +215,12 @@ def _fetch(key: CacheKey, token: str, tags: tuple[str, ...], *, local_only: bool
     return None, (yield Claim(key, token, tags))
 
 
-def _claim_and_compute(
-    plan: Plan,
-    key: CacheKey,
-    normalised: tuple[Any, ...],
-    token: str,
-    *,
-    tags: tuple[str, ...],
-    claimed: bool | None,
-) -> Flow:
-    """Compute under the key's lease; or wait for its holder, bounded by lock_timeout."""
+def _wait_for_holder(plan: Plan, key: CacheKey, token: str, tags: tuple[str, ...]) -> Flow:
+    """The lease is held elsewhere: (the entry its holder stored, None), or (None, the
+    last claim's answer) once the lease came free, Redis stopped answering, or
+    lock_timeout passed."""
     deadline = CLOCK.monotonic() + plan.lock_timeout
+    claimed: bool | None = False
     for _ in range(math.ceil(plan.lock_timeout / _WAIT_SLICE) + 1):
         remaining = deadline - CLOCK.monotonic()
         if claimed is not False or remaining <= 0:
@@ -225,23 +234,8 @@ def _claim_and_compute(
             if entry is not None:
                 yield Release(key, token)
         if entry is not None:
-            plan.stats.waits += 1
-            return plan.unpack(entry.value)
-    if claimed is True:
-        try:
-            value, delta = yield Compute()
-            plan.stats.compute_time += delta
-            stored = yield from _store(
-                plan, key, normalised, value, delta=delta, token=token, mode="set"
-            )
-        except BaseException:
-            yield Release(key, token)
-            raise
-        return _Fenced(value) if stored is _REFUSED else value
-    # No L2 answer (None): write as usual. Waited past the bound (False): compute here,
-    # but never overwrite what the lease holder may store meanwhile.
-    mode = "set" if claimed is None else "nx"
-    return (yield from _compute_and_store(plan, key, normalised, "", mode))
+            return entry, None
+    return None, claimed
 
 
 def _tags(plan: Plan, normalised: tuple[Any, ...]) -> tuple[str, ...]:

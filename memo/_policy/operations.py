@@ -1,10 +1,13 @@
-"""The operations a policy yields, and what the drivers send back for them."""
+"""The operations a policy yields, and what the drivers send back for them.
+
+Operations are named tuples: a miss yields five of them, and a tuple is built in C (a
+dataclass's `__init__` runs a Python line per field).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from memo._keys.key import CacheKey
 
@@ -45,8 +48,7 @@ class Outcome:
         return self.value
 
 
-@dataclass(slots=True)
-class Lookup:
+class Lookup(NamedTuple):
     """Read key from the store → Entry | None: only its in-process tier if local_only, past
     it (the shared tier) if fresh."""
 
@@ -55,8 +57,7 @@ class Lookup:
     fresh: bool = False
 
 
-@dataclass(slots=True)
-class Put:
+class Put(NamedTuple):
     """Write value under key for ttl seconds → whether it was written.
 
     token: write only while holding that lease; mode "nx": only if no entry is there;
@@ -73,8 +74,7 @@ class Put:
     soft: float | None = None
 
 
-@dataclass(slots=True)
-class Claim:
+class Claim(NamedTuple):
     """Take the key's lease across processes → True, False (held elsewhere), None (no L2)."""
 
     key: CacheKey
@@ -82,8 +82,7 @@ class Claim:
     tags: tuple[str, ...] = ()  # the call's tags: its key joins their sets before the lease
 
 
-@dataclass(slots=True)
-class Fetch:
+class Fetch(NamedTuple):
     """Look key up and, only if nothing is found, take its lease across processes, in one
     step (one round trip to Redis) → (Entry, None) or (None, True | False | None as Claim)."""
 
@@ -91,36 +90,31 @@ class Fetch:
     token: str
 
 
-@dataclass(slots=True)
-class Wait:
+class Wait(NamedTuple):
     """Sleep until the key is filled by its lease holder, or timeout → None."""
 
     key: CacheKey
     timeout: float
 
 
-@dataclass(slots=True)
-class Release:
+class Release(NamedTuple):
     """Give a lease back after a failed compute → None."""
 
     key: CacheKey
     token: str
 
 
-@dataclass(slots=True)
-class Remove:
+class Remove(NamedTuple):
     """Delete key → bool (whether a live entry was removed)."""
 
     key: CacheKey
 
 
-@dataclass(slots=True)
-class Compute:
+class Compute(NamedTuple):
     """Run the user's function → (value, seconds it took); its exception is thrown back."""
 
 
-@dataclass(slots=True)
-class Lead:
+class Lead(NamedTuple):
     """Join the key's in-process flight → LEAD, an Outcome to adopt, None (compute alone, the
     leader was too slow) or REENTERED (the caller leads this flight already)."""
 
@@ -128,8 +122,7 @@ class Lead:
     timeout: float
 
 
-@dataclass(slots=True)
-class Land:
+class Land(NamedTuple):
     """End the flight this caller leads, handing outcome (None: followers compute) → None."""
 
     key: CacheKey

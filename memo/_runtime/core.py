@@ -30,6 +30,7 @@ from memo._runtime.flight import AsyncFlights, ThreadFlights
 from memo._runtime.pending import Pending
 from memo._runtime.refresher import REFRESHER
 from memo._runtime.settings import settings
+from memo._stores.memory import MemoryStore
 from memo._stores.protocol import Store
 
 __all__ = ["Core", "CoreBase"]
@@ -50,6 +51,7 @@ class CoreBase:
         "keys",
         "l1",
         "l1_copy",
+        "l1_only",
         "on_rebind",
         "plan",
         "prefix",
@@ -86,6 +88,7 @@ class CoreBase:
         self.prefix = (self.token,)
         self.store: Store = settings.store
         self.l1: MutableMapping[Hashable, Entry] = _NO_L1
+        self.l1_only = False
         self.rebind()
         settings.register(cast("Core", self))  # CoreBase is only ever built as a Core
 
@@ -98,6 +101,8 @@ class CoreBase:
             attach(self)
         self.remotes.clear()  # the namespace may have changed with the store
         self.l1 = store.l1 if store.l1 is not None else _NO_L1
+        # Every lookup of such a store repeats the hit path's: a miss skips it.
+        self.l1_only = type(store) is MemoryStore
         l1_copy = self.l1_copy or (self.explicit_store is None and settings.l1_copy)
         if l1_copy != self.plan.l1_copy:
             self.plan.l1_copy = l1_copy

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Coroutine, Hashable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from memo._policy.operations import REENTERED, Outcome
 
@@ -36,16 +36,23 @@ def _untokened(key: Hashable) -> Hashable:
 
 
 class _ThreadFlight:
-    """A one-shot latch: a lock the leader holds until it lands (cheaper than an Event)."""
+    """A one-shot latch: a lock held for the leader until it lands (cheaper than an Event),
+    made only when a first follower comes (most flights have none)."""
 
     __slots__ = ("key", "latch", "outcome", "owner")
 
-    def __init__(self, key: Hashable) -> None:
+    def __init__(self, key: Hashable, owner: int) -> None:
         self.key = key  # the full L1 key (with the token) the leader computes
-        self.latch = threading.Lock()
-        self.latch.acquire()
+        self.latch: threading.Lock | None = None
         self.outcome: Outcome | None = None
-        self.owner = threading.get_ident()  # the leader's thread
+        self.owner = owner  # the leader's thread
+
+    def latch_for_follower(self) -> None:
+        """Called under the table's lock, before `land` can end the flight."""
+        if self.latch is None:
+            latch = threading.Lock()
+            latch.acquire()
+            self.latch = latch
 
 
 class ThreadFlights:
@@ -70,41 +77,51 @@ class ThreadFlights:
     def lead(self, key: Hashable) -> Any:
         """None if the caller now leads key (or computes on its own); otherwise the flight
         to follow (the caller's own when it re-enters its call under a newer token)."""
-        call, me = _untokened(key), threading.get_ident()
+        call = key[1:] if type(key) is tuple else key  # _untokened, inline: once per miss
+        me = threading.get_ident()
         with self._lock:
-            if (call, me) in self._alone:
+            if self._alone and (call, me) in self._alone:
                 return _Own(me)  # re-entered a call it computes alone
             flight = self._flights.get(call)
             if flight is None:
-                self._flights[call] = _ThreadFlight(key)
+                self._flights[call] = _ThreadFlight(key, me)
                 return None
-            if flight.key == key or flight.owner == me:
+            if flight.owner == me:
+                return flight  # re-entered: `follow` says so
+            if flight.key == key:
+                flight.latch_for_follower()
                 return flight
             # Another token's flight: compute alone (its land finds no flight).
             self._alone[call, me] = 1
             return None
 
-    def follow(self, flight: _ThreadFlight, timeout: float) -> Any:
+    def follow(self, flight: _ThreadFlight | _Own, timeout: float) -> Any:
         """The leader's outcome, None when it did not come within timeout, or REENTERED when
         the caller is the leader (its wait could only end by timing out)."""
         if flight.owner == threading.get_ident():
-            return REENTERED
-        if not flight.latch.acquire(timeout=timeout):
+            return REENTERED  # always so for an _Own
+        flight = cast("_ThreadFlight", flight)
+        latch = cast("threading.Lock", flight.latch)  # made by `lead` for every follower
+        if not latch.acquire(timeout=timeout):
             return None
-        flight.latch.release()  # pass the latch on to the next follower
+        latch.release()  # pass the latch on to the next follower
         return flight.outcome
 
     def land(self, key: Hashable, outcome: Outcome) -> None:
         """Hand outcome to every follower of key and end the flight."""
-        call = _untokened(key)
+        call = key[1:] if type(key) is tuple else key
+        me = threading.get_ident()
         with self._lock:
             flight = self._flights.get(call)
-            if flight is None or flight.key != key or flight.owner != threading.get_ident():
-                self._alone.pop((call, threading.get_ident()), None)
+            if flight is None or flight.key != key or flight.owner != me:
+                if self._alone:
+                    self._alone.pop((call, me), None)
                 return  # not this caller's flight (it computed alone)
             del self._flights[call]
+            latch = flight.latch  # no follower can make one once the flight is gone
         flight.outcome = outcome
-        flight.latch.release()
+        if latch is not None:
+            latch.release()
 
     def share(self, key: Hashable, result: T) -> T:
         """The leader's result, run in its own thread (see AsyncFlights.share)."""

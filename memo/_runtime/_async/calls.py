@@ -79,7 +79,10 @@ class AsyncCalls(CoreBase):
         # round trip).
         plan = self.plan
         fetch = plan.fetch_first()
-        entry = await self.store.aget(key, local_only=fetch)
+        # A lookup of L1 alone would repeat the hit path's (which passed `local`); the
+        # leader's Fetch looks there again anyway, after its election.
+        looked = local is not None and (fetch or self.l1_only)
+        entry = None if looked else await self.store.aget(key, local_only=fetch)
         if entry is not None:
             now = CLOCK.monotonic()
             if plan.refreshes and plan.due(entry, now):

@@ -89,9 +89,12 @@ def advance_sync(
 
 
 def _do_sync(op: Any, store: Store, flights: ThreadFlights) -> Any:
-    kind = type(op)
-    if kind is Lookup:
-        return store.get(op.key, local_only=op.local_only, fresh=op.fresh)
+    kind = type(op)  # tested in the order a miss yields them: Lead, Fetch, Put, Land
+    if kind is Lead:
+        flight = flights.lead(op.key.local)
+        return LEAD if flight is None else flights.follow(flight, op.timeout)
+    if kind is Fetch:
+        return store.fetch(op.key, op.token)
     if kind is Put:
         return store.set(
             op.key,
@@ -103,8 +106,10 @@ def _do_sync(op: Any, store: Store, flights: ThreadFlights) -> Any:
             mode=op.mode,
             soft=op.soft,
         )
-    if kind is Fetch:
-        return store.fetch(op.key, op.token)
+    if kind is Land:
+        return flights.land(op.key.local, op.outcome)
+    if kind is Lookup:
+        return store.get(op.key, local_only=op.local_only, fresh=op.fresh)
     if kind is Claim:
         if op.tags:  # a store that knows no tags (MemoryStore, a user's) is never asked
             return store.claim(op.key, op.token, tags=op.tags)
@@ -115,9 +120,4 @@ def _do_sync(op: Any, store: Store, flights: ThreadFlights) -> Any:
         return store.release(op.key, op.token)
     if kind is Remove:
         return store.delete(op.key)
-    if kind is Lead:
-        flight = flights.lead(op.key.local)
-        return LEAD if flight is None else flights.follow(flight, op.timeout)
-    if kind is Land:
-        return flights.land(op.key.local, op.outcome)
     raise TypeError(f"memo: unknown policy operation {op!r}")
