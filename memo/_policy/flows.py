@@ -83,6 +83,9 @@ lease_token = _LeaseTokens()
 os.register_at_fork(after_in_child=lease_token.reseed)
 
 _WAIT_SLICE = 1.0  # a waiter looks again at least this often, in case the holder died
+# Put's mode for a miss's result: a "set" that other processes need not hear of unless it
+# replaced an entry or one of them waits for it (the Redis tier decides; L1 treats it as "set").
+FILL = "fill"
 
 
 def miss_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool = True) -> Flow:
@@ -97,11 +100,11 @@ def miss_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bo
     """
     if not plan.lock:
         plan.stats.misses += 1
-        return (yield from _compute_and_store(plan, key, normalised))
+        return (yield from _compute_and_store(plan, key, normalised, "", FILL))
     joined = yield Lead(key, plan.lock_timeout)
     if joined is REENTERED:  # our own flight: compute here, without single-flight
         plan.stats.misses += 1
-        return (yield from _compute_and_store(plan, key, normalised))
+        return (yield from _compute_and_store(plan, key, normalised, "", FILL))
     if joined is not LEAD:
         return (yield from _follow(plan, key, normalised, joined))
     return (yield from _lead(plan, key, normalised, looked))
@@ -133,7 +136,7 @@ def _follow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], joined: Any)
     plan.stats.waits += 1
     if joined is not None:
         return joined.unwrap()
-    return (yield from _compute_and_store(plan, key, normalised))
+    return (yield from _compute_and_store(plan, key, normalised, "", FILL))
 
 
 def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool) -> Flow:
@@ -165,14 +168,14 @@ def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool) 
             elif claimed is not True:
                 # No L2 answer (None): write as usual. Waited past the bound (False):
                 # compute here, but never overwrite what the lease holder may store meanwhile.
-                mode = "set" if claimed is None else "nx"
+                mode = FILL if claimed is None else "nx"
                 value = yield from _compute_and_store(plan, key, normalised, "", mode)
             else:
                 try:
                     value, delta = yield Compute()
                     plan.stats.compute_time += delta
                     stored = yield from _store(
-                        plan, key, normalised, value, delta=delta, token=token, mode="set"
+                        plan, key, normalised, value, delta=delta, token=token, mode=FILL
                     )
                 except BaseException:
                     yield Release(key, token)

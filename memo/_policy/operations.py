@@ -60,8 +60,10 @@ class Lookup(NamedTuple):
 class Put(NamedTuple):
     """Write value under key for ttl seconds → whether it was written.
 
-    token: write only while holding that lease; mode "nx": only if no entry is there;
-    soft: seconds until a hit should start a background refresh (None: never).
+    token: write only while holding that lease; mode "nx": only if no entry is there, "fill":
+    a miss's result (a "set" that a shared tier need announce to other processes only when
+    it replaced an entry or someone waits for it); soft: seconds until a hit should start a
+    background refresh (None: never).
     """
 
     key: CacheKey

@@ -65,21 +65,30 @@ class ScriptCall:
 Op = Generator[Any, Any, Any]
 
 # KEYS: entry, lease. ARGV: payload, ttl ms (0: none), lease token ('' : none),
-# mode ('set' | 'nx'), channel, message. Returns 1 if written. A plain 'set' (a refresh,
+# mode ('set' | 'fill' | 'nx'), channel, message. Returns 1 if written. A 'set' (a refresh,
 # a write-through) is authoritative: it also ends any lease, so a compute that started
-# earlier elsewhere cannot overwrite the newer value when it finishes. The SET comes first:
-# Redis checks maxmemory at a script's first write, and a DEL would slip past it.
+# earlier elsewhere cannot overwrite the newer value when it finishes. A 'fill' (a miss's
+# result) is a 'set' that publishes only when it replaces an entry (other processes may
+# hold a copy) or when a caller elsewhere waits for it (its claim marked the lease, see
+# CLAIM): most misses then wake no events connection, this process's own included. The
+# SET comes first among the writes: Redis checks maxmemory at a script's first write, and a
+# DEL would slip past it.
 WRITE = Script(
     """
-if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
+local waited = false
+if ARGV[3] ~= '' then
+  local held = redis.call('GET', KEYS[2])
+  if held == ARGV[3] .. '+' then waited = true elseif held ~= ARGV[3] then return 0 end
+end
 if ARGV[4] == 'nx' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local quiet = ARGV[4] == 'fill' and not waited and redis.call('EXISTS', KEYS[1]) == 0
 if ARGV[2] == '0' then
   redis.call('SET', KEYS[1], ARGV[1])
 else
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
-if ARGV[3] ~= '' or ARGV[4] == 'set' then redis.call('DEL', KEYS[2]) end
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+if ARGV[3] ~= '' or ARGV[4] ~= 'nx' then redis.call('DEL', KEYS[2]) end
+if not quiet then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
 return 1
 """
 )
@@ -95,10 +104,12 @@ return removed
 """
 )
 
-# KEYS: lease. ARGV: token, ttl ms. Extends the lease only while the caller holds it.
+# KEYS: lease. ARGV: token, ttl ms. Extends the lease only while the caller holds it (its
+# token, marked or not by a waiter).
 EXTEND = Script(
     """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] or held == ARGV[1] .. '+' then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
@@ -108,7 +119,8 @@ return 0
 # KEYS: lease. ARGV: token, ttl ms. Takes the lease if free. Anyone who can write to the
 # keyspace may leave a value there that memo did not make: one without a TTL (or not a
 # string) would block every miss of the key forever, so it is replaced. Returns 1 if taken,
-# 2 if taken over from such a squatter, 0 if another caller holds it.
+# 2 if taken over from such a squatter, 0 if another caller holds it (then the lease is
+# marked with a trailing '+': its holder's write must then wake the callers that wait).
 CLAIM = Script(
     """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
@@ -116,14 +128,15 @@ if redis.call('PTTL', KEYS[1]) == -1 or redis.call('TYPE', KEYS[1])['ok'] ~= 'st
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 2
 end
+if string.sub(redis.call('GET', KEYS[1]), -1) ~= '+' then redis.call('APPEND', KEYS[1], '+') end
 return 0
 """
 )
 
 # KEYS: entry, lease. ARGV: token, ttl ms. A miss's first round trip: the entry if there is
 # one (no lease taken), else the lease, taken as CLAIM takes it (a squatter without a TTL is
-# replaced). Returns {1, entry}, or {0, 1 taken | 2 taken over | 0 held elsewhere}. The look
-# and the claim are one step, so no holder can store between them unseen.
+# replaced, and a held one marked). Returns {1, entry}, or {0, 1 taken | 2 taken over | 0 held
+# elsewhere}. The look and the claim are one step, so no holder can store between them unseen.
 FETCH = Script(
     """
 local entry = redis.call('GET', KEYS[1])
@@ -133,6 +146,7 @@ if redis.call('PTTL', KEYS[2]) == -1 or redis.call('TYPE', KEYS[2])['ok'] ~= 'st
   redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
   return {0, 2}
 end
+if string.sub(redis.call('GET', KEYS[2]), -1) ~= '+' then redis.call('APPEND', KEYS[2], '+') end
 return {0, 0}
 """
 )
@@ -184,7 +198,8 @@ return added
 # wakes the waiters, so they retry at once instead of waiting out the lease.
 RELEASE = Script(
     """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] or held == ARGV[1] .. '+' then
   redis.call('DEL', KEYS[1])
   redis.call('PUBLISH', ARGV[2], ARGV[3])
   return 1

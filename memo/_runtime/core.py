@@ -51,6 +51,7 @@ class CoreBase:
         "keys",
         "l1",
         "l1_copy",
+        "l1_looked",
         "l1_only",
         "on_rebind",
         "plan",
@@ -89,6 +90,7 @@ class CoreBase:
         self.store: Store = settings.store
         self.l1: MutableMapping[Hashable, Entry] = _NO_L1
         self.l1_only = False
+        self.l1_looked = False
         self.rebind()
         settings.register(cast("Core", self))  # CoreBase is only ever built as a Core
 
@@ -101,7 +103,9 @@ class CoreBase:
             attach(self)
         self.remotes.clear()  # the namespace may have changed with the store
         self.l1 = store.l1 if store.l1 is not None else _NO_L1
-        # Every lookup of such a store repeats the hit path's: a miss skips it.
+        # Whether the hit path looks into the store's L1 (a tiered store bypassing L1 gives
+        # none), and whether every lookup of the store is that same look: a miss skips it.
+        self.l1_looked = self.l1 is not _NO_L1
         self.l1_only = type(store) is MemoryStore
         l1_copy = self.l1_copy or (self.explicit_store is None and settings.l1_copy)
         if l1_copy != self.plan.l1_copy:

@@ -8,7 +8,7 @@ reply the fake store gives (or an exception it throws into the flow):
         step(Lookup, None, local_only=True),
         step(Claim, True),
         step(Compute, ("v", 0.5)),
-        step(Put, True, mode="set"),
+        step(Put, True, mode="fill"),
         step(Land, None),
     ).run(miss_flow(plan, key, ()))
 

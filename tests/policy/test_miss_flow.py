@@ -56,7 +56,7 @@ def test_a_leader_claims_computes_stores_under_its_lease_and_lands_the_value(
         step(Lead, LEAD, key=KEY, timeout=5.0),
         step(Fetch, (None, True), key=KEY),
         step(Compute, ("value", 0.25)),
-        step(Put, True, key=KEY, value="value", ttl=60.0, delta=0.25, mode="set", soft=None),
+        step(Put, True, key=KEY, value="value", ttl=60.0, delta=0.25, mode="fill", soft=None),
         step(Land, None, key=KEY),
         clock=clock,
     )
@@ -142,7 +142,7 @@ def test_a_follower_whose_leader_was_too_slow_computes_alone() -> None:
     script = Script(
         step(Lead, None),
         step(Compute, ("mine", 0.0)),
-        step(Put, True, token="", mode="set"),
+        step(Put, True, token="", mode="fill"),
     )
     assert script.run(miss_flow(plan, KEY, ())) == "mine"
     assert (plan.stats.misses, plan.stats.waits) == (1, 1)
@@ -154,7 +154,7 @@ def test_a_caller_re_entering_its_own_flight_computes_without_waiting_on_itself(
     script = Script(
         step(Lead, REENTERED),
         step(Compute, ("inner", 0.0)),
-        step(Put, True, token="", mode="set"),
+        step(Put, True, token="", mode="fill"),
     )
     assert script.run(miss_flow(plan, KEY, ())) == "inner"
     assert (plan.stats.misses, plan.stats.waits) == (1, 0)
@@ -165,7 +165,7 @@ def test_without_lock_a_miss_computes_and_writes_at_once() -> None:
     plan = _plan(lock=False)
     script = Script(
         step(Compute, ("v", 0.5)),
-        step(Put, True, key=KEY, token="", mode="set", delta=0.5),
+        step(Put, True, key=KEY, token="", mode="fill", delta=0.5),
     )
     assert script.run(miss_flow(plan, KEY, ())) == "v"
     assert (plan.stats.misses, plan.stats.waits, plan.stats.compute_time) == (1, 0, 0.5)
@@ -174,14 +174,14 @@ def test_without_lock_a_miss_computes_and_writes_at_once() -> None:
 # -- the lease across processes --------------------------------------------------------------
 
 
-def test_without_a_shared_tier_the_leader_writes_with_mode_set() -> None:
-    """Fetch answering (None, None) (no L2): compute, write with mode "set", no token."""
+def test_without_a_shared_tier_the_leader_writes_a_fill_without_token() -> None:
+    """Fetch answering (None, None) (no L2): compute, write a miss's fill, no token."""
     plan = _plan()
     script = Script(
         step(Lead, LEAD),
         step(Fetch, (None, None)),
         step(Compute, ("v", 0.0)),
-        step(Put, True, token="", mode="set"),
+        step(Put, True, token="", mode="fill"),
         step(Land, None),
     )
     assert script.run(miss_flow(plan, KEY, ())) == "v"
@@ -215,7 +215,7 @@ def test_a_lease_freed_while_waiting_is_taken_and_the_value_computed(clock: Fake
         step(Wait, None),
         step(Fetch, (None, True)),
         step(Compute, ("v", 0.0)),
-        step(Put, True, mode="set"),
+        step(Put, True, mode="fill"),
         step(Land, None),
         clock=clock,
     )

@@ -538,7 +538,7 @@ def test_write_through_racing_an_event_updates_the_writers_l1(
     def set_then_event(*args: Any, **kwargs: Any) -> bool:
         written = redis_set(*args, **kwargs)
         seq = store_a.redis.events.seq
-        read_b(2)  # B computes and stores another key: its event reaches A now
+        read_b.invalidate(2)  # B deletes another key: its event reaches A now
         assert wait_for(lambda: store_a.redis.events.seq != seq, HEARD)
         return written
 

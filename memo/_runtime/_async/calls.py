@@ -81,7 +81,7 @@ class AsyncCalls(CoreBase):
         fetch = plan.fetch_first()
         # A lookup of L1 alone would repeat the hit path's (which passed `local`); the
         # leader's Fetch looks there again anyway, after its election.
-        looked = local is not None and (fetch or self.l1_only)
+        looked = local is not None and self.l1_looked and (fetch or self.l1_only)
         entry = None if looked else await self.store.aget(key, local_only=fetch)
         if entry is not None:
             now = CLOCK.monotonic()
