@@ -101,10 +101,16 @@ def _quick_retry(*, sync: bool) -> Any:
 
         class QuickRetry(redis.retry.Retry):  # type: ignore[misc, name-defined]
             def call_with_retry(self, do: Any, fail: Any, *args: Any, **kwargs: Any) -> Any:
-                started, errors = time.monotonic(), list[Exception]()
+                started = time.monotonic()
+                try:  # the usual case first: no closure, no frame beyond do()
+                    return do()
+                except self._supported_errors as error:
+                    replay, errors = [error], list[Exception]()
 
-                def attempt() -> Any:
-                    if errors and time.monotonic() - started > RETRY_WINDOW:
+                def attempt() -> Any:  # redis-py's loop decides, the failure replayed first
+                    if replay:
+                        raise replay.pop()
+                    if time.monotonic() - started > RETRY_WINDOW:
                         raise errors[-1]
                     return do()
 
@@ -118,10 +124,16 @@ def _quick_retry(*, sync: bool) -> Any:
 
     class AsyncQuickRetry(redis.asyncio.retry.Retry):  # type: ignore[misc, name-defined]
         async def call_with_retry(self, do: Any, fail: Any, *args: Any, **kwargs: Any) -> Any:
-            started, errors = time.monotonic(), list[Exception]()
+            started = time.monotonic()
+            try:  # the usual case first: no closure, no coroutine beyond do()
+                return await do()
+            except self._supported_errors as error:
+                replay, errors = [error], list[Exception]()
 
-            async def attempt() -> Any:
-                if errors and time.monotonic() - started > RETRY_WINDOW:
+            async def attempt() -> Any:  # redis-py's loop decides, the failure replayed first
+                if replay:
+                    raise replay.pop()
+                if time.monotonic() - started > RETRY_WINDOW:
                     raise errors[-1]
                 return await do()
 
