@@ -147,7 +147,7 @@ def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool) 
     fenced = False
     try:
         token = lease_token()
-        tags = plan.tags(normalised) if plan.tags is not None else ()
+        tags = _tags(plan, normalised)
         if tags:
             entry, claimed = yield from _fetch(key, token, tags, local_only=looked)
         else:
