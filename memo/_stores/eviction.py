@@ -116,9 +116,7 @@ class WindowTinyLFU:
                 sketch = self._sketch = FrequencySketch(self._maxsize)
             frequency = sketch.add(hash(candidate.key), 2 if candidate.used else 1)
             candidate.used = False
-            victim = main[0] if main else None  # the usual victim, found without a call
-            if victim is None or victim.used or data.get(victim.key) is not victim:
-                victim = self._victim(sketch)
+            victim = self._victim(sketch)
             if victim is not None and frequency > sketch.estimate(hash(victim.key)):
                 main.popleft()
                 main.append(candidate)

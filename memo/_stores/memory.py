@@ -102,12 +102,7 @@ class MemoryStore:
         local = key.local
         if mode == "nx" and self.get_local(local) is not None:
             return False
-        if self._leases:
-            held = self._leases.pop(local, None)
-            if self._lease_tags:
-                self._lease_tags.pop(local, None)
-        else:
-            held = None
+        held = self._end_lease(local) if self._leases else None
         if token and held != token:
             return False  # the lease ended (invalidated, or a newer write) while computing
         tags = tags if type(tags) is tuple else tuple(tags)
