@@ -196,8 +196,12 @@ def run(config: dict[str, Any]) -> None:
     """The process body: configure memo, run the threads and tasks, flush, record the end."""
     _State.db = config["db"]
     signal.signal(signal.SIGTERM, lambda *_: _State.stop.set())
-    # memo logs each outage (at most once a second); the nemesis makes many on purpose
-    logging.getLogger("memo").addHandler(logging.NullHandler())
+    # memo logs each outage (at most once a second); the nemesis makes many on purpose: they
+    # go to a file beside the history (kept with --keep), where a violation can be traced
+    name = f"memo-{config['slot']}-{os.getpid()}.log"
+    log = logging.FileHandler(os.path.join(config["dir"], name))
+    log.setFormatter(logging.Formatter("%(created).3f %(threadName)s %(levelname)s %(message)s"))
+    logging.getLogger("memo").addHandler(log)
     memo.configure(
         redis_url=config["url"],
         namespace=config["namespace"],

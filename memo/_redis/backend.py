@@ -14,7 +14,6 @@ import os
 import secrets as _secrets
 import threading
 import weakref
-from collections import deque
 from typing import Any
 
 from memo._redis._async.backend import AsyncBackend
@@ -56,7 +55,7 @@ class RedisBackend(SyncBackend, AsyncBackend, Generations):
         self._async_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._closers: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
-        self._pending: deque[tuple[str, str]] = deque()
+        self._pending: dict[tuple[str, str], None] = {}  # invalidations to replay
         self._pending_overflow = False
         self._unsent = 0  # invalidations taken for replay and not yet sent
         self._replaying = False

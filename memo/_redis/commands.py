@@ -81,9 +81,11 @@ class Commands:
         return bool(written)
 
     def _delete(self, remote: str) -> Op:
-        args = (self.channel, self.message("k", remote))
-        removed = yield DELETE((remote, self.entry_key(remote)), args)
-        return bool(removed)
+        return bool((yield self._delete_call(remote)))
+
+    def _delete_call(self, remote: str) -> ScriptCall:
+        """Deleting remote and its lease, telling every process (one script)."""
+        return DELETE((remote, self.entry_key(remote)), (self.channel, self.message("k", remote)))
 
     def _claim(self, remote: str, token: str, ttl: float) -> Op:
         taken = yield CLAIM((self.entry_key(remote),), (token, int(ttl * 1000)))
@@ -132,8 +134,12 @@ class Commands:
         return len(items)
 
     def _release(self, remote: str, token: str) -> Op:
+        return bool((yield self._release_call(remote, token)))
+
+    def _release_call(self, remote: str, token: str) -> ScriptCall:
+        """Freeing remote's lease if token holds it, waking its waiters (one script)."""
         args = (token, self.channel, self.message("k", remote))
-        return bool((yield RELEASE((self.entry_key(remote),), args)))
+        return RELEASE((self.entry_key(remote),), args)
 
     def _extend(self, remote: str, token: str) -> Op:
         ttl_ms = int(self.lease_ttl * 1000)

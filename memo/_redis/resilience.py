@@ -12,7 +12,6 @@ import asyncio
 import threading
 import time
 import weakref
-from collections import deque
 from typing import Any
 
 from memo._errors import SerializationError
@@ -23,13 +22,15 @@ from memo._redis._async.executor import AsyncExecutor
 from memo._redis._sync.executor import SyncExecutor
 from memo._redis.breaker import CircuitBreaker
 from memo._redis.client import close_with_loop, import_redis, make_client
-from memo._redis.ops import Op
+from memo._redis.ops import Batch, Op, ScriptCall
 from memo._redis.tagging import Tagging
 from memo._redis.transport import is_outage, short_error
 
 __all__ = ["Executing", "Resilience"]
 
 _PENDING_LIMIT = 10_000
+_REPLAY_BATCH = 200  # kept key deletes and lease releases replayed per round trip
+_BATCHED = ("k", "r")
 
 
 class Executing(Tagging):
@@ -48,7 +49,7 @@ class Executing(Tagging):
     _async_clients: weakref.WeakKeyDictionary[Any, Any]
     _closers: weakref.WeakKeyDictionary[Any, Any]
     _lock: threading.Lock
-    _pending: deque[tuple[str, str]]
+    _pending: dict[tuple[str, str], None]  # an ordered set
     _pending_overflow: bool
     _unsent: int
     _replaying: bool
@@ -177,12 +178,14 @@ class Resilience(SyncExecutor, AsyncExecutor, Executing):
         self.client.execute_command("PING")
 
     def _remember(self, kind: str, payload: str) -> None:
-        """Keep an invalidation made while Redis is unreachable, to replay when it is back."""
+        """Keep an invalidation made while Redis is unreachable, to replay when it is back.
+        Each is idempotent: one kept already is kept once."""
+        item = (kind, payload)
         with self._lock:
-            if len(self._pending) >= _PENDING_LIMIT:
+            if item not in self._pending and len(self._pending) >= _PENDING_LIMIT:
                 self._pending_overflow = True
                 return
-            self._pending.append((kind, payload))
+            self._pending[item] = None
         replayer.start(self)  # sent as soon as Redis answers, whether or not we call again
 
     def pending_count(self) -> int:
@@ -197,23 +200,26 @@ class Resilience(SyncExecutor, AsyncExecutor, Executing):
             listener.on_l2_health(healthy)
 
     def replay(self) -> int:
-        """Send the invalidations kept during an outage; how many were sent."""
+        """Send the invalidations kept during an outage; how many were sent.
+
+        A busy process keeps hundreds in an outage of a second. Sent one by one they took
+        seconds once Redis was back, while the other processes served what they remove; so
+        key deletes and lease releases go `_REPLAY_BATCH` to a round trip (tags and
+        generations, a few, go one by one)."""
         with self._lock:
-            pending, self._pending = list(self._pending), deque()
+            pending, self._pending = list(self._pending), {}
             overflow, self._pending_overflow = self._pending_overflow, False
             self._unsent += len(pending)
+        groups = [pending[i : i + _REPLAY_BATCH] for i in range(0, len(pending), _REPLAY_BATCH)]
+        batched = [[item for item in group if item[0] in _BATCHED] for group in groups]
+        alone = [[item] for item in pending if item[0] not in _BATCHED]
         sent = done = 0
         try:
-            for kind, payload in pending:
-                op = self._pending_op(kind, payload)
-                if self._run(op, None) is None:
-                    self._remember(kind, payload)
-                else:
-                    sent += 1
-                    self._evict_own(kind, payload)
-                done += 1
+            for items in [*filter(None, batched), *alone]:
+                sent += self._replay_items(items)
+                done += len(items)
                 with self._lock:
-                    self._unsent -= 1
+                    self._unsent -= len(items)
         finally:
             with self._lock:  # left early (an exception): the rest is not in flight either
                 self._unsent -= len(pending) - done
@@ -221,6 +227,32 @@ class Resilience(SyncExecutor, AsyncExecutor, Executing):
             for name in self._function_names():
                 self._run(self._bump(name), None)
         return sent
+
+    def _replay_items(self, items: list[tuple[str, str]]) -> int:
+        """Send kept invalidations (one operation, or one round trip of batched ones); how
+        many were sent. One that fails is kept again."""
+        if len(items) == 1:
+            op = self._pending_op(*items[0])
+        else:
+            op = _batch(tuple(self._replay_call(kind, payload) for kind, payload in items))
+        if self._run(op, None) is None:
+            if len(items) > 1 and not self.breaker.failing:
+                # An error reply, not an outage (a squatter's value at a lease, say): the
+                # others ran; each is sent alone so only that one is kept again.
+                return sum(self._replay_items([item]) for item in items)
+            for kind, payload in items:
+                self._remember(kind, payload)
+            return 0
+        for kind, payload in items:
+            self._evict_own(kind, payload)
+        return len(items)
+
+    def _replay_call(self, kind: str, payload: str) -> ScriptCall:
+        """The script that replays a kept key delete ("k") or lease release ("r")."""
+        if kind == "r":
+            remote, _, token = payload.partition("\x00")
+            return self._release_call(remote, token)
+        return self._delete_call(payload)
 
     def _evict_own(self, kind: str, payload: str) -> None:
         """A replayed invalidation tells other processes through events this one ignores:
@@ -266,3 +298,8 @@ def _finished(owner: Any) -> bool:
     if isinstance(owner, threading.Thread):
         return not owner.is_alive()
     return owner is None or owner.done()
+
+
+def _batch(calls: tuple[ScriptCall, ...]) -> Op:
+    """One round trip of scripts (a pipeline); their replies."""
+    return (yield Batch(calls))

@@ -577,6 +577,51 @@ def test_invalidations_made_during_an_outage_are_replayed(
     assert replayed <= 2, replayed  # measured ~0.3 s (the breaker probes every 0.25 s)
 
 
+@pytest.mark.timeout(120)
+def test_a_busy_outage_is_replayed_in_a_few_round_trips(
+    proxy: TcpProxy, fault_redis: RedisServer, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hundreds of invalidations kept in an outage (each made twice) are kept once and sent
+    a batch to a round trip when Redis is back: sent one by one, they took seconds, while
+    the other processes served what they remove (found by the soak)."""
+    from memo._redis._sync import executor
+    from memo._redis.ops import Batch
+
+    source = dict.fromkeys(range(600), "old")
+    store = configure(proxy.url, namespace)
+    read = make_tagged(source)
+    events_up(store)
+    assert [read(x) for x in range(600)] == ["old"] * 600
+    keys = [read.cache_key(x) for x in range(600)]
+    proxy.refuse()
+    proxy.drop()
+    probe = iter(range(1000, 1100))
+    wait_until(lambda: read(next(probe)) == "-" and store.redis.breaker.is_open, 3, "breaker open")
+    source.update(dict.fromkeys(range(600), "new"))
+    for _ in range(2):
+        for x in range(600):
+            read.invalidate(x)
+        store.delete_tag("group:1")
+    assert store.redis.backend.pending_count() == 601
+
+    requests: list[Any] = []
+    real_send = executor.send_sync
+
+    def counting_send(client: Any, request: Any) -> Any:
+        requests.append(request)
+        return real_send(client, request)
+
+    monkeypatch.setattr(executor, "send_sync", counting_send)
+    proxy.accept_again()
+    wait_until(lambda: fault_redis.command("EXISTS", *keys) == 0, 3, "invalidations replayed")
+    wait_until(lambda: store.redis.backend.pending_count() == 0, 3, "nothing left to replay")
+    batches = [r for r in requests if isinstance(r, Batch) and len(r.commands) > 1]
+    alone = [r for r in requests if not isinstance(r, Batch) and "DEL" in str(r)]
+    assert 3 <= len(batches) <= 4, [len(b.commands) for b in batches]  # 600 / 200 a batch
+    assert not alone
+    assert all(read(x) == "new" for x in range(600))
+
+
 def test_invalidation_lost_in_a_blip_is_replayed(
     proxy: TcpProxy, fault_redis: RedisServer, namespace: str
 ) -> None:

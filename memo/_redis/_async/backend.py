@@ -140,7 +140,7 @@ class AsyncBackend(Generations):
         with self._lock:
             for item in self._pending:
                 if item[0] == "r" and item[1].startswith(prefix):
-                    self._pending.remove(item)
+                    del self._pending[item]
                     return item[1][len(prefix) :]
         return None
 

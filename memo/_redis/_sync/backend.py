@@ -141,7 +141,7 @@ class SyncBackend(Generations):
         with self._lock:
             for item in self._pending:
                 if item[0] == "r" and item[1].startswith(prefix):
-                    self._pending.remove(item)
+                    del self._pending[item]
                     return item[1][len(prefix) :]
         return None
 
