@@ -111,12 +111,12 @@ class WindowTinyLFU:
                 continue
             # The duel. The candidate's accesses are counted as it leaves the window: its
             # write, plus one if it was hit there (one hash per miss, not one per step).
-            sketch = self._sketch
-            if sketch is None:
-                sketch = self._sketch = FrequencySketch(self._maxsize)
+            sketch = self._sketch or self._new_sketch()
             frequency = sketch.add(hash(candidate.key), 2 if candidate.used else 1)
             candidate.used = False
-            victim = self._victim(sketch)
+            victim = main[0] if main else None
+            if victim is None or victim.used or data.get(victim.key) is not victim:
+                victim = self._victim(sketch)  # the hand moves (most duels need not)
             if victim is not None and frequency > sketch.estimate(hash(victim.key)):
                 main.popleft()
                 main.append(candidate)
@@ -134,6 +134,10 @@ class WindowTinyLFU:
             self._compact()
 
     # -- internals -----------------------------------------------------------------------
+
+    def _new_sketch(self) -> FrequencySketch:
+        self._sketch = FrequencySketch(self._maxsize)
+        return self._sketch
 
     def _victim(self, sketch: FrequencySketch) -> Resident | None:
         """Main's head after the clock hand passed every used entry (main[0]), or None."""
