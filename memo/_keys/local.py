@@ -41,7 +41,7 @@ from memo._keys import canonical
 from memo._keys.registry import REGISTRY
 from memo._keys.wire import qualname
 
-__all__ = ["RAW", "TOKEN_OF", "forget", "local_token", "local_tokens"]
+__all__ = ["FLOAT_TAG", "RAW", "TOKEN_OF", "forget", "local_token", "local_tokens"]
 
 Token = Callable[[Any], Hashable]
 
@@ -76,6 +76,7 @@ _CLASS, _HOOK, _ENUM, _FLAG = _Tag("class"), _Tag("hook"), _Tag("enum"), _Tag("f
 _DATACLASS, _PATH, _CANONICAL = _Tag("dataclass"), _Tag("path"), _Tag("canonical")
 _TRUE, _FALSE = (_Tag("bool"), True), (_Tag("bool"), False)
 _POSITIVE_ZERO, _NEGATIVE_ZERO, _NAN_TOKEN = (_ZERO, 1.0), (_ZERO, -1.0), (_NAN,)
+FLOAT_TAG = _FLOAT  # heads a non-zero, non-NaN float's token (the hit path builds it inline)
 
 
 def local_token(value: Any) -> Hashable:

@@ -21,7 +21,7 @@ import wrapt
 
 from memo._clock import CLOCK
 from memo._keys.builder import FAST_TYPES
-from memo._keys.local import TOKEN_OF, local_token, local_tokens
+from memo._keys.local import FLOAT_TAG, TOKEN_OF, local_token, local_tokens
 from memo._runtime._async.handles import AsyncHandles
 from memo._runtime._sync.handles import SyncHandles
 from memo._runtime.core import Core
@@ -209,10 +209,18 @@ def _tokens(count: int) -> str:
         return "        key = core.prefix + tokens(values)"
     lines = ["        token = core.token"]
     for i in range(count):
+        # A float or a bool (defaults are often both) is tokenised inline, as _keys/local.py
+        # would: a call less each.
         lines += [
             f"        v{i} = values[{i}]",
-            f"        if type(v{i}) not in raw:",
-            f"            v{i} = (token_of.get(type(v{i})) or local_token)(v{i})",
+            f"        kind = type(v{i})",
+            "        if kind not in raw:",
+            "            if kind is float_:",
+            f"                v{i} = (FLOAT, v{i}) if v{i} and v{i} == v{i} else float_token(v{i})",
+            "            elif kind is bool_:",
+            f"                v{i} = TRUE if v{i} else FALSE",
+            "            else:",
+            f"                v{i} = (token_of.get(kind) or local_token)(v{i})",
         ]
     lines.append("        key = (token, " + "".join(f"v{i}, " for i in range(count)) + ")")
     return "\n".join(lines)
@@ -247,6 +255,12 @@ def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
         "raw": FAST_TYPES,
         "local_token": local_token,
         "token_of": TOKEN_OF,
+        "float_": float,
+        "bool_": bool,
+        "float_token": TOKEN_OF[float],
+        "FLOAT": FLOAT_TAG,
+        "TRUE": TOKEN_OF[bool](True),
+        "FALSE": TOKEN_OF[bool](False),
         "tokens": local_tokens,
         "clock": CLOCK,
         "active": ACTIVE,
