@@ -44,7 +44,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from math import isnan
-from typing import Any
+from typing import Any, NamedTuple
 
 import xxhash
 
@@ -103,11 +103,11 @@ class Stale(Rejected):
         self.generation = generation
 
 
-@dataclass(slots=True)
-class Decoded:
+class Decoded(NamedTuple):
     """A checked entry: the value and its metadata (``size`` is the whole entry's bytes).
 
-    Not frozen: a frozen dataclass costs a microsecond more to build, on every L2 hit.
+    A named tuple: built by one C call on every L2 hit (a dataclass runs a Python
+    `__init__` line per field).
     """
 
     value: Any

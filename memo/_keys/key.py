@@ -3,8 +3,8 @@
 A `CacheKey` is immutable. Its Redis key is a pure function of the namespace, the function,
 its version and the call's values (`KeyBuilder.remote`): computing it never reads Redis, so
 `f.cache_key()` needs no server and equals the key the next call uses. The Redis key may be
-handed over ready, or as a pure callable computed on first use (L1-only stores never need
-it) and then kept; either way the key reads the same every time.
+handed over ready (`CacheKey`), or as a pure callable computed on first use and then kept
+(`LazyCacheKey`: L1-only stores never need it); either way the key reads the same every time.
 
 What happens to a call on its way through the tiers (a failure, an outage, the generation
 its lookup saw) is not the key's business: see `memo._policy.trace`.
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
-__all__ = ["CacheKey"]
+__all__ = ["CacheKey", "LazyCacheKey"]
 
 
 class CacheKey:
@@ -23,30 +24,48 @@ class CacheKey:
 
     Read-only: both are properties over private slots, and there is no other attribute to
     set (no `__dict__`). A plain `__init__` keeps building one as cheap as a small tuple.
+    The Redis key is handed over ready here; `LazyCacheKey` computes it on first use.
     """
 
-    __slots__ = ("_local", "_make", "_remote")
+    __slots__ = ("_local", "_remote")
 
-    def __init__(self, local: Hashable, remote: str | Callable[[], str]) -> None:
+    def __init__(self, local: Hashable, remote: str) -> None:
         self._local = local
-        if isinstance(remote, str):
-            self._remote: str | None = remote
-            self._make: Callable[[], str] | None = None
-        else:
-            self._remote = None
-            self._make = remote
+        self._remote: str | None = remote
 
-    # The key of the in-process tier (it carries the function's token). Read several times
-    # per miss: a C-level getter keeps it off the Python call stack (no frame per read).
+    # Both are read several times per call that reaches a tier: C-level getters keep them
+    # off the Python call stack (no frame per read).
     local: Hashable = property(attrgetter("_local"), doc="The key of the in-process tier.")
+    if TYPE_CHECKING:  # read-only for the type checker, as LazyCacheKey's property
+
+        @property
+        def remote(self) -> str:
+            """The Redis key: `memo:{namespace}:{module.qualname}:v{version}:{<digest>}`."""
+    else:
+        remote = property(
+            attrgetter("_remote"),
+            doc="The Redis key: `memo:{namespace}:{module.qualname}:v{version}:{<digest>}`.",
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._local!r})"
+
+
+class LazyCacheKey(CacheKey):
+    """A key whose Redis key is computed (hashing the canonical encoding, no I/O) the first
+    time it is read, then kept: for L1-only stores, which never read it on most calls."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, local: Hashable, make: Callable[[], str]) -> None:
+        self._local = local
+        self._remote = None
+        self._make: Callable[[], str] | None = make
 
     @property
     def remote(self) -> str:
-        """The Redis key: `memo:{namespace}:{module.qualname}:v{version}:{<digest>}`.
-
-        Computed (hashing the canonical encoding, no I/O) the first time it is read, then
-        kept: a pure function of the call, so it reads the same every time.
-        """
+        """The Redis key, computed on first use: a pure function of the call, so it reads
+        the same every time."""
         remote = self._remote
         if remote is None:
             make = self._make
@@ -54,6 +73,3 @@ class CacheKey:
             remote = self._remote = make()
             self._make = None
         return remote
-
-    def __repr__(self) -> str:
-        return f"CacheKey({self._local!r})"

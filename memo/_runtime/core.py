@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from memo._codec.returns import ReturnType
 from memo._keys.builder import GENERATION_FLOOR, KeyBuilder
-from memo._keys.key import CacheKey
+from memo._keys.key import CacheKey, LazyCacheKey
 from memo._policy import trace
 from memo._policy.entry import Entry
 from memo._policy.flows import Flow, Plan, background_flow
@@ -105,13 +105,13 @@ class CoreBase:
         self.l1 = store.l1 if store.l1 is not None else _NO_L1
         # Whether the hit path looks into the store's L1 (a tiered store bypassing L1 gives
         # none), and whether every lookup of the store is that same look: a miss skips it.
-        self.l1_looked = self.l1 is not _NO_L1
+        looked, self.l1_looked = self.l1_looked, self.l1 is not _NO_L1
         self.l1_only = type(store) is MemoryStore
         l1_copy = self.l1_copy or (self.explicit_store is None and settings.l1_copy)
-        if l1_copy != self.plan.l1_copy:
+        if l1_copy != self.plan.l1_copy or looked != self.l1_looked:
             self.plan.l1_copy = l1_copy
             if self.on_rebind is not None:
-                self.on_rebind()
+                self.on_rebind()  # the hit path is generated for both
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -120,7 +120,9 @@ class CoreBase:
         from them when a tier first asks for it)."""
         if local is None:
             local = self.keys.local(self.prefix, values)
-        return CacheKey(local, lambda: self.remote_for(local, values))
+        if self.l1_only:  # the Redis key only when asked (a Django-style prefix, say)
+            return LazyCacheKey(local, lambda: self.remote_for(local, values))
+        return CacheKey(local, self.remote_for(local, values))  # every tier call reads it
 
     def remote_key(self, values: tuple[Any, ...]) -> str:
         """The Redis key of these values: namespace, function, version and values, only."""

@@ -126,9 +126,16 @@ def wrap(wrapped: Any, core: Core) -> Any:
         base.__name__, (base,), {"__module__": __name__, "__bound_function_wrapper__": bound}
     )
 
-    def regenerate() -> None:  # l1_copy is baked into the hit path
-        cls.__call__ = _hit_path(core, bound=False)  # type: ignore[method-assign]
-        bound.__call__ = _hit_path(core, bound=True)  # type: ignore[method-assign]
+    made: dict[tuple[bool, bool], tuple[Any, Any]] = {}
+
+    def regenerate() -> None:  # l1_copy and whether there is an L1 are baked into it
+        # Made once per variant: a tiered store switches its L1 off and on with its events
+        # connection, and compiling every function's hit path at each flap would cost.
+        variant = (core.plan.l1_copy, core.l1_looked)
+        paths = made.get(variant)
+        if paths is None:
+            paths = made[variant] = (_hit_path(core, bound=False), _hit_path(core, bound=True))
+        cls.__call__, bound.__call__ = paths  # type: ignore[method-assign]
 
     regenerate()
     proxy = cls(wrapped, _unused_wrapper)
@@ -165,13 +172,16 @@ _HIT_PATH = """
 {tokens}
     except Exception:  # no key (or a __memo_key__ that raised): the slow path explains
         return {wait}miss(args, kwargs)
-    entry = core.l1.get(key)
+{lookup}{tail}"""
+# The L1 lookup, left out while the store has no L1 to look into (an L2-only store, or a
+# tiered one bypassing its L1): the miss path's store lookup is then the only one.
+_L1_LOOKUP = """    entry = core.l1.get(key)
     now = clock.monotonic()
     if entry is not None and entry.expires > now:
         entry.used = True{observe}{refresh}
         stats.l1_hits += 1
         return {value}
-{tail}"""
+"""
 # A sync miss calls the function from the hit path's own frame, so that a recursive cached
 # function costs the interpreter three recursion units per level (its frame, the call of this
 # object, this frame), not eight: the driver stops when the policy needs the function
@@ -269,12 +279,7 @@ def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
         "learn": shapes.learn if shapes is not None else None,
         "tails": shapes.tails if shapes is not None else {},
     }
-    source = _HIT_PATH.format(
-        colour="async " if core.is_async else "",
-        tail=_ASYNC_MISS if core.is_async else _SYNC_MISS,
-        wait="await " if core.is_async else "",
-        bind=_BIND if bound else "",
-        tokens=_tokens(_key_count(core)),
+    lookup = _L1_LOOKUP.format(
         value="plan.unpack(entry.value)" if core.plan.l1_copy else "entry.value",
         observe="\n        plan.adaptive.observe(key)" if core.plan.adaptive else "",
         refresh=(
@@ -283,6 +288,14 @@ def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
             if core.plan.refreshes
             else ""
         ),
+    )
+    source = _HIT_PATH.format(
+        colour="async " if core.is_async else "",
+        tail=_ASYNC_MISS if core.is_async else _SYNC_MISS,
+        wait="await " if core.is_async else "",
+        bind=_BIND if bound else "",
+        tokens=_tokens(_key_count(core)),
+        lookup=lookup if core.l1_looked else "",
     )
     exec(compile(source, f"<memo hit path of {core.plan.name}>", "exec"), namespace)
     hit_path: Callable[..., Any] = namespace["__call__"]

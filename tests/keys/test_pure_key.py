@@ -26,7 +26,7 @@ import redis
 import memo
 from memo._cli.app import main
 from memo._codec.envelope import FORMAT_VERSION, Codec, Rejected, Stale
-from memo._keys.key import CacheKey
+from memo._keys.key import CacheKey, LazyCacheKey
 from memo._policy import trace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -249,7 +249,7 @@ def test_lazy_remote_is_computed_once() -> None:
         made.append(1)
         return "memo:ns:m.f:v1:{01}"
 
-    key = CacheKey("local", make)
+    key = LazyCacheKey("local", make)
     assert made == []
     assert key.remote == key.remote == "memo:ns:m.f:v1:{01}"
     assert made == [1]

@@ -28,7 +28,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from memo._keys.key import CacheKey
+from memo._keys.key import CacheKey, LazyCacheKey
 from memo._policy.operations import Wait
 from memo.testing import FakeClock
 
@@ -63,7 +63,7 @@ def step(kind: type, reply: Any = None, /, **fields: Any) -> Step:
 
 def cache_key(name: str = "k") -> CacheKey:
     """A key as a decorated function builds it: its L1 name, and its Redis name on demand."""
-    return CacheKey((name,), lambda: f"memo:test:f:v1:{{{name}}}")
+    return LazyCacheKey((name,), lambda: f"memo:test:f:v1:{{{name}}}")
 
 
 class Script:

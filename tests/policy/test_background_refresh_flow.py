@@ -5,14 +5,14 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from memo._keys.key import CacheKey
+from memo._keys.key import CacheKey, LazyCacheKey
 from memo._policy.entry import Entry
 from memo._policy.flows import Claim, Compute, Lookup, Put, Release, background_flow
 from memo._policy.plan import Plan
 
 
 def _key() -> CacheKey:
-    return CacheKey(("k",), lambda: "memo:t:f:v1:{k}")
+    return LazyCacheKey(("k",), lambda: "memo:t:f:v1:{k}")
 
 
 def _drive(flow: Any, replies: list[tuple[type, Any]]) -> list[Any]:

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 import memo
-from memo._keys.key import CacheKey
+from memo._keys.key import LazyCacheKey
 from memo._redis import tagging
 from memo._redis._sync import executor
 
@@ -42,7 +42,7 @@ def test_a_large_tag_goes_in_chunks_with_its_leases(
     try:
         store.backend.set_many([(r, b"entry", 60_000, ("big",)) for r in remotes[:-1]])
         in_flight = remotes[-1]  # a tagged miss registered, then claimed, still computing
-        lease = CacheKey(in_flight, lambda: in_flight)
+        lease = LazyCacheKey(in_flight, lambda: in_flight)
         assert store.backend.claim(lease, "token", tags=("big",)) is True
         sent = [0]
         original = executor.send_sync

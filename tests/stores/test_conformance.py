@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import memo
-from memo._keys.key import CacheKey
+from memo._keys.key import CacheKey, LazyCacheKey
 from memo._redis.backend import RedisBackend
 from memo._redis.client import parse_url
 from memo._stores.backend import L2Backend
@@ -57,7 +57,7 @@ class Ops:
     def key(self) -> CacheKey:
         n = next(_COUNTER)
         remote = f"memo:{self.namespace}:conformance:v1:{{{n:032x}}}"
-        return CacheKey(("conformance", n), lambda: remote)
+        return LazyCacheKey(("conformance", n), lambda: remote)
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         if self.use_async:

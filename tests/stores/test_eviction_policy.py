@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import memo
-from memo._keys.key import CacheKey
+from memo._keys.key import CacheKey, LazyCacheKey
 from memo._stores.sketch import FrequencySketch
 from memo.testing import FakeClock
 
 
 def key(local: object) -> CacheKey:
-    return CacheKey(local, lambda: f"remote:{local}")
+    return LazyCacheKey(local, lambda: f"remote:{local}")
 
 
 def read_through(store: memo.MemoryStore, local: object) -> bool:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 
 import memo
-from memo._keys.key import CacheKey
+from memo._keys.key import CacheKey, LazyCacheKey
 from memo.testing import FakeClock
 
 
 def key(local: object) -> CacheKey:
-    return CacheKey(local, lambda: f"remote:{local}")
+    return LazyCacheKey(local, lambda: f"remote:{local}")
 
 
 def test_set_get_delete() -> None:

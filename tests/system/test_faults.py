@@ -21,7 +21,7 @@ import redis
 import redis.asyncio
 
 import memo
-from memo._keys.key import CacheKey
+from memo._keys.key import LazyCacheKey
 from memo._runtime.settings import settings
 from tests.support.fault_helpers import (
     LATENCY_BOUND,
@@ -728,7 +728,7 @@ def fork_child(compute: memo.Memoized[[int], int], queue: Any) -> None:
         report["warm"] = compute(1)  # cached by the parent: must come from Redis
         report["new"] = compute(2)
         report["stats"] = compute.stats.as_dict()
-        entry = store.redis.get(CacheKey(("fork", 2), lambda: compute.cache_key(2)))
+        entry = store.redis.get(LazyCacheKey(("fork", 2), lambda: compute.cache_key(2)))
         report["in_redis"] = entry is not None
     except Exception as exc:  # reported to the parent, which fails the test
         report["error"] = repr(exc)

@@ -49,7 +49,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import memo
-from memo._keys.key import CacheKey
+from memo._keys.key import LazyCacheKey
 from memo.testing import FakeClock
 from tests.support.redis_fixtures import require_redis
 from tests.support.redis_servers import RedisServer, free_port
@@ -428,7 +428,7 @@ class RedisModel(RuleBasedStateMachine):
         now = self.clock.monotonic()
         stale: dict[int, int] = {}
         for key in KEYS:
-            entry = self.observer.get(CacheKey(("observer", key), lambda k=key: self.remote[k]))
+            entry = self.observer.get(LazyCacheKey(("observer", key), lambda k=key: self.remote[k]))
             model = self.keys[key]
             if entry is not None and entry.value not in model.allowed(now, model.last):
                 stale[key] = cast(int, entry.value)
