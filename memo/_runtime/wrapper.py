@@ -219,18 +219,14 @@ def _tokens(count: int) -> str:
         return "        key = core.prefix + tokens(values)"
     lines = ["        token = core.token"]
     for i in range(count):
-        # A float or a bool (defaults are often both) is tokenised inline, as _keys/local.py
-        # would: a call less each.
+        # A float (not zero, not NaN) is tokenised inline, as _keys/local.py would: a call
+        # less; every other kind pays one comparison for it (and one type() call less).
         lines += [
             f"        v{i} = values[{i}]",
             f"        kind = type(v{i})",
             "        if kind not in raw:",
-            "            if kind is float_:",
-            f"                v{i} = (FLOAT, v{i}) if v{i} and v{i} == v{i} else float_token(v{i})",
-            "            elif kind is bool_:",
-            f"                v{i} = TRUE if v{i} else FALSE",
-            "            else:",
-            f"                v{i} = (token_of.get(kind) or local_token)(v{i})",
+            f"            v{i} = (FLOAT, v{i}) if kind is float_ and v{i} and v{i} == v{i} else"
+            f" (token_of.get(kind) or local_token)(v{i})",
         ]
     lines.append("        key = (token, " + "".join(f"v{i}, " for i in range(count)) + ")")
     return "\n".join(lines)
@@ -266,11 +262,7 @@ def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
         "local_token": local_token,
         "token_of": TOKEN_OF,
         "float_": float,
-        "bool_": bool,
-        "float_token": TOKEN_OF[float],
         "FLOAT": FLOAT_TAG,
-        "TRUE": TOKEN_OF[bool](True),
-        "FALSE": TOKEN_OF[bool](False),
         "tokens": local_tokens,
         "clock": CLOCK,
         "active": ACTIVE,
