@@ -51,10 +51,13 @@ class CircuitBreaker:
         """True after an outage-like failure, until a call works (open or not yet)."""
         return self._failures > 0 or self._open
 
-    def success(self) -> None:
-        """A call worked: forget earlier failures."""
-        if self._failures:
+    def success(self) -> bool:
+        """A call worked: forget earlier failures; whether that ended a failing spell (some
+        failures, the breaker never opened), which changes what `failing` says."""
+        if self._failures and not self._open:
             self._failures = 0
+            return True
+        return False
 
     def failure(self, exc: BaseException) -> None:
         """A call failed; open after `threshold` failures in a row."""

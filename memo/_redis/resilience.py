@@ -114,7 +114,14 @@ class Executing(Tagging):
         return fallback
 
     def _succeeded(self) -> None:
-        self.breaker.success()
+        if self.breaker.success():
+            # A blip ended before the breaker opened. While it lasted, a tiered store trusted
+            # its L1 even without events (`l1_active`): it must stop now if they are still
+            # down, and its hit path's view of L1 must change with it.
+            for listener in list(self.listeners):
+                ended = getattr(listener, "on_l2_blip_ended", None)
+                if ended is not None:
+                    ended()
         if self._pending and not self._replaying:
             self._replay_soon()  # invalidations lost in a short blip: send them now
 

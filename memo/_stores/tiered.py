@@ -76,6 +76,13 @@ class TieredBase:
             self.memory.clear()  # entries made during the outage may miss replayed events
         self._rebind()
 
+    def on_l2_blip_ended(self) -> None:
+        """Redis answered again before its breaker opened: L1, trusted while it failed, is
+        bypassed again if no events arrive (what it took meanwhile may have missed some)."""
+        if not self.redis.events.healthy:
+            self.memory.clear()
+        self._rebind()
+
     def on_fork(self) -> None:
         """In a forked child: what L1 holds was never checked against events here."""
         self.memory.after_fork()

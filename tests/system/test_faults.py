@@ -691,6 +691,44 @@ def test_killed_events_connection_flushes_and_bypasses_l1(
     assert (compute.stats.l2_hits, compute.stats.l1_hits) == (1, 1)
 
 
+def test_a_blip_that_ends_before_the_breaker_opens_bypasses_l1_again(
+    proxy: TcpProxy, fault_redis: RedisServer, namespace: str
+) -> None:
+    """Without events, L1 is trusted only while Redis fails. A failing spell that ends before
+    the breaker opens must end that trust, in the hit path too: its view of L1 was taken at
+    the last rebind (found by the stateful machine: a process cut off from its events read
+    its L1's old value after another process's write). Events are kept down for good here
+    by an ACL user without SUBSCRIBE; the rebind that the events thread makes when it notices
+    a lost connection late, during the spell, is made by hand."""
+    fault_redis.command(
+        "ACL", "SETUSER", "noevents", "on", ">pw", "~*", "&*", "+@all", "-subscribe"
+    )
+    source = {1: "old"}
+    deaf_url = f"redis://noevents:pw@{proxy.host}:{proxy.port}/0"
+    deaf = tiered(deaf_url, namespace)  # process B: no events, through the proxy
+    read = make_tagged(source, deaf)
+    other = make_tagged(source, tiered(fault_redis.url, namespace))  # process A
+    deaf.redis.events.ensure_started()
+    assert read(1) == "old"  # stored in Redis; L1 bypassed (no events)
+    assert deaf.l1 is None
+
+    proxy.refuse()
+    proxy.drop()
+    assert read(2) == "-"  # one failure: failing, the breaker still closed
+    assert deaf.redis.breaker.failing and not deaf.redis.breaker.is_open
+    deaf.on_coherence(False)  # the events thread's late notice, during the spell
+    assert deaf.l1 is not None  # trusted while Redis fails
+    assert read(1) == "old"  # computed (Redis unreachable) and kept in L1
+
+    source[1] = "new"
+    other.invalidate(1)  # A's cache-aside write reaches Redis
+    proxy.accept_again()
+    assert read(3) == "-"  # Redis answers B again: the spell is over
+    assert not deaf.redis.breaker.failing
+    assert deaf.l1 is None
+    assert read(1) == "new"  # not L1's copy from the spell
+
+
 def test_silent_events_connection_flushes_l1(proxy: TcpProxy, namespace: str) -> None:
     """A connection that goes silent (hung proxy) is caught by the ping watchdog: L1 flushed."""
     store = configure(proxy.url, namespace)
