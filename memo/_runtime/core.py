@@ -30,7 +30,6 @@ from memo._runtime.flight import AsyncFlights, ThreadFlights
 from memo._runtime.pending import Pending
 from memo._runtime.refresher import REFRESHER
 from memo._runtime.settings import settings
-from memo._stores.memory import MemoryStore
 from memo._stores.protocol import Store
 
 __all__ = ["Core", "CoreBase"]
@@ -106,7 +105,7 @@ class CoreBase:
         # Whether the hit path looks into the store's L1 (a tiered store bypassing L1 gives
         # none), and whether every lookup of the store is that same look: a miss skips it.
         looked, self.l1_looked = self.l1_looked, self.l1 is not _NO_L1
-        self.l1_only = type(store) is MemoryStore
+        self.l1_only = bool(getattr(store, "in_process_only", False))
         l1_copy = self.l1_copy or (self.explicit_store is None and settings.l1_copy)
         if l1_copy != self.plan.l1_copy or looked != self.l1_looked:
             self.plan.l1_copy = l1_copy

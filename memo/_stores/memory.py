@@ -28,6 +28,11 @@ _FOREVER = float("inf")
 class MemoryStore:
     """In-process cache: `maxsize` entries at most, each for at most `ttl` seconds if given."""
 
+    # Every lookup is a look into `l1` and no key ever reaches a shared tier: a function over
+    # this store skips repeating its hit path's lookup and never hashes a Redis key it
+    # is not asked for (a store without the attribute is taken to have a shared tier).
+    in_process_only = True
+
     def __init__(self, maxsize: int = 10_000, ttl: float | None = None) -> None:
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise ConfigurationError(

@@ -16,7 +16,9 @@ class Store(Protocol):
     """get / set / delete / delete_tag, leases and generations, each with an awaitable twin.
 
     `l1` is the store's in-process dict (L1 key → Entry) that the hit path reads directly,
-    or None when the store has no in-process tier.
+    or None when the store has no in-process tier. A store whose every lookup is that dict
+    and nothing else may say so with a class attribute `in_process_only = True` (MemoryStore
+    does): its functions then skip a repeated lookup and never hash a Redis key unasked.
     """
 
     @property

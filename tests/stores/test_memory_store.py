@@ -185,3 +185,30 @@ def test_delete_tag_fences_a_compute_in_flight() -> None:
     entry = store.get(key("a"))
     assert entry is not None and entry.value == "new"
     assert store._lease_tags == {}  # every lease ended: nothing left behind
+
+
+def test_in_process_only_is_the_store_s_word_not_its_type() -> None:
+    """A function over a store that says `in_process_only` (MemoryStore and its subclasses,
+    unless one says otherwise) gets lazy Redis keys and one lookup per miss; any other store
+    is taken to have a shared tier. Hits and misses are the same either way."""
+
+    class Subclass(memo.MemoryStore):
+        pass
+
+    class WithSharedTier(memo.MemoryStore):
+        in_process_only = False
+
+    cases = ((memo.MemoryStore(), True), (Subclass(), True), (WithSharedTier(), False))
+    for store, in_process in cases:
+
+        @memo.cached(store=store)
+        def double(x: int) -> int:
+            return 2 * x
+
+        assert [double(1), double(1), double(2)] == [2, 2, 4]
+        assert (double.stats.l1_hits, double.stats.misses) == (1, 2)
+        core = double._self_core  # type: ignore[attr-defined]
+        assert core.l1_only is in_process
+        key = core.key_for((3,))
+        assert isinstance(key, LazyCacheKey) is in_process
+        assert key.remote == double.cache_key(3)
