@@ -65,7 +65,8 @@ class RedisBackend(SyncBackend, AsyncBackend, Generations):
         self._generations_loaded = False
         self.scopes: dict[str, str] = {}  # key prefix -> generation name of bound functions
         self.breaker = CircuitBreaker(self.name, self._probe, on_change=self._health_changed)
-        self.listeners: list[Any] = []  # objects with on_l2_health(bool); TieredStore registers
+        # objects with on_l2_health(bool) and, optionally, on_l2_blip_ended(); TieredStore
+        self.listeners: list[Any] = []
         self.functions: weakref.WeakSet[Any] = weakref.WeakSet()  # runtimes bound here
         self.events = Events(self)
         # remote key -> (token, the task or thread computing under it) of leases held here

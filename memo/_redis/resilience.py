@@ -238,10 +238,10 @@ class Resilience(SyncExecutor, AsyncExecutor, Executing):
     def _replay_items(self, items: list[tuple[str, str]]) -> int:
         """Send kept invalidations (one operation, or one round trip of batched ones); how
         many were sent. One that fails is kept again."""
-        if len(items) == 1:
-            op = self._pending_op(*items[0])
-        else:
+        if items[0][0] in _BATCHED:
             op = _batch(tuple(self._replay_call(kind, payload) for kind, payload in items))
+        else:
+            op = self._pending_op(*items[0])
         if self._run(op, None) is None:
             if len(items) > 1 and not self.breaker.failing:
                 # An error reply, not an outage (a squatter's value at a lease, say): the
@@ -280,10 +280,9 @@ class Resilience(SyncExecutor, AsyncExecutor, Executing):
         return names
 
     def _pending_op(self, kind: str, payload: str) -> Op:
-        if kind == "r":
-            remote, _, token = payload.partition("\x00")
-            return self._release(remote, token)
-        return {"k": self._delete, "t": self._delete_tag, "g": self._bump}[kind](payload)
+        """The operation that replays a kept tag invalidation ("t") or generation bump ("g")
+        (key deletes and lease releases go in batches: `_replay_call`)."""
+        return {"t": self._delete_tag, "g": self._bump}[kind](payload)
 
 
 def _backend_of(store: Any) -> Any:
