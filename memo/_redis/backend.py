@@ -64,6 +64,7 @@ class RedisBackend(SyncBackend, AsyncBackend, Generations):
         self.generations: dict[str, int] = {}
         self._generations_loaded = False
         self.scopes: dict[str, str] = {}  # key prefix -> generation name of bound functions
+        self._names: dict[str, str] = {}  # Redis key -> generation name, of keys read lately
         self.breaker = CircuitBreaker(self.name, self._probe, on_change=self._health_changed)
         # objects with on_l2_health(bool) and, optionally, on_l2_blip_ended(); TieredStore
         self.listeners: list[Any] = []

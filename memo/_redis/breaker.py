@@ -34,38 +34,36 @@ class CircuitBreaker:
         self.probe_interval = probe_interval
         self._probe = probe
         self._on_change = on_change
-        self._failures = 0
-        self._open = False
+        # Plain attributes, read on every Redis call without a Python call (set only here,
+        # under the lock or by the call that saw them): is_open: calls skip this endpoint;
+        # failures: outage-like failures in a row since the last call that worked.
+        self.failures = 0
+        self.is_open = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._prober: threading.Thread | None = None
         self.opened = 0  # how many times it opened, for stats and tests
 
     @property
-    def is_open(self) -> bool:
-        """True while calls should skip this endpoint."""
-        return self._open
-
-    @property
     def failing(self) -> bool:
         """True after an outage-like failure, until a call works (open or not yet)."""
-        return self._failures > 0 or self._open
+        return self.failures > 0 or self.is_open
 
     def success(self) -> bool:
         """A call worked: forget earlier failures; whether that ended a failing spell (some
         failures, the breaker never opened), which changes what `failing` says."""
-        if self._failures and not self._open:
-            self._failures = 0
+        if self.failures and not self.is_open:
+            self.failures = 0
             return True
         return False
 
     def failure(self, exc: BaseException) -> None:
         """A call failed; open after `threshold` failures in a row."""
         with self._lock:
-            self._failures += 1
-            if self._open or self._failures < self.threshold:
+            self.failures += 1
+            if self.is_open or self.failures < self.threshold:
                 return
-            self._open = True
+            self.is_open = True
             self.opened += 1
             self._start_prober()
         log.warning("Redis %s unreachable (%s); skipping L2 until it answers", self.name, exc)
@@ -82,8 +80,8 @@ class CircuitBreaker:
         """In a forked child the prober thread does not exist; start clean."""
         self._lock = threading.Lock()
         self._prober = None
-        self._open = False
-        self._failures = 0
+        self.is_open = False
+        self.failures = 0
 
     def _start_prober(self) -> None:
         self._stop.clear()
@@ -105,7 +103,7 @@ class CircuitBreaker:
         """A probe worked (the prober's, or one made at exit): close, and tell the listeners
         (the store then replays what it kept)."""
         with self._lock:
-            was_open, self._open, self._failures = self._open, False, 0
+            was_open, self.is_open, self.failures = self.is_open, False, 0
         if was_open:
             log.warning("Redis %s answers again; L2 back in use", self.name)
             self._notify(True)

@@ -101,11 +101,19 @@ def _quick_retry(*, sync: bool) -> Any:
 
         class QuickRetry(redis.retry.Retry):  # type: ignore[misc, name-defined]
             def call_with_retry(self, do: Any, fail: Any, *args: Any, **kwargs: Any) -> Any:
+                # No closure here: a closure's variables would be cells made on every call
+                # (two calls per command), used only when the command failed.
                 started = time.monotonic()
-                try:  # the usual case first: no closure, no frame beyond do()
+                try:
                     return do()
                 except self._supported_errors as error:
-                    replay, errors = [error], list[Exception]()
+                    first = error
+                return self._again(first, started, do, fail, *args, **kwargs)
+
+            def _again(
+                self, error: Exception, started: float, do: Any, fail: Any, *args: Any, **kw: Any
+            ) -> Any:
+                replay, errors = [error], list[Exception]()
 
                 def attempt() -> Any:  # redis-py's loop decides, the failure replayed first
                     if replay:
@@ -118,17 +126,23 @@ def _quick_retry(*, sync: bool) -> Any:
                     errors.append(error)
                     return fail(error, *count)
 
-                return super().call_with_retry(attempt, failed, *args, **kwargs)
+                return super().call_with_retry(attempt, failed, *args, **kw)
 
         return QuickRetry
 
     class AsyncQuickRetry(redis.asyncio.retry.Retry):  # type: ignore[misc, name-defined]
         async def call_with_retry(self, do: Any, fail: Any, *args: Any, **kwargs: Any) -> Any:
             started = time.monotonic()
-            try:  # the usual case first: no closure, no coroutine beyond do()
+            try:  # no closure here: its cells would be made on every call (QuickRetry)
                 return await do()
             except self._supported_errors as error:
-                replay, errors = [error], list[Exception]()
+                first = error
+            return await self._again(first, started, do, fail, *args, **kwargs)
+
+        async def _again(
+            self, error: Exception, started: float, do: Any, fail: Any, *args: Any, **kw: Any
+        ) -> Any:
+            replay, errors = [error], list[Exception]()
 
             async def attempt() -> Any:  # redis-py's loop decides, the failure replayed first
                 if replay:
@@ -141,7 +155,7 @@ def _quick_retry(*, sync: bool) -> Any:
                 errors.append(error)
                 return await fail(error, *count)
 
-            return await super().call_with_retry(attempt, failed, *args, **kwargs)
+            return await super().call_with_retry(attempt, failed, *args, **kw)
 
     return AsyncQuickRetry
 

@@ -82,7 +82,8 @@ class Entries:
         """The entry in data, or None: expired, of an older generation (a plain miss) or
         failing a check (counted and logged by key hash, then overwritten by the next write)."""
         try:
-            decoded = self.codec_for(remote).decode(remote, data, generation)
+            codec = self.codec_for(remote) if self.returns else self.codec
+            decoded = codec.decode(remote, data, generation)
         except Stale:
             return None
         except Rejected as exc:
@@ -91,10 +92,10 @@ class Entries:
             return None
         return localize(
             decoded.value,
-            created=decoded.created,
-            expires=decoded.expires,
-            delta=decoded.delta,
-            soft=decoded.soft,
+            decoded.created,
+            decoded.expires,
+            decoded.delta,
+            decoded.soft,
             now_wall=CLOCK.time(),
             now=CLOCK.monotonic(),
         )

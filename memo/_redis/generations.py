@@ -20,17 +20,24 @@ from memo._redis.resilience import Resilience
 
 __all__ = ["Generations"]
 
+_NAMES_KEPT = 4_096  # Redis keys whose generation name is remembered (cleared when full)
+
 
 class Generations(Resilience):
     """The generation bookkeeping of the Redis backend."""
 
     events: Any  # the store's coherence listener (`_redis/coherence.py`)
     scopes: dict[str, str]  # key prefix -> generation name, of the functions bound here
+    # Redis key -> generation name, for keys of bound functions read lately: every read
+    # from Redis asks, and the key strings repeat (Core keeps them), so a lookup by a key
+    # whose hash is already known beats cutting its prefix out and hashing that.
+    _names: dict[str, str]
     _generations_loaded: bool
 
     def register(self, keys: Any) -> None:
         """A function's KeyBuilder: its keys' prefix here names its generation."""
         self.scopes[keys.prefix(self.namespace)] = keys.generation_name
+        self._names.clear()  # a prefix may have changed its name
 
     def generation_name(self, remote: str) -> str:
         """The name under which the function that owns Redis key remote shares its generation.
@@ -38,9 +45,30 @@ class Generations(Resilience):
         Functions bound to this store registered their key prefix (`attach`); any other key
         names its function itself: `memo:{namespace}:{name}:v{version}:{<digest>}`.
         """
+        name = self._names.get(remote)
+        return self._name_of(remote) if name is None else name
+
+    def current_generation(self, remote: str) -> int:
+        """The current generation of the function that owns Redis key remote: its own, or
+        the floor a repaired hash set for all (generation_name and _current in one call,
+        since every read from Redis makes it)."""
+        name = self._names.get(remote)
+        if name is None:
+            name = self._name_of(remote)
+        generations = self.generations
+        own, floor = generations.get(name, 0), generations.get(GENERATION_FLOOR, 0)
+        return own if own > floor else floor  # not max(): a builtin call on every L2 read
+
+    def _name_of(self, remote: str) -> str:
         prefix = remote[: remote.rfind("{")]
         name = self.scopes.get(prefix)
-        return prefix[len(self.namespace) + 6 : -1] if name is None else name
+        if name is None:
+            return prefix[len(self.namespace) + 6 : -1]
+        names = self._names
+        if len(names) >= _NAMES_KEPT:
+            names.clear()
+        names[remote] = name
+        return name
 
     def generations_loaded(self) -> None:
         """The events connection read every generation: reads need not load them again."""

@@ -95,7 +95,7 @@ class Executing(Tagging):
             if key is not None:  # degraded: L1 keeps the value, the call counts an error
                 trace.degrade(key, "RedisUnavailable", keep_error=True)
             return True
-        if key is not None and trace.skips(key):
+        if key is not None and (seen := trace.find(key)) is not None and seen.outage:
             trace.degrade(key, "RedisUnavailable", keep_error=True)
             return True
         return False
@@ -114,7 +114,8 @@ class Executing(Tagging):
         return fallback
 
     def _succeeded(self) -> None:
-        if self.breaker.success():
+        breaker = self.breaker
+        if breaker.failures and breaker.success():  # the count first: no call while none
             # A blip ended before the breaker opened. While it lasted, a tiered store trusted
             # its L1 even without events (`l1_active`): it must stop now if they are still
             # down, and its hit path's view of L1 must change with it.

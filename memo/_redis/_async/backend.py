@@ -184,14 +184,14 @@ class AsyncBackend(Generations):
         self.events.ensure_started()
         if not self._generations_loaded and not trace.skips(key):
             await self.aload_generations()
-        return self._current(self.generation_name(key.remote))
+        return self.current_generation(key.remote)
 
     async def agenerations_of(self, keys: list[CacheKey]) -> list[int]:
         """The current generation of each key's function (a batch reads them at most once)."""
         self.events.ensure_started()
         if not self._generations_loaded:
             await self.aload_generations()
-        return [self._current(self.generation_name(key.remote)) for key in keys]
+        return [self.current_generation(key.remote) for key in keys]
 
     async def aload_generations(self) -> bool:
         """Read every function's generation now; False if Redis did not answer."""

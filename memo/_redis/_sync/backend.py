@@ -185,14 +185,14 @@ class SyncBackend(Generations):
         self.events.ensure_started()
         if not self._generations_loaded and not trace.skips(key):
             self.load_generations()
-        return self._current(self.generation_name(key.remote))
+        return self.current_generation(key.remote)
 
     def generations_of(self, keys: list[CacheKey]) -> list[int]:
         """The current generation of each key's function (a batch reads them at most once)."""
         self.events.ensure_started()
         if not self._generations_loaded:
             self.load_generations()
-        return [self._current(self.generation_name(key.remote)) for key in keys]
+        return [self.current_generation(key.remote) for key in keys]
 
     def load_generations(self) -> bool:
         """Read every function's generation now; False if Redis did not answer."""

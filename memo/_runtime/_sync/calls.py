@@ -17,7 +17,7 @@ from memo._policy import trace
 from memo._policy.flows import Flow, Remove, hit, miss_flow, refresh_flow, write_flow
 from memo._runtime import observe
 from memo._runtime._sync.drivers import advance_sync, run_sync
-from memo._runtime.disabled import is_disabled
+from memo._runtime.disabled import ACTIVE, is_disabled
 from memo._runtime.observe import OBSERVERS
 from memo._runtime.pending import COMPUTE, Pending
 
@@ -65,7 +65,7 @@ class SyncCalls(CoreBase):
     ) -> Any:
         """The value of a call found in a tier, else its Pending miss, advanced to the point
         where it needs the function (or done: `step` is then the value)."""
-        if is_disabled():
+        if ACTIVE[0] and is_disabled():  # the count first: no call while no block is open
             return Pending(None, None, lambda: None)
         if local is not None and self.keys.keep is None:
             normalised = values  # the hit path's values are every parameter's, in order
@@ -85,9 +85,10 @@ class SyncCalls(CoreBase):
         looked = local is not None and self.l1_looked and (fetch or self.l1_only)
         entry = None if looked else self.store.get(key, local_only=fetch)
         if entry is not None:
-            now = CLOCK.monotonic()
-            if plan.refreshes and plan.due(entry, now):
-                self.refresh_later(args, kwargs, key, normalised, entry=entry, now=now)
+            if plan.refreshes:
+                now = CLOCK.monotonic()
+                if plan.due(entry, now):
+                    self.refresh_later(args, kwargs, key, normalised, entry=entry, now=now)
             return hit(plan, entry)
         function = self.function
         run = Pending(
