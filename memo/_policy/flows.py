@@ -20,6 +20,7 @@ from memo._errors import SerializationError
 from memo._keys.key import CacheKey
 from memo._policy.entry import Entry
 from memo._policy.operations import (
+    COMPUTE_OP,
     LEAD,
     REENTERED,
     Claim,
@@ -172,7 +173,7 @@ def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool) 
                 value = yield from _compute_and_store(plan, key, normalised, "", mode)
             else:
                 try:
-                    value, delta = yield Compute()
+                    value, delta = yield COMPUTE_OP
                     plan.stats.compute_time += delta
                     stored = yield from _store(
                         plan, key, normalised, value, delta=delta, token=token, mode=FILL
@@ -249,7 +250,7 @@ def _tags(plan: Plan, normalised: tuple[Any, ...]) -> tuple[str, ...]:
 def _compute_and_store(
     plan: Plan, key: CacheKey, normalised: tuple[Any, ...], token: str = "", mode: str = "set"
 ) -> Flow:
-    value, delta = yield Compute()
+    value, delta = yield COMPUTE_OP
     plan.stats.compute_time += delta
     yield from _store(plan, key, normalised, value, delta=delta, token=token, mode=mode)
     return value

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from memo._keys.key import CacheKey
 
 __all__ = [
+    "COMPUTE_OP",
     "LEAD",
     "REENTERED",
     "Claim",
@@ -114,6 +115,9 @@ class Remove(NamedTuple):
 
 class Compute(NamedTuple):
     """Run the user's function → (value, seconds it took); its exception is thrown back."""
+
+
+COMPUTE_OP = Compute()  # it has no fields: one for every miss (a NamedTuple costs a frame)
 
 
 class Lead(NamedTuple):

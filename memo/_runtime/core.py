@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Hashable, Mapping, MutableMapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from memo._codec.returns import ReturnType
@@ -120,7 +121,7 @@ class CoreBase:
         if local is None:
             local = self.keys.local(self.prefix, values)
         if self.l1_only:  # the Redis key only when asked (a Django-style prefix, say)
-            return LazyCacheKey(local, lambda: self.remote_for(local, values))
+            return LazyCacheKey(local, partial(self.remote_for, local, values))  # no cells
         remote = self.remotes.get(local)  # every tier call reads it; most were made before
         return CacheKey(local, self.remote_for(local, values) if remote is None else remote)
 

@@ -112,16 +112,22 @@ class WindowTinyLFU:
             # The duel. The candidate's accesses are counted as it leaves the window: its
             # write, plus one if it was hit there (one hash per miss, not one per step).
             sketch = self._sketch or self._new_sketch()
-            frequency = sketch.add(hash(candidate.key), 2 if candidate.used else 1)
+            count = 2 if candidate.used else 1
             candidate.used = False
             victim = main[0] if main else None
-            if victim is None or victim.used or data.get(victim.key) is not victim:
-                victim = self._victim(sketch)  # the hand moves (most duels need not)
-            if victim is not None and frequency > sketch.estimate(hash(victim.key)):
+            if victim is not None and not victim.used and data.get(victim.key) is victim:
+                admit = sketch.duel(hash(candidate.key), count, hash(victim.key))
+            else:  # the hand moves (most duels need not), after the candidate is counted
+                frequency = sketch.add(hash(candidate.key), count)
+                victim = self._victim(sketch)
+                admit = victim is not None and frequency > sketch.estimate(hash(victim.key))
+            if admit and victim is not None:
                 main.popleft()
                 main.append(candidate)
                 candidate = victim
-            self._evict(candidate)
+            del data[candidate.key]  # self._evict, inline: once per miss of a full store
+            if any(self._marked):
+                self._forget(candidate.key)
         while len(data) > self._maxsize:  # unreachable while every insert drains; a backstop
             oldest = window.popleft() if window else main.popleft()
             if data.get(oldest.key) is oldest:
