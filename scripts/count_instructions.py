@@ -31,6 +31,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
+_MISS = """
+import sys, itertools, memo
+@memo.cached(ttl=300{})
+def f(a, b):
+    return a
+c = itertools.count()
+for _ in range(12_000): f(next(c), "x")
+for _ in range(int(sys.argv[1])): f(next(c), "x")
+"""
 # name -> (what it does, loop lengths, the script: argv[1] is the loop length, argv[2] a URL)
 CASES: dict[str, tuple[str, tuple[int, int], str]] = {
     "l1_hit": (
@@ -45,31 +54,11 @@ for _ in range(50): f(1, "x")
 for _ in range(int(sys.argv[1])): f(1, "x")
 """,
     ),
-    "l1_miss": (
-        "L1 miss of a full store, single-flight",
-        (1_000, 5_000),
-        """
-import sys, itertools, memo
-@memo.cached(ttl=300)
-def f(a, b):
-    return a
-c = itertools.count()
-for _ in range(12_000): f(next(c), "x")
-for _ in range(int(sys.argv[1])): f(next(c), "x")
-""",
-    ),
+    "l1_miss": ("L1 miss of a full store, single-flight", (1_000, 5_000), _MISS.format("")),
     "l1_miss_nolock": (
         "L1 miss of a full store, lock=False",
         (1_000, 5_000),
-        """
-import sys, itertools, memo
-@memo.cached(ttl=300, lock=False)
-def f(a, b):
-    return a
-c = itertools.count()
-for _ in range(12_000): f(next(c), "x")
-for _ in range(int(sys.argv[1])): f(next(c), "x")
-""",
+        _MISS.format(", lock=False"),
     ),
     "l2_hit": (
         "L2 hit over a RedisStore, signed, ~200-byte dict",

@@ -59,23 +59,12 @@ class FrequencySketch:
 
     def duel(self, candidate: int, count: int, victim: int) -> bool:
         """add(candidate, count), then whether the candidate's estimate beats the victim's:
-        TinyLFU's admission test, in one call (it runs on every miss of a full store)."""
-        table, mask, width, shift = self._table, self._mask, self._width, self._shift
-        first = candidate & mask
-        second = width + ((candidate >> shift) & mask)
-        one = table[first] + count
-        one = one if one < _CEILING else _CEILING
-        table[first] = one
-        two = table[second] + count
-        two = two if two < _CEILING else _CEILING
-        table[second] = two
-        self._samples += count
-        if self._samples >= self._sample_size:
-            self._age()
-            table = self._table
-        frequency = one if one < two else two
+        TinyLFU's admission test, in one call less than add() and estimate() (it runs on
+        every miss of a full store)."""
+        frequency = self.add(candidate, count)
+        table, mask = self._table, self._mask
         one = table[victim & mask]
-        two = table[width + ((victim >> shift) & mask)]
+        two = table[self._width + ((victim >> self._shift) & mask)]
         return frequency > (one if one < two else two)
 
     def estimate(self, hashed: int) -> int:

@@ -3,7 +3,6 @@ reads cachegrind's total the way valgrind prints it."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -12,17 +11,15 @@ from types import ModuleType
 
 import pytest
 
+from tests.support.python import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "count_instructions.py"
 
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("count_instructions", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "count_instructions")
 
 
 def _run(*arguments: str) -> subprocess.CompletedProcess[str]:
