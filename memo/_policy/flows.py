@@ -35,6 +35,7 @@ from memo._policy.operations import (
     Release,
     Remove,
     Wait,
+    new_op,
 )
 from memo._policy.plan import UNPACKABLE, Plan
 
@@ -102,7 +103,7 @@ def miss_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bo
     if not plan.lock:
         plan.stats.misses += 1
         return (yield from _compute_and_store(plan, key, normalised, "", FILL))
-    joined = yield Lead(key, plan.lock_timeout)
+    joined = yield new_op(Lead, (key, plan.lock_timeout))
     if joined is REENTERED:  # our own flight: compute here, without single-flight
         plan.stats.misses += 1
         return (yield from _compute_and_store(plan, key, normalised, "", FILL))
@@ -152,7 +153,7 @@ def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool) 
         if tags:
             entry, claimed = yield from _fetch(key, token, tags, local_only=looked)
         else:
-            entry, claimed = yield Fetch(key, token)
+            entry, claimed = yield new_op(Fetch, (key, token))
         found = entry is not None and entry.remote and not looked
         if found:
             value = hit(plan, entry)
@@ -191,7 +192,7 @@ def _lead(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool) 
         raise
     # Fenced: an invalidation ended our lease mid-compute (so the write was refused); callers
     # that joined may have come after it, so they compute alone rather than share this value.
-    yield Land(key, None if fenced else Outcome(value, found=found))
+    yield new_op(Land, (key, None if fenced else new_op(Outcome, (value, None, found))))
     return value
 
 
@@ -339,7 +340,7 @@ def _store(
     tags = _tags(plan, normalised)
     ttl, soft = plan.lifetimes(value, key)
     try:
-        written = yield Put(key, stored, ttl, delta, tags, token, mode, soft)
+        written = yield new_op(Put, (key, stored, ttl, delta, tags, token, mode, soft))
         if token and not written:
             yield Release(key, token)  # a write that did not land must not hold the lease
             return _REFUSED

@@ -1,7 +1,10 @@
 """The operations a policy yields, and what the drivers send back for them.
 
-Operations are named tuples: a miss yields five of them, and a tuple is built in C (a
-dataclass's `__init__` runs a Python line per field).
+Operations are named tuples. A NamedTuple's own constructor is a Python function (the
+`__new__` that `collections.namedtuple` makes with eval: a frame, about 1,700 instructions),
+so the ones every miss yields (Lead, Fetch, Put, Land) are built with `new_op(Kind, (every
+field, in order))`: `tuple.__new__`, in C, making the same object.
+tests/policy/test_operations.py checks each such call's field count.
 """
 
 from __future__ import annotations
@@ -27,20 +30,19 @@ __all__ = [
     "Release",
     "Remove",
     "Wait",
+    "new_op",
 ]
 
+new_op = tuple.__new__  # new_op(Put, (key, value, ...)): a named tuple built without a frame
 
-class Outcome:
-    """A leader's result, as its followers receive it."""
 
-    __slots__ = ("error", "found", "value")
+class Outcome(NamedTuple):
+    """A leader's result, as its followers receive it (a named tuple: a leader that found or
+    computed its value builds it with new_op, as each miss does)."""
 
-    def __init__(
-        self, value: Any = None, error: BaseException | None = None, *, found: bool = False
-    ) -> None:
-        self.value = value
-        self.error = error
-        self.found = found  # the leader found the value in the shared tier: a hit, not a miss
+    value: Any = None
+    error: BaseException | None = None
+    found: bool = False  # the leader found the value in the shared tier: a hit, not a miss
 
     def unwrap(self) -> Any:
         """The value, or raise the leader's exception."""
