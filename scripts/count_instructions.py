@@ -1,6 +1,6 @@
 """Count the machine instructions memo runs per operation, in one or more source trees.
 
-    python scripts/count_instructions.py [--cases l2_hit,l1_miss,...] TREE [TREE ...]
+    python scripts/count_instructions.py [--cases l2_hit,l2_hit_async,l1_miss,...] TREE [TREE ...]
 
 Wall time on a shared 2-core VM moves by 10-30% between processes (the raw redis-py GET
 alone ran at 110-190 us here), so a regression of a few percent hides in it. An instruction
@@ -71,6 +71,21 @@ def f(a, b):
     return {"a": a, "b": b, "pad": "x" * 150}
 for _ in range(50): f(1, "x")
 for _ in range(int(sys.argv[1])): f(1, "x")
+""",
+    ),
+    "l2_hit_async": (
+        "L2 hit over a RedisStore, async def, one event loop",
+        (500, 3_500),
+        """
+import asyncio, sys, memo
+store = memo.RedisStore(sys.argv[2], namespace="instructions", secret="s")
+@memo.cached(ttl=300, store=store)
+async def f(a, b):
+    return {"a": a, "b": b, "pad": "x" * 150}
+async def main():
+    for _ in range(50): await f(1, "x")
+    for _ in range(int(sys.argv[1])): await f(1, "x")
+asyncio.run(main())
 """,
     ),
 }

@@ -47,7 +47,7 @@ def test_cachegrinds_total_is_read_with_its_thousands_separators(script: ModuleT
     assert int(found.group(1).replace(",", "")) == 1_390_409_338
 
 
-@pytest.mark.parametrize("case", ["l1_hit", "l1_miss", "l1_miss_nolock", "l2_hit"])
+@pytest.mark.parametrize("case", ["l1_hit", "l1_miss", "l1_miss_nolock", "l2_hit", "l2_hit_async"])
 def test_every_case_runs_against_this_tree(
     script: ModuleType, case: str, redis_url: str, tmp_path: Path
 ) -> None:
