@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import weakref
 from collections import Counter
@@ -183,6 +184,21 @@ def _own_counts(core: Core) -> Stats:
 _last_failure: weakref.WeakKeyDictionary[RedisStore, float] = weakref.WeakKeyDictionary()
 
 
+# One publication at a time in this process, each taking its counts and writing them under
+# the lock: a publication that counted less (the publisher thread's round, started just
+# before a call) can then never land after one that counted more and overwrite it.
+_publishing = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    global _publishing
+    _publishing = threading.Lock()  # a forked child may inherit it held by another thread
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
 def publish(
     store: Store,
     *,
@@ -201,6 +217,11 @@ def publish(
         raise ConfigurationError(f"publish(ttl={ttl!r}): the TTL must be positive seconds.")
     if redis.closed or redis.breaker.is_open:
         return False
+    with _publishing:
+        return _write_counts(redis, process, ttl, exited=exited)
+
+
+def _write_counts(redis: RedisStore, process: str, ttl: float, *, exited: bool) -> bool:
     args: list[str | int] = [max(1, int(ttl * 1000))]
     for name, stats in sorted(local_stats(redis).items()):
         args += [name, json.dumps(counters(stats), separators=(",", ":"), sort_keys=True)]

@@ -357,3 +357,37 @@ def test_redis_faults_are_logged_at_most_twice_in_100_calls(
     assert compute.stats.errors == 100
     warnings = [r for r in caplog.records if r.name == "memo" and r.levelno >= logging.WARNING]
     assert 1 <= len(warnings) <= 2, [r.message for r in warnings]
+
+
+def test_a_publication_that_counted_less_never_lands_after_one_that_counted_more(
+    redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two publications in one process (the publisher thread's round, a call's own): the one
+    that took its counts first is written first, so the fresher counts are what stays."""
+    memo.configure(redis_url=redis_url, namespace=namespace)
+    store = settings.store
+    shared_lookup.stats.reset()
+    shared_lookup(1)
+    counted, go = threading.Event(), threading.Event()
+    real_counters = _fleet.counters
+
+    def slow_first(stats: Any) -> dict[str, Any]:
+        result = real_counters(stats)
+        if threading.current_thread().name == "stale":
+            counted.set()
+            go.wait(10)  # the stale round holds its counts while the fresh one starts
+        return result
+
+    monkeypatch.setattr(_fleet, "counters", slow_first)
+    stale = threading.Thread(target=_fleet.publish, args=(store,), name="stale")
+    stale.start()
+    assert counted.wait(10)
+    shared_lookup(2)  # one more miss after the stale round took its counts
+    fresh = threading.Thread(target=_fleet.publish, args=(store,), name="fresh")
+    fresh.start()
+    fresh.join(0.3)  # with the lock it waits for the stale round; without, it is written now
+    go.set()
+    stale.join(10)
+    fresh.join(10)
+    fleet = _fleet.read_fleet(store)
+    assert fleet[_fleet.process_id()]["tests.runtime.test_fleet.shared_lookup"]["misses"] == 2
