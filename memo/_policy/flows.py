@@ -125,7 +125,7 @@ def hit(plan: Plan, entry: Entry) -> Any:
         plan.found_remote()
     else:
         plan.stats.l1_hits += 1
-    return plan.unpack(entry.value) if plan.l1_copy else entry.value
+    return plan.unpack(entry.value)
 
 
 def _follow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], joined: Any) -> Flow:

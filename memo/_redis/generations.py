@@ -45,19 +45,12 @@ class Generations(Resilience):
         Functions bound to this store registered their key prefix (`attach`); any other key
         names its function itself: `memo:{namespace}:{name}:v{version}:{<digest>}`.
         """
-        name = self._names.get(remote)
-        return self._name_of(remote) if name is None else name
+        return self._names.get(remote) or self._name_of(remote)
 
     def current_generation(self, remote: str) -> int:
-        """The current generation of the function that owns Redis key remote: its own, or
-        the floor a repaired hash set for all (generation_name and _current in one call,
-        since every read from Redis makes it)."""
-        name = self._names.get(remote)
-        if name is None:
-            name = self._name_of(remote)
-        generations = self.generations
-        own, floor = generations.get(name, 0), generations.get(GENERATION_FLOOR, 0)
-        return own if own > floor else floor  # not max(): a builtin call on every L2 read
+        """The current generation of the function that owns Redis key remote (every read
+        from Redis asks: generation_name's lookup is written inline, a call less)."""
+        return self._current(self._names.get(remote) or self._name_of(remote))
 
     def _name_of(self, remote: str) -> str:
         prefix = remote[: remote.rfind("{")]
@@ -86,7 +79,8 @@ class Generations(Resilience):
     def _current(self, name: str) -> int:
         """A function's generation: its own, or the floor a repaired hash set for all."""
         generations = self.generations
-        return max(generations.get(name, 0), generations.get(GENERATION_FLOOR, 0))
+        own, floor = generations.get(name, 0), generations.get(GENERATION_FLOOR, 0)
+        return own if own > floor else floor  # not max(): a builtin call on every L2 read
 
     def stamp(self, key: CacheKey) -> int:
         """The generation key's call saw when it looked the entry up (-1: none seen)."""

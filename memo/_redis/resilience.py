@@ -95,7 +95,7 @@ class Executing(Tagging):
             if key is not None:  # degraded: L1 keeps the value, the call counts an error
                 trace.degrade(key, "RedisUnavailable", keep_error=True)
             return True
-        if key is not None and (seen := trace.find(key)) is not None and seen.outage:
+        if key is not None and trace.skips(key):
             trace.degrade(key, "RedisUnavailable", keep_error=True)
             return True
         return False

@@ -122,8 +122,7 @@ class CoreBase:
             local = self.keys.local(self.prefix, values)
         if self.l1_only:  # the Redis key only when asked (a Django-style prefix, say)
             return LazyCacheKey(local, partial(self.remote_for, local, values))  # no cells
-        remote = self.remotes.get(local)  # every tier call reads it; most were made before
-        return CacheKey(local, self.remote_for(local, values) if remote is None else remote)
+        return CacheKey(local, self.remote_for(local, values))  # every tier call reads it
 
     def remote_key(self, values: tuple[Any, ...]) -> str:
         """The Redis key of these values: namespace, function, version and values, only."""

@@ -18,7 +18,7 @@ from memo._policy import trace
 from memo._policy.flows import Flow, Remove, hit, miss_flow, refresh_flow, write_flow
 from memo._runtime import observe
 from memo._runtime._sync.drivers import advance_sync, run_sync
-from memo._runtime.disabled import ACTIVE, is_disabled
+from memo._runtime.disabled import is_disabled
 from memo._runtime.observe import OBSERVERS
 from memo._runtime.pending import COMPUTE, Pending
 
@@ -66,7 +66,7 @@ class SyncCalls(CoreBase):
     ) -> Any:
         """The value of a call found in a tier, else its Pending miss, advanced to the point
         where it needs the function (or done: `step` is then the value)."""
-        if ACTIVE[0] and is_disabled():  # the count first: no call while no block is open
+        if is_disabled():
             return Pending(None, None, lambda: None)
         if local is not None and self.keys.keep is None:
             normalised = values  # the hit path's values are every parameter's, in order
