@@ -96,6 +96,7 @@ def forget() -> None:
     """Drop every class decision (call after a change to how a class is keyed)."""
     _TOKENS.clear()
     _TOKENS.update(_BUILTIN_TOKENS)
+    _CLASS_NAMES.clear()
 
 
 # -- builtins --------------------------------------------------------------------------------
@@ -267,7 +268,16 @@ def _hook(kind: type) -> Token:
 
 
 def _class(value: type) -> Hashable:
-    return (_CLASS, qualname(value))
+    # A class is keyed by its name, read once per class: a classmethod's every call keys it.
+    token = _CLASS_NAMES.get(value)
+    if token is None:
+        if len(_CLASS_NAMES) >= _KINDS_KEPT:
+            _CLASS_NAMES.clear()
+        token = _CLASS_NAMES[value] = (_CLASS, qualname(value))
+    return token
+
+
+_CLASS_NAMES: dict[type, Hashable] = {}
 
 
 def _enum(kind: type) -> Token:

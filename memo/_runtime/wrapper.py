@@ -5,15 +5,19 @@ AttributeError; memo instead builds, per decorated function, a small class whose
 is a closure over that function's state. The hit path then costs one Python call, a type
 check per argument (and a call for each argument that is not an int, str, bytes or None:
 its L1 token), a tuple, a dict lookup and a deadline comparison; a miss calls the function
-from the same frame. Binding to instances,
-classes and static methods stays wrapt's job (`__bound_function_wrapper__`).
+from the same frame. A method read from an instance (a classmethod
+from its class) is bound by a `functools.partial` subclass (`Method`), made and called in C;
+the rarer bindings (static methods, a function read through its class) stay wrapt's job
+(`__bound_function_wrapper__`).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 import time
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,16 +31,18 @@ from memo._runtime._sync.handles import SyncHandles
 from memo._runtime.core import Core
 from memo._runtime.disabled import ACTIVE
 from memo._runtime.pending import COMPUTE, Pending
-from memo._runtime.portable import PortableBound, PortableFunction
+from memo._runtime.portable import PortableBound, PortableFunction, _Portable
 
 __all__ = ["wrap"]
 
 if TYPE_CHECKING:
     _FunctionWrapper = wrapt.FunctionWrapper[..., Any]
     _BoundFunctionWrapper = wrapt.BoundFunctionWrapper[..., Any]
+    _PartialBase = functools.partial[Any]  # what _Method's subclasses are (func, args)
 else:
     _FunctionWrapper = wrapt.FunctionWrapper
     _BoundFunctionWrapper = wrapt.BoundFunctionWrapper
+    _PartialBase = object  # no class annotations: they would shadow `__annotations__`
 
 
 def _unused_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -79,10 +85,109 @@ class _BoundMixin:
 class BoundMemoized(PortableBound, _BoundMixin, SyncHandles, _BoundFunctionWrapper):
     """A sync cached method bound to an instance or class (`wrap()` adds its `__call__`)."""
 
+    # wrapt's types define __getattr__, so CPython would send every attribute read of a
+    # Python subclass through a call of wrapt's __getattribute__ (about 200 ns); the generic
+    # lookup is what that does first, and __getattr__ still answers what it does not find.
+    __getattribute__ = object.__getattribute__
+
 
 class AsyncBoundMemoized(PortableBound, _BoundMixin, AsyncHandles, _BoundFunctionWrapper):
     """An `async def` cached method bound to an instance or class (`wrap()` adds its
     `__call__`)."""
+
+    __getattribute__ = object.__getattribute__
+
+
+class _Method(_Portable, _PartialBase):
+    """A cached method bound to its instance (a classmethod: to its class), as
+    `functools.partial(decorated, instance)`.
+
+    wrapt's binding makes a proxy object per attribute read (about 1 us) whose call then
+    reads its binding back through attributes; a partial is made in C and its call passes
+    the instance on to the decorated function's own hit path in C. It answers like the
+    bound method it stands for: `__self__`, `__func__`, `__wrapped__`, signature, equality,
+    pickling, and `inspect.ismethod` (through `__class__`, as wrapt's proxy does).
+    """
+
+    __slots__ = ()
+    __getattribute__ = object.__getattribute__
+
+    def _memo_core(self) -> Core:
+        decorated: Any = self.func
+        core: Core = decorated._self_core
+        return core
+
+    def _memo_args(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (*self.args, *args)
+
+    @property
+    def _self_core(self) -> Core:
+        return self._memo_core()
+
+    @property
+    def __self__(self) -> Any:
+        return self.args[0]
+
+    @property
+    def __wrapped__(self) -> Any:
+        """The undecorated function, bound as this method is."""
+        decorated: Any = self.func
+        wrapped: Any = decorated.__wrapped__
+        holder = self.args[0]
+        if isinstance(wrapped, classmethod):
+            return wrapped.__get__(None, holder)
+        return wrapped.__get__(holder, type(holder))
+
+    @property
+    def __func__(self) -> Any:
+        return self.__wrapped__.__func__
+
+    @property
+    def uncached(self) -> Callable[..., Any]:
+        """The original function, bound like this method."""
+        wrapped: Callable[..., Any] = self.__wrapped__
+        return wrapped
+
+    @property  # type: ignore[misc]  # a bound method's class, as wrapt's proxy answers
+    def __class__(self) -> type[Any]:
+        return types.MethodType
+
+    # __name__ and __qualname__ come through __getattr__; __module__ and __doc__ are set
+    # on each class below (a class body would define them as strings).
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else (attributes set on the function): the bound original's, as wrapt.
+        return getattr(self.__wrapped__, name)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Method):
+            other = other.__wrapped__
+        equal: bool = self.__wrapped__ == other
+        return equal
+
+    def __hash__(self) -> int:
+        return hash(self.__wrapped__)
+
+    def __repr__(self) -> str:
+        return f"<memo-cached bound method {self.__qualname__} of {self.args[0]!r}>"
+
+    def __reduce_ex__(self, protocol: Any) -> str | tuple[Any, ...]:
+        return getattr, (self.args[0], self.func.__name__)
+
+
+class Method(_Method, SyncHandles, functools.partial[Any]):
+    # A sync cached method bound to its instance or class (no docstring: see below).
+    pass
+
+
+class AsyncMethod(_Method, AsyncHandles, functools.partial[Any]):
+    # An `async def` cached method bound to its instance or class.
+    pass
+
+
+for _method in (Method, AsyncMethod):  # the bound function's, as a bound method answers
+    _method.__module__ = property(lambda self: self.func.__module__)  # type: ignore[assignment]
+    _method.__doc__ = property(lambda self: self.func.__doc__)  # type: ignore[assignment]
 
 
 # -- unbound --------------------------------------------------------------------------------
@@ -108,12 +213,14 @@ class Memoized(PortableFunction, _UnboundMixin, SyncHandles, _FunctionWrapper):
     """A sync cached function."""
 
     __bound_function_wrapper__ = BoundMemoized
+    __getattribute__ = object.__getattribute__  # see BoundMemoized
 
 
 class AsyncMemoized(PortableFunction, _UnboundMixin, AsyncHandles, _FunctionWrapper):
     """An `async def` cached function (still a coroutine function once wrapped)."""
 
     __bound_function_wrapper__ = AsyncBoundMemoized
+    __getattribute__ = object.__getattribute__
 
 
 def wrap(wrapped: Any, core: Core) -> Any:
@@ -140,8 +247,32 @@ def wrap(wrapped: Any, core: Core) -> Any:
     regenerate()
     proxy = cls(wrapped, _unused_wrapper)
     proxy._self_core = core
+    method = AsyncMethod if core.is_async else Method
+    setattr(cls, "__get__", _binder(proxy._self_binding, method))  # noqa: B010 (mypy: a method)
     core.on_rebind = regenerate
     return proxy
+
+
+def _binder(binding: str, method: type[_Method]) -> Callable[..., Any]:
+    """The decorated function's `__get__`: a method binds to its instance (a classmethod to
+    its class) by a partial (`_Method`); other bindings (a staticmethod, a plain function
+    read through its class) are wrapt's. Made per binding: it runs on every method call."""
+    wrapt_get = _FunctionWrapper.__get__
+    if binding == "function":
+
+        def bind_to_instance(self: Any, instance: Any, owner: Any = None) -> Any:
+            if instance is None:
+                return wrapt_get(self, instance, owner)
+            return method(self, instance)
+
+        return bind_to_instance
+    if binding == "classmethod":
+
+        def bind_to_class(self: Any, instance: Any, owner: Any = None) -> Any:
+            return method(self, owner if owner is not None else type(instance))
+
+        return bind_to_class
+    return wrapt_get
 
 
 # The hit path is generated per function, as attrs and dataclasses generate __init__: the
@@ -149,8 +280,8 @@ def wrap(wrapped: Any, core: Core) -> Any:
 # the rest of the lookup), and the same template yields the sync and the async colour, for
 # the function and for its bound methods. Values of int, str, bytes and None are their own
 # token (`type(v) in raw`); any other value is tokenised by its exact type (_keys/local.py).
-# Calls that pass every parameter positionally use args as they are; any other shape is read
-# by the reader made for it (_keys/shapes.py).
+# Calls that pass every parameter positionally use args as they are (with ignore=, the kept
+# ones); any other shape is read by the reader made for it (_keys/shapes.py).
 _HIT_PATH = """
 {colour}def __call__(self, *args, **kwargs):{bind}
     if kwargs or len(args) != pos_arity:
@@ -165,7 +296,7 @@ _HIT_PATH = """
             if values is None:
                 return {wait}miss(args, kwargs)
     else:
-        values = args
+        values = {select}
     if active[0]:
         return {wait}miss(args, kwargs)
     try:
@@ -244,8 +375,10 @@ def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
     if inspect.isbuiltin(core.function):
         return _builtin_path(core)
     normaliser = core.keys.normaliser
-    positional_only = core.keys.fast and normaliser.positional == normaliser.arity
-    shapes = core.keys.shapes
+    shapes, keep = core.keys.shapes, core.keys.keep
+    # A call passing every parameter positionally skips the shape readers: its values are
+    # args itself, or (with ignore=) the kept ones, picked inline.
+    positional_only = shapes is not None and normaliser.positional == normaliser.arity >= 0
     namespace: dict[str, Any] = {
         "core": core,
         "plan": core.plan,
@@ -287,6 +420,7 @@ def _hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
         wait="await " if core.is_async else "",
         bind=_BIND if bound else "",
         tokens=_tokens(_key_count(core)),
+        select="args" if keep is None else "(" + "".join(f"args[{i}], " for i in keep) + ")",
         lookup=lookup if core.l1_looked else "",
     )
     exec(compile(source, f"<memo hit path of {core.plan.name}>", "exec"), namespace)

@@ -279,6 +279,23 @@ def test_ignored_parameter_stays_out_of_the_key() -> None:
     assert load(1) == 1 and len(seen) == 2  # 1 is not 1.0
 
 
+def test_ignoring_a_middle_parameter_keeps_the_others_in_order() -> None:
+    """A positional call picks the kept values inline: the same entries as keyword calls,
+    and the two kept values are not swapped."""
+    seen: list[tuple[Any, ...]] = []
+
+    @memo.cached(ignore=("conn",))
+    def pair(a: Any, conn: Any, b: Any) -> tuple[Any, Any]:
+        seen.append((a, b))
+        return (a, b)
+
+    assert pair(1, object(), "x") == pair(b="x", conn=None, a=1) == (1, "x")
+    assert pair("x", None, 1) == ("x", 1) and pair(1, None, b="x") == (1, "x")
+    assert seen == [(1, "x"), ("x", 1)]
+    assert pair.cache_key(1, None, "x") == pair.cache_key(a=1, conn=2, b="x")
+    assert pair.cache_key(1, None, "x") != pair.cache_key("x", None, 1)
+
+
 @pytest.mark.parametrize("unsupported", [object(), [object()], {"k": object()}])
 def test_unkeyable_arguments_still_explain(unsupported: Any) -> None:
     """A value with no key raises KeyBuildError from the call, as before."""

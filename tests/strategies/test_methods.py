@@ -154,3 +154,95 @@ def test_classmethod_over_cached() -> None:
     assert Model.table("_t") == "Model_t"
     assert Child.table("_t") == "Child_t"
     assert calls == ["_t", "_t"]
+
+
+class Documented:
+    """Methods whose introspection a bound cached method must answer as a bound method."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __memo_key__(self) -> int:
+        return self.n
+
+    @memo.cached
+    def twice(self, x: int) -> int:
+        """Twice x, plus n."""
+        return 2 * x + self.n
+
+    @memo.cached
+    async def atwice(self, x: int) -> int:
+        """Twice x, awaited."""
+        return 2 * x
+
+    @classmethod
+    @memo.cached
+    def named(cls, x: int) -> str:
+        return f"{cls.__name__}:{x}"
+
+
+def test_a_bound_method_answers_like_a_bound_method() -> None:
+    """`obj.method` of a cached method binds in C (a partial), but introspects as the bound
+    method it stands for: what frameworks read (inspect, asyncio, pickle, equality)."""
+    import copy
+    import inspect
+    import pickle
+
+    one = Documented(1)
+    bound, abound = one.twice, one.atwice
+    assert inspect.ismethod(bound) and inspect.ismethod(abound)
+    assert not inspect.iscoroutinefunction(bound)
+    assert inspect.iscoroutinefunction(abound) and asyncio.iscoroutinefunction(abound)
+    assert str(inspect.signature(bound)) == "(x: 'int') -> 'int'"  # annotations are strings here
+    assert (bound.__name__, bound.__qualname__) == ("twice", "Documented.twice")
+    assert (bound.__module__, bound.__doc__) == (__name__, "Twice x, plus n.")
+    assert bound.__annotations__ == {"x": "int", "return": "int"}
+    assert bound.__self__ is one and bound.__func__ is Documented.twice.__wrapped__
+    assert bound.__wrapped__ == bound.uncached and bound.uncached(3) == 7
+    assert bound == one.twice and hash(bound) == hash(one.twice) and bound != Documented(1).twice
+    assert copy.copy(bound) is bound and "Documented.twice" in repr(bound)
+    restored = pickle.loads(pickle.dumps(Documented(5).twice))
+    assert restored(1) == 7 and restored.__self__.n == 5
+    named = Documented(1).named
+    assert inspect.ismethod(named) and named.__self__ is Documented and named(2) == "Documented:2"
+
+
+def test_a_bound_method_keeps_its_handles_and_its_key() -> None:
+    """Handles of a bound method carry its instance; the key is the class-level call's."""
+    one = Documented(2)
+    hits = one.twice.stats.l1_hits
+    assert one.twice(3) == 8 and one.twice(3) == 8
+    assert one.twice.cache_key(3) == Documented.twice.cache_key(one, 3)
+    assert one.twice.stats.l1_hits == hits + 1 and one.twice.cache_info().currsize >= 1
+    assert one.twice.invalidate(3) is True and one.twice.invalidate(3) is False
+    assert Documented(2).twice.refresh(3) == 8
+    assert one.named(4) == Documented.named(4) == "Documented:4"
+    assert asyncio.run(one.atwice(5)) == 10 and asyncio.run(one.atwice.invalidate(5)) is True
+
+
+def test_a_held_bound_method_follows_the_current_store() -> None:
+    """A bound method kept in a variable calls through the decorated function, so the hit
+    path that a later configure() regenerates (here: L1 hands out copies) is the one used."""
+    holder = Lists(1)
+    held = holder.items
+    assert held(2) is held(2)  # L1 holds the object itself
+    memo.configure(l1_copy=True)
+    try:
+        first = held(2)
+        assert first == [1, 2] and held(2) == first and held(2) is not first
+    finally:
+        memo.configure()
+
+
+class Lists:
+    """A method with a mutable result."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __memo_key__(self) -> int:
+        return self.n
+
+    @memo.cached
+    def items(self, x: int) -> list[int]:
+        return [self.n, x]
