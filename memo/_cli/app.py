@@ -225,13 +225,14 @@ def load_function(spec: str, args: argparse.Namespace | None = None) -> tuple[An
     not turn the command onto another server or namespace without saying so.
     """
     target = resolve(spec)
-    if not isinstance(target, Handles):
+    handles = getattr(target, "_memo_handles", target)  # a plain function carries them
+    if not isinstance(handles, Handles):
         raise CommandError(
             f"{spec} is a {type(target).__name__}, not a memo-cached function: decorate it "
             "with @memo.cached or @memo.refresh_ahead (write-through and write-behind writers "
             "have no cache of their own; name their reader)"
         )
-    core = target._memo_core()
+    core = handles._memo_core()
     if args is not None:
         check_flags_apply(spec, args, core)
     return target, core

@@ -1,0 +1,219 @@
+"""The hit path: the `__call__` of a decorated function, generated per function.
+
+It costs one Python call, a type check per argument (and a call for each argument that is
+not an int, str, bytes or None: its L1 token), a tuple, a dict lookup and a deadline
+comparison; a miss calls the function from the same frame.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from memo._clock import CLOCK
+from memo._keys.builder import FAST_TYPES
+from memo._keys.local import FLOAT_TAG, TOKEN_OF, local_token, local_tokens
+from memo._runtime.core import Core
+from memo._runtime.disabled import ACTIVE
+from memo._runtime.pending import COMPUTE, Pending
+
+__all__ = ["hit_path", "names"]
+
+
+# The hit path is generated per function, as attrs and dataclasses generate __init__: the
+# token of each key value is unrolled for the function's arity (a Python loop costs more than
+# the rest of the lookup), and the same template yields the sync and the async colour, for
+# the function and for its bound methods. Values of int, str, bytes and None are their own
+# token (`type(v) in raw`); any other value is tokenised by its exact type (_keys/local.py).
+# Calls that pass every parameter positionally use args as they are (with ignore=, the kept
+# ones); any other shape is read by the reader made for it (_keys/shapes.py).
+_HIT_PATH = """
+{colour}def __call__({params}*args, **kwargs):{bind}
+    if kwargs or len(args) != pos_arity:
+        if readers is None:
+            return {wait}miss(args, kwargs)
+        tail = None if kwargs else tails.get(len(args))
+        if tail is not None:  # positional, defaults omitted: one tuple concatenation
+            values = args + tail
+        else:
+            shape = (len(args), *kwargs)
+            values = (readers.get(shape) or learn(shape))(args, kwargs)
+            if values is None:
+                return {wait}miss(args, kwargs)
+    else:
+        values = {select}
+    if active[0]:
+        return {wait}miss(args, kwargs)
+    try:
+{tokens}
+    except Exception:  # no key (or a __memo_key__ that raised): the slow path explains
+        return {wait}miss(args, kwargs)
+{lookup}{tail}"""
+# The L1 lookup, left out while the store has no L1 to look into (an L2-only store, or a
+# tiered one bypassing its L1): the miss path's store lookup is then the only one.
+_L1_LOOKUP = """    entry = core.l1.get(key)
+    now = clock.monotonic()
+    if entry is not None and entry.expires > now:
+        entry.used = True{observe}{refresh}
+        stats.l1_hits += 1
+        return {value}
+"""
+# A sync miss calls the function from the hit path's own frame, so that a recursive cached
+# function costs the interpreter three recursion units per level (its frame, the call of this
+# object, this frame), not eight: the driver stops when the policy needs the function
+# (COMPUTE) and is resumed with its result. An async miss needs no such care: its leader
+# runs in a task of its own (flight.py), which starts a fresh stack.
+_SYNC_MISS = """    run = start(args, kwargs, key, values)
+    if type(run) is not pending:
+        return run
+    step = run.step
+    while step is compute:
+        began = perf_counter()
+        try:
+            value = function(*args, **kwargs)
+        except BaseException as exc:
+            step = resume(run, None, exc)
+        else:
+            step = resume(run, (value, perf_counter() - began))
+    return step
+"""
+_ASYNC_MISS = "    return await miss(args, kwargs, key, values)\n"
+_LEN = len
+_UNROLL_UP_TO = 8
+# A bound method's arguments as the function takes them (_BoundMixin._memo_args, inlined).
+_BIND = """
+    binding = self._self_binding
+    if binding == "classmethod":
+        args = (self._self_owner, *args)
+    elif binding != "staticmethod" and self._self_instance is not None:
+        args = (self._self_instance, *args)"""
+
+
+def _tokens(count: int) -> str:
+    """Source that sets `key` to the L1 key of `values` (count of them, -1: unknown)."""
+    if count < 0 or count > _UNROLL_UP_TO:
+        return "        key = core.prefix + tokens(values)"
+    lines = ["        token = core.token"]
+    for i in range(count):
+        # A float (not zero, not NaN) is tokenised inline, as _keys/local.py would: a call
+        # less; every other kind pays one comparison for it (and one type() call less).
+        lines += [
+            f"        v{i} = values[{i}]",
+            f"        kind = type(v{i})",
+            "        if kind not in raw:",
+            f"            v{i} = (FLOAT, v{i}) if kind is float_ and v{i} and v{i} == v{i} else"
+            f" (token_of.get(kind) or local_token)(v{i})",
+        ]
+    lines.append("        key = (token, " + "".join(f"v{i}, " for i in range(count)) + ")")
+    return "\n".join(lines)
+
+
+def _key_count(core: Core) -> int:
+    """How many values make the key of every call (-1 when it varies or key= makes it)."""
+    keys = core.keys
+    if keys.shapes is None:
+        return -1
+    return len(keys.keep) if keys.keep is not None else keys.normaliser.arity
+
+
+def hit_path(core: Core, *, bound: bool, into: dict[str, Any] | None = None) -> Callable[..., Any]:
+    """The `__call__` of core's decorated object (bound: of its wrapt-bound methods), or,
+    `into` a namespace, the decorated function itself (no `self`): its variants share that
+    namespace, so that one function object can take another variant's `__code__`."""
+    if inspect.isbuiltin(core.function):
+        return _builtin_path(core)
+    namespace = names(core) if into is None else into
+    keep = core.keys.keep
+    lookup = _L1_LOOKUP.format(
+        value="plan.unpack(entry.value)" if core.plan.l1_copy else "entry.value",
+        observe="\n        plan.adaptive.observe(key)" if core.plan.adaptive else "",
+        refresh=(
+            "\n        if plan.due(entry, now):"
+            "\n            core.refresh_later(args, kwargs, key, values, entry=entry, now=now)"
+            if core.plan.refreshes
+            else ""
+        ),
+    )
+    source = _HIT_PATH.format(
+        colour="async " if core.is_async else "",
+        params="" if into is not None else "self, ",
+        tail=_ASYNC_MISS if core.is_async else _SYNC_MISS,
+        wait="await " if core.is_async else "",
+        bind=_BIND if bound else "",
+        tokens=_tokens(_key_count(core)),
+        select="args" if keep is None else "(" + "".join(f"args[{i}], " for i in keep) + ")",
+        lookup=lookup if core.l1_looked else "",
+    )
+    exec(compile(source, f"<memo hit path of {core.plan.name}>", "exec"), namespace)
+    path: Callable[..., Any] = namespace["__call__"]
+    return path
+
+
+def names(core: Core) -> dict[str, Any]:
+    """The globals of core's hit path: what it reads, bound once."""
+    normaliser = core.keys.normaliser
+    shapes = core.keys.shapes
+    # A call passing every parameter positionally skips the shape readers: its values are
+    # args itself, or (with ignore=) the kept ones, picked inline.
+    positional_only = shapes is not None and normaliser.positional == normaliser.arity >= 0
+    return {
+        "core": core,
+        "plan": core.plan,
+        "stats": core.plan.stats,
+        "miss": core.acall if core.is_async else core.call,
+        "len": _LEN,  # a cached builtins.len must not call itself from here
+        "start": core.start,
+        "resume": core.resume,
+        "pending": Pending,
+        "compute": COMPUTE,
+        "function": core.function,
+        "perf_counter": time.perf_counter,
+        "raw": FAST_TYPES,
+        "local_token": local_token,
+        "token_of": TOKEN_OF,
+        "float_": float,
+        "FLOAT": FLOAT_TAG,
+        "tokens": local_tokens,
+        "clock": CLOCK,
+        "active": ACTIVE,
+        "pos_arity": normaliser.arity if positional_only else -1,
+        "readers": shapes.readers if shapes is not None else None,
+        "learn": shapes.learn if shapes is not None else None,
+        "tails": shapes.tails if shapes is not None else {},
+    }
+
+
+def _builtin_path(core: Core) -> Callable[..., Any]:
+    """A cached builtin's `__call__`: every call through the guard of `_miss`. The generated
+    hit path would build its key with code (the canonical encoder) that may call that very
+    builtin (`builtins.len = memo.cached(len)`), and so call itself without end."""
+    guarded = _miss(core)
+
+    def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return guarded(args, kwargs)
+
+    return __call__
+
+
+def _miss(core: Core) -> Callable[..., Any]:
+    """core.call; for a builtin (`builtins.len = memo.cached(len)`), one that memo's own use
+    of that builtin while it serves a miss reaches as a plain call, not as another miss."""
+    if not inspect.isbuiltin(core.function):
+        return core.call
+    serving = threading.local()
+    function, call = core.function, core.call
+
+    def guarded(*args: Any) -> Any:
+        if getattr(serving, "active", False):
+            positional, kwargs = args[0], args[1]
+            return function(*positional, **kwargs)
+        serving.active = True
+        try:
+            return call(*args)
+        finally:
+            serving.active = False
+
+    return guarded
