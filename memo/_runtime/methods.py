@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from memo._runtime._async.handles import AsyncHandles
 from memo._runtime._sync.handles import SyncHandles
@@ -22,21 +22,23 @@ else:
 
 class _Method(_Portable, _PartialBase):
     """A cached method bound to its instance (a classmethod: to its class), as
-    `functools.partial(decorated, instance)`.
+    `functools.partial(hit_path, instance)`; each decorated function has its own subclass,
+    whose `_memo_decorated` is the decorated object (the handles read its runtime).
 
     wrapt's binding makes a proxy object per attribute read (about 1 us) whose call then
     reads its binding back through attributes; a partial is made in C and its call passes
-    the instance on to the decorated function's own hit path in C. It answers like the
+    the instance on to the hit path by vectorcall. It answers like the
     bound method it stands for: `__self__`, `__func__`, `__wrapped__`, signature, equality,
     pickling, and `inspect.ismethod` (through `__class__`, as wrapt's proxy does).
     """
 
     __slots__ = ()
     __getattribute__ = object.__getattribute__
+    _memo_decorated = cast(Any, None)  # each function's subclass sets it (no annotation:
+    # a class annotation would shadow the function's `__annotations__`, which _Portable reads)
 
     def _memo_core(self) -> Core:
-        decorated: Any = self.func
-        core: Core = decorated._self_core
+        core: Core = self._memo_decorated._self_core
         return core
 
     def _memo_args(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -53,8 +55,7 @@ class _Method(_Portable, _PartialBase):
     @property
     def __wrapped__(self) -> Any:
         """The undecorated function, bound as this method is."""
-        decorated: Any = self.func
-        wrapped: Any = decorated.__wrapped__
+        wrapped: Any = self._memo_decorated.__wrapped__
         holder = self.args[0]
         if isinstance(wrapped, classmethod):
             return wrapped.__get__(None, holder)
@@ -94,7 +95,7 @@ class _Method(_Portable, _PartialBase):
         return f"<memo-cached bound method {self.__qualname__} of {self.args[0]!r}>"
 
     def __reduce_ex__(self, protocol: Any) -> str | tuple[Any, ...]:
-        return getattr, (self.args[0], self.func.__name__)
+        return getattr, (self.args[0], self._memo_decorated.__name__)
 
 
 class Method(_Method, SyncHandles, functools.partial[Any]):
@@ -108,5 +109,5 @@ class AsyncMethod(_Method, AsyncHandles, functools.partial[Any]):
 
 
 for _method in (Method, AsyncMethod):  # the bound function's, as a bound method answers
-    _method.__module__ = property(lambda self: self.func.__module__)  # type: ignore[assignment]
-    _method.__doc__ = property(lambda self: self.func.__doc__)  # type: ignore[assignment]
+    _method.__module__ = property(lambda self: self._memo_decorated.__module__)  # type: ignore[assignment]
+    _method.__doc__ = property(lambda self: self._memo_decorated.__doc__)  # type: ignore[assignment]

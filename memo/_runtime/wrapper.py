@@ -142,6 +142,7 @@ def wrap(wrapped: Any, core: Core) -> Any:
     )
 
     made: dict[tuple[bool, bool], tuple[Any, Any]] = {}
+    free, follow = _free_path(core)
 
     def regenerate() -> None:  # l1_copy and whether there is an L1 are baked into it
         # Made once per variant: a tiered store switches its L1 off and on with its events
@@ -151,14 +152,39 @@ def wrap(wrapped: Any, core: Core) -> Any:
         if paths is None:
             paths = made[variant] = (hit_path(core, bound=False), hit_path(core, bound=True))
         cls.__call__, bound.__call__ = paths  # type: ignore[method-assign]
+        follow()
 
     regenerate()
     proxy = cls(wrapped, _unused_wrapper)
     proxy._self_core = core
-    method = AsyncMethod if core.is_async else Method
-    setattr(cls, "__get__", _binder(proxy._self_binding, method))  # noqa: B010 (mypy: a method)
+    base_method = AsyncMethod if core.is_async else Method
+    # Its methods are partials of the free hit path: one class per function says whose
+    # (through a staticmethod: the proxy is itself a descriptor, which would bind).
+    decorated = staticmethod(proxy)
+    inherited = {name: base_method.__dict__[name] for name in ("__module__", "__doc__")}
+    method = type(base_method.__name__, (base_method,), {**inherited, "_memo_decorated": decorated})
+    binder = _binder(proxy._self_binding, method, free)
+    setattr(cls, "__get__", binder)  # noqa: B010 (mypy: a method)
     core.on_rebind = regenerate
     return proxy
+
+
+def _free_path(core: Core) -> tuple[types.FunctionType, Callable[[], None]]:
+    """core's hit path as a function without `self` (a plain function's whole decorated
+    object, a method's partial), and what makes it follow the current variant: it takes
+    that variant's code in place, so that whoever holds it calls the current path."""
+    namespace = names(core)
+    function: types.FunctionType = hit_path(core, bound=False, into=namespace)  # type: ignore[assignment]
+    made = {(core.plan.l1_copy, core.l1_looked): function.__code__}
+
+    def follow() -> None:
+        variant = (core.plan.l1_copy, core.l1_looked)
+        code = made.get(variant)
+        if code is None:
+            code = made[variant] = hit_path(core, bound=False, into=namespace).__code__
+        function.__code__ = code
+
+    return function, follow
 
 
 def _plain_function(wrapped: Any) -> bool:
@@ -205,8 +231,7 @@ _ATTACHED = (
 
 def _function(wrapped: types.FunctionType, core: Core) -> Any:
     """wrapped decorated as a plain function: the hit path, with the handles attached."""
-    namespace = names(core)
-    function = hit_path(core, bound=False, into=namespace)
+    function, follow = _free_path(core)
     functools.update_wrapper(function, wrapped)
     handles = (_AsyncAttached if core.is_async else _SyncAttached)(core)
     attached = function.__dict__
@@ -216,37 +241,28 @@ def _function(wrapped: types.FunctionType, core: Core) -> Any:
     attached["uncached"] = core.function
     attached["_self_core"] = core
     attached["_memo_handles"] = handles  # what the command line reads
-
-    made = {(core.plan.l1_copy, core.l1_looked): function.__code__}
-
-    def regenerate() -> None:  # as wrap()'s: one code object per variant, swapped in place
-        variant = (core.plan.l1_copy, core.l1_looked)
-        code = made.get(variant)
-        if code is None:
-            code = made[variant] = hit_path(core, bound=False, into=namespace).__code__
-        function.__code__ = code
-
-    core.on_rebind = regenerate
+    core.on_rebind = follow
     return function
 
 
-def _binder(binding: str, method: type[_Method]) -> Callable[..., Any]:
+def _binder(binding: str, method: type[_Method], free: Callable[..., Any]) -> Callable[..., Any]:
     """The decorated function's `__get__`: a method binds to its instance (a classmethod to
-    its class) by a partial (`_Method`); other bindings (a staticmethod, a plain function
-    read through its class) are wrapt's. Made per binding: it runs on every method call."""
+    its class) as `method(free, instance)`, a partial of the free hit path; other bindings
+    (a staticmethod, a function read through its class) are wrapt's. Made per binding: it
+    runs on every method call."""
     wrapt_get = _FunctionWrapper.__get__
     if binding == "function":
 
         def bind_to_instance(self: Any, instance: Any, owner: Any = None) -> Any:
             if instance is None:
                 return wrapt_get(self, instance, owner)
-            return method(self, instance)
+            return method(free, instance)
 
         return bind_to_instance
     if binding == "classmethod":
 
         def bind_to_class(self: Any, instance: Any, owner: Any = None) -> Any:
-            return method(self, owner if owner is not None else type(instance))
+            return method(free, owner if owner is not None else type(instance))
 
         return bind_to_class
     return wrapt_get
