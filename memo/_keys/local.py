@@ -160,12 +160,18 @@ def _dict(value: dict[Any, Any]) -> Hashable:
     return (_DICT, _bag(pairs))
 
 
-def _set(value: set[Any] | frozenset[Any]) -> Hashable:
-    tag = _FROZENSET if type(value) is frozenset else _SET
+def _set(value: set[Any]) -> Hashable:
     for element in value:
         if type(element) not in RAW:
-            return (tag, _bag(tuple(map(local_token, value))))
-    return (tag, value if type(value) is frozenset else frozenset(value))
+            return (_SET, _bag(tuple(map(local_token, value))))
+    return (_SET, frozenset(value))
+
+
+def _frozenset(value: frozenset[Any]) -> Hashable:
+    for element in value:
+        if type(element) not in RAW:
+            return (_FROZENSET, _bag(tuple(map(local_token, value))))
+    return (_FROZENSET, value)  # itself: a frozenset keeps its hash once computed
 
 
 def _datetime(value: datetime.datetime | datetime.time) -> Hashable:
@@ -211,7 +217,7 @@ _BUILTIN_TOKENS: dict[type, Token] = {
     list: _list,
     dict: _dict,
     set: _set,
-    frozenset: _set,
+    frozenset: _frozenset,
     datetime.datetime: _datetime,
     datetime.date: _date,
     datetime.time: _datetime,

@@ -32,25 +32,33 @@ __all__ = ["hit_path", "names"]
 # ones); any other shape is read by the reader made for it (_keys/shapes.py).
 _HIT_PATH = """
 {colour}def __call__({params}*args, **kwargs):{bind}
+    if active[0]:
+        return {wait}miss(args, kwargs)
     if kwargs or len(args) != pos_arity:
         if readers is None:
             return {wait}miss(args, kwargs)
         tail = None if kwargs else tails.get(len(args))
         if tail is not None:  # positional, defaults omitted: one tuple concatenation
             values = args + tail
+            try:
+{tail_tokens}
+            except Exception:
+                return {wait}miss(args, kwargs)
         else:
             shape = (len(args), *kwargs)
             values = (readers.get(shape) or learn(shape))(args, kwargs)
             if values is None:
                 return {wait}miss(args, kwargs)
+            try:
+{tokens_16}
+            except Exception:
+                return {wait}miss(args, kwargs)
     else:
         values = {select}
-    if active[0]:
-        return {wait}miss(args, kwargs)
-    try:
-{tokens}
-    except Exception:  # no key (or a __memo_key__ that raised): the slow path explains
-        return {wait}miss(args, kwargs)
+        try:
+{tokens_12}
+        except Exception:  # no key (or a __memo_key__ that raised): the slow path explains
+            return {wait}miss(args, kwargs)
 {lookup}{tail}"""
 # The L1 lookup, left out while the store has no L1 to look into (an L2-only store, or a
 # tiered one bypassing its L1): the miss path's store lookup is then the only one.
@@ -92,23 +100,64 @@ _BIND = """
         args = (self._self_instance, *args)"""
 
 
-def _tokens(count: int) -> str:
-    """Source that sets `key` to the L1 key of `values` (count of them, -1: unknown)."""
+def _tokens(count: int, *, indent: int = 12, source: str = "values", suffix: str = "") -> str:
+    """Source that sets `key` to the L1 key of `values` (count of them, -1: unknown): the
+    first count of `source`, then the ready tokens `suffix` names (defaults left out)."""
+    pad = " " * indent
     if count < 0 or count > _UNROLL_UP_TO:
-        return "        key = core.prefix + tokens(values)"
-    lines = ["        token = core.token"]
+        return f"{pad}key = core.prefix + tokens(values)"
+    lines = [f"{pad}token = core.token"]
     for i in range(count):
         # A float (not zero, not NaN) is tokenised inline, as _keys/local.py would: a call
         # less; every other kind pays one comparison for it (and one type() call less).
         lines += [
-            f"        v{i} = values[{i}]",
-            f"        kind = type(v{i})",
-            "        if kind not in raw:",
-            f"            v{i} = (FLOAT, v{i}) if kind is float_ and v{i} and v{i} == v{i} else"
+            f"{pad}v{i} = {source}[{i}]",
+            f"{pad}kind = type(v{i})",
+            f"{pad}if kind not in raw:",
+            f"{pad}    v{i} = (FLOAT, v{i}) if kind is float_ and v{i} and v{i} == v{i} else"
             f" (token_of.get(kind) or local_token)(v{i})",
         ]
-    lines.append("        key = (token, " + "".join(f"v{i}, " for i in range(count)) + ")")
+    key = "(token, " + "".join(f"v{i}, " for i in range(count)) + ")"
+    lines.append(f"{pad}key = {key}{' + ' + suffix if suffix else ''}")
     return "\n".join(lines)
+
+
+def _tail_tokens(core: Core, tail_keys: dict[int, tuple[Any, ...]]) -> str:
+    """Source that sets `key` for a positional call that leaves defaults out: the given
+    arguments tokenised, the defaults' tokens made once (`tail_keys`, constants only)."""
+    count = _key_count(core)
+    if count < 0 or count > _UNROLL_UP_TO or not tail_keys:
+        return _tokens(count, indent=16)
+    lines = ["                given = len(args)"]
+    for given in sorted(tail_keys):
+        lines.append(f"                {'if' if len(lines) == 1 else 'elif'} given == {given}:")
+        lines.append(_tokens(given, indent=20, source="args", suffix=f"tail_keys[{given}]"))
+    lines.append("                else:")
+    lines.append(_tokens(count, indent=20))
+    return "\n".join(lines)
+
+
+def tail_keys(core: Core) -> dict[int, tuple[Any, ...]]:
+    """The tokens of each defaults tail whose values cannot change between calls."""
+    shapes = core.keys.shapes
+    if shapes is None:
+        return {}
+    return {
+        given: tuple(map(local_token, tail))
+        for given, tail in shapes.tails.items()
+        if tail and all(map(_constant, tail))
+    }
+
+
+def _constant(value: Any) -> bool:
+    """Whether value's token is the same at every call (an immutable value of a builtin)."""
+    kind = type(value)
+    if kind in _CONSTANTS:
+        return True
+    return kind in (tuple, frozenset) and all(map(_constant, value))
+
+
+_CONSTANTS = frozenset({int, str, bytes, type(None), bool, float, complex})
 
 
 def _key_count(core: Core) -> int:
@@ -143,7 +192,9 @@ def hit_path(core: Core, *, bound: bool, into: dict[str, Any] | None = None) -> 
         tail=_ASYNC_MISS if core.is_async else _SYNC_MISS,
         wait="await " if core.is_async else "",
         bind=_BIND if bound else "",
-        tokens=_tokens(_key_count(core)),
+        tokens_12=_tokens(_key_count(core)),
+        tokens_16=_tokens(_key_count(core), indent=16),
+        tail_tokens=_tail_tokens(core, namespace["tail_keys"]),
         select="args" if keep is None else "(" + "".join(f"args[{i}], " for i in keep) + ")",
         lookup=lookup if core.l1_looked else "",
     )
@@ -183,6 +234,7 @@ def names(core: Core) -> dict[str, Any]:
         "readers": shapes.readers if shapes is not None else None,
         "learn": shapes.learn if shapes is not None else None,
         "tails": shapes.tails if shapes is not None else {},
+        "tail_keys": tail_keys(core),
     }
 
 

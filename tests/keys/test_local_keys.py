@@ -279,6 +279,39 @@ def test_ignored_parameter_stays_out_of_the_key() -> None:
     assert load(1) == 1 and len(seen) == 2  # 1 is not 1.0
 
 
+def test_defaults_left_out_share_the_entry_of_the_full_call() -> None:
+    """A positional call leaving defaults out (their tokens made once) gets the key of the
+    call that passes them, and only of that call: 1 is not 1.0, 0 is not False."""
+    calls: list[tuple[Any, ...]] = []
+
+    @memo.cached
+    def f(a: Any, b: Any = "x", c: Any = 1.0, d: Any = False, e: Any = (1, 2.5)) -> int:
+        calls.append((a, b, c, d, e))
+        return len(calls)
+
+    assert f(1) == f(1, "x") == f(1, "x", 1.0) == f(1, "x", 1.0, False, (1, 2.5)) == 1
+    assert f(a=1) == f(1, e=(1, 2.5)) == 1
+    assert f(1, "x", 1) == 2 and f(1, "x", 1.0, 0) == 3 and f(1, "x", 1.0, False, [1, 2.5]) == 4
+    assert f(1, "x", -0.0) == 5 and f(1, "x", 0.0) == 6 and f(2) == 7 and f(2, "x") == 7
+    assert f.cache_key(1) == f.cache_key(1, "x", 1.0, False, (1, 2.5)) != f.cache_key(1, "x", 1)
+
+
+def test_a_mutable_default_is_keyed_as_it_is_at_each_call() -> None:
+    """A default list is tokenised at every call, as the Redis key encodes it: changed in
+    place, it makes another key."""
+    default: list[int] = [1]
+    calls: list[int] = []
+
+    @memo.cached
+    def g(a: int, items: list[int] = default) -> int:
+        calls.append(a)
+        return sum(items)
+
+    assert g(1) == 1 and g(1) == 1 and calls == [1]
+    default.append(2)
+    assert g(1) == 3 and calls == [1, 1]
+
+
 def test_ignoring_a_middle_parameter_keeps_the_others_in_order() -> None:
     """A positional call picks the kept values inline: the same entries as keyword calls,
     and the two kept values are not swapped."""
