@@ -8,8 +8,11 @@ comparison; a miss calls the function from the same frame.
 from __future__ import annotations
 
 import inspect
+import itertools
+import textwrap
 import threading
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +23,7 @@ from memo._runtime.core import Core
 from memo._runtime.disabled import ACTIVE
 from memo._runtime.pending import COMPUTE, Pending
 
-__all__ = ["hit_path", "names"]
+__all__ = ["closed_path", "hit_path", "names"]
 
 
 # The hit path is generated per function, as attrs and dataclasses generate __init__: the
@@ -168,16 +171,71 @@ def _key_count(core: Core) -> int:
     return len(keys.keep) if keys.keep is not None else keys.normaliser.arity
 
 
-def hit_path(core: Core, *, bound: bool, into: dict[str, Any] | None = None) -> Callable[..., Any]:
-    """The `__call__` of core's decorated object (bound: of its wrapt-bound methods), or,
-    `into` a namespace, the decorated function itself (no `self`): its variants share that
-    namespace, so that one function object can take another variant's `__code__`."""
+def hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
+    """The `__call__` of core's decorated object (bound: of its wrapt-bound methods); its
+    names are the globals it runs in."""
     if inspect.isbuiltin(core.function):
         return _builtin_path(core)
-    namespace = names(core) if into is None else into
+    namespace = names(core)
+    source = _source(core, bound=bound, params="self, ", tail_keys=namespace["tail_keys"])
+    exec(compile(source, f"<memo hit path of {core.plan.name}>", "exec"), namespace)
+    path: Callable[..., Any] = namespace["__call__"]
+    return path
+
+
+def closed_path(core: Core, cells: dict[str, Any], home: dict[str, Any]) -> types.FunctionType:
+    """core's hit path without `self`, as a function of the module globals `home` (which
+    tools read to resolve annotations, as they would the original's) that closes over
+    `cells` (names(core)). Every variant closes over every name, so any variant's code can
+    replace this function's (`__code__` must keep its free variables)."""
+    if inspect.isbuiltin(core.function):
+        guarded = _miss(core)
+
+        def builtin_path(*args: Any, **kwargs: Any) -> Any:
+            return guarded(args, kwargs)
+
+        return builtin_path  # type: ignore[return-value]
+    used = _used(core, cells)
+    everything = ", ".join(used)
+    source = _source(core, bound=False, params="", tail_keys=cells["tail_keys"])
+    source = source.replace(
+        "\n    if active[0]:",
+        f"\n    if False:  # never runs: names every cell\n        ({everything},)"
+        "\n    if active[0]:",
+        1,
+    )
+    body = textwrap.indent(source, "    ")
+    maker = f"def make({everything}):\n{body}\n    return __call__\n"
+    scope: dict[str, Any] = {}
+    exec(compile(maker, f"<memo hit path of {core.plan.name}>", "exec"), scope)
+    inner = scope["make"](**{name: cells[name] for name in used})
+    return types.FunctionType(inner.__code__, home, inner.__name__, None, inner.__closure__)
+
+
+def _used(core: Core, cells: dict[str, Any]) -> list[str]:
+    """The names any variant of core's path reads (each cell costs every call a copy)."""
+    used: set[str] = set()
+    for copy, looked in itertools.product((False, True), repeat=2):
+        source = _source(core, params="", tail_keys=cells["tail_keys"], variant=(copy, looked))
+        constants = compile(source, "<memo hit path>", "exec").co_consts
+        used.update(*(c.co_names for c in constants if isinstance(c, types.CodeType)))
+    return sorted(used & cells.keys())
+
+
+def _source(
+    core: Core,
+    *,
+    params: str,
+    tail_keys: dict[int, Any],
+    bound: bool = False,
+    variant: tuple[bool, bool] | None = None,
+) -> str:
+    """The hit path's source for variant (l1_copy, whether L1 is looked into; default:
+    core's present one)."""
+    copy, looked = variant if variant is not None else (core.plan.l1_copy, core.l1_looked)
     keep = core.keys.keep
     lookup = _L1_LOOKUP.format(
-        value="plan.unpack(entry.value)" if core.plan.l1_copy else "entry.value",
+        value="plan.unpack(entry.value)" if copy else "entry.value",
         observe="\n        plan.adaptive.observe(key)" if core.plan.adaptive else "",
         refresh=(
             "\n        if plan.due(entry, now):"
@@ -186,21 +244,18 @@ def hit_path(core: Core, *, bound: bool, into: dict[str, Any] | None = None) -> 
             else ""
         ),
     )
-    source = _HIT_PATH.format(
+    return _HIT_PATH.format(
         colour="async " if core.is_async else "",
-        params="" if into is not None else "self, ",
+        params=params,
         tail=_ASYNC_MISS if core.is_async else _SYNC_MISS,
         wait="await " if core.is_async else "",
         bind=_BIND if bound else "",
         tokens_12=_tokens(_key_count(core)),
         tokens_16=_tokens(_key_count(core), indent=16),
-        tail_tokens=_tail_tokens(core, namespace["tail_keys"]),
+        tail_tokens=_tail_tokens(core, tail_keys),
         select="args" if keep is None else "(" + "".join(f"args[{i}], " for i in keep) + ")",
-        lookup=lookup if core.l1_looked else "",
+        lookup=lookup if looked else "",
     )
-    exec(compile(source, f"<memo hit path of {core.plan.name}>", "exec"), namespace)
-    path: Callable[..., Any] = namespace["__call__"]
-    return path
 
 
 def names(core: Core) -> dict[str, Any]:
@@ -235,6 +290,10 @@ def names(core: Core) -> dict[str, Any]:
         "learn": shapes.learn if shapes is not None else None,
         "tails": shapes.tails if shapes is not None else {},
         "tail_keys": tail_keys(core),
+        # Builtins too: a closed path runs in its module's globals, which may shadow them.
+        "type": type,
+        "Exception": Exception,
+        "BaseException": BaseException,
     }
 
 

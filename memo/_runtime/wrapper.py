@@ -19,6 +19,7 @@ A method read from an instance (a classmethod from its class) is bound by a
 
 from __future__ import annotations
 
+import builtins
 import functools
 import types
 from collections.abc import Callable
@@ -29,7 +30,7 @@ import wrapt
 from memo._runtime._async.handles import AsyncHandles
 from memo._runtime._sync.handles import SyncHandles
 from memo._runtime.core import Core
-from memo._runtime.hit_path import hit_path, names
+from memo._runtime.hit_path import closed_path, hit_path, names
 from memo._runtime.methods import AsyncMethod, Method, _Method
 from memo._runtime.portable import PortableBound, PortableFunction
 
@@ -142,7 +143,7 @@ def wrap(wrapped: Any, core: Core) -> Any:
     )
 
     made: dict[tuple[bool, bool], tuple[Any, Any]] = {}
-    free, follow = _free_path(core)
+    free, follow = _free_path(core, wrapped)
 
     def regenerate() -> None:  # l1_copy and whether there is an L1 are baked into it
         # Made once per variant: a tiered store switches its L1 off and on with its events
@@ -169,19 +170,22 @@ def wrap(wrapped: Any, core: Core) -> Any:
     return proxy
 
 
-def _free_path(core: Core) -> tuple[types.FunctionType, Callable[[], None]]:
+def _free_path(core: Core, wrapped: Any) -> tuple[types.FunctionType, Callable[[], None]]:
     """core's hit path as a function without `self` (a plain function's whole decorated
     object, a method's partial), and what makes it follow the current variant: it takes
     that variant's code in place, so that whoever holds it calls the current path."""
-    namespace = names(core)
-    function: types.FunctionType = hit_path(core, bound=False, into=namespace)  # type: ignore[assignment]
+    cells = names(core)
+    home = getattr(wrapped, "__globals__", None)
+    if not isinstance(home, dict):  # a partial, a classmethod object, a callable
+        home = {"__builtins__": builtins}
+    function = closed_path(core, cells, home)
     made = {(core.plan.l1_copy, core.l1_looked): function.__code__}
 
     def follow() -> None:
         variant = (core.plan.l1_copy, core.l1_looked)
         code = made.get(variant)
         if code is None:
-            code = made[variant] = hit_path(core, bound=False, into=namespace).__code__
+            code = made[variant] = closed_path(core, cells, home).__code__
         function.__code__ = code
 
     return function, follow
@@ -231,7 +235,7 @@ _ATTACHED = (
 
 def _function(wrapped: types.FunctionType, core: Core) -> Any:
     """wrapped decorated as a plain function: the hit path, with the handles attached."""
-    function, follow = _free_path(core)
+    function, follow = _free_path(core, wrapped)
     functools.update_wrapper(function, wrapped)
     handles = (_AsyncAttached if core.is_async else _SyncAttached)(core)
     attached = function.__dict__

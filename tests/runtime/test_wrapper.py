@@ -94,3 +94,12 @@ def test_the_command_line_finds_a_plain_functions_runtime() -> None:
 
     target, core = load_function(f"{__name__}:area")
     assert target is area and core is area._self_core  # type: ignore[attr-defined]
+
+
+def test_a_plain_function_keeps_its_modules_globals() -> None:
+    """Tools that resolve string annotations in `f.__globals__` without unwrapping (FastAPI
+    does) find the module's names, as they would on the undecorated function."""
+    assert area.__globals__ is globals()
+    assert aarea.__globals__ is globals()
+    hints = {name: eval(text, area.__globals__) for name, text in area.__annotations__.items()}
+    assert hints == {"width": int, "height": int, "return": int}
