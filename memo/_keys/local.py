@@ -6,6 +6,8 @@ they share a Redis key; the digest is computed only when a tier needs the Redis 
 
 * `int`, `str`, `bytes` and `None` are their own token: equal values of these exact types
   always encode alike, and no two of these types compare equal.
+* a tuple or a frozenset whose elements are all of those four types is its own token too:
+  it holds no `_Tag`, so it equals no other kind's token.
 * every other value's token is a tuple headed by a `_Tag` (compared by identity), so it
   never equals a plain value or another kind's token: `True` is not `1`, `1.0` is not `1`,
   a tuple is not a list. Payloads keep what the encoding keeps and drop what it drops:
@@ -138,7 +140,7 @@ def _tuple(value: tuple[Any, ...]) -> Hashable:
     for element in value:
         if type(element) not in RAW:
             return (_TUPLE, tuple(map(local_token, value)))
-    return (_TUPLE, value)
+    return value  # its own token: it holds no _Tag, so it equals no other kind's token
 
 
 def _list(value: list[Any]) -> Hashable:
@@ -171,7 +173,7 @@ def _frozenset(value: frozenset[Any]) -> Hashable:
     for element in value:
         if type(element) not in RAW:
             return (_FROZENSET, _bag(tuple(map(local_token, value))))
-    return (_FROZENSET, value)  # itself: a frozenset keeps its hash once computed
+    return value  # its own token, as a plain tuple's; a frozenset also keeps its hash
 
 
 def _datetime(value: datetime.datetime | datetime.time) -> Hashable:

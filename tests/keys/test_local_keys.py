@@ -279,6 +279,27 @@ def test_ignored_parameter_stays_out_of_the_key() -> None:
     assert load(1) == 1 and len(seen) == 2  # 1 is not 1.0
 
 
+def test_plain_tuples_and_frozensets_are_their_own_tokens_and_meet_no_other_kind() -> None:
+    """A tuple or frozenset of ints, strings, bytes and None is its own L1 token; it never
+    shares an entry with a list, a set, a nested tuple or a tuple holding a bool or float."""
+    from memo._keys.local import local_token
+
+    assert local_token((1, "a")) is not None and local_token((1, "a")) == (1, "a")
+    calls: list[Any] = []
+
+    @memo.cached
+    def f(a: Any) -> int:
+        calls.append(a)
+        return len(calls)
+
+    values = [(1, "a"), [1, "a"], ((1, "a"),), (True, "a"), (1.0, "a"), frozenset({1}), {1}]
+    values += [(), [], frozenset(), set(), (None,), (b"a",), ("a", 1)]
+    results = [f(value) for value in values]
+    assert results == list(range(1, len(values) + 1))
+    assert [f(value) for value in values] == results  # every one a hit of its own entry
+    assert len({f.cache_key(value) for value in values}) == len(values)
+
+
 def test_defaults_left_out_share_the_entry_of_the_full_call() -> None:
     """A positional call leaving defaults out (their tokens made once) gets the key of the
     call that passes them, and only of that call: 1 is not 1.0, 0 is not False."""
