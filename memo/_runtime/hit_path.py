@@ -186,8 +186,9 @@ def hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
 def closed_path(core: Core, cells: dict[str, Any], home: dict[str, Any]) -> types.FunctionType:
     """core's hit path without `self`, as a function of the module globals `home` (which
     tools read to resolve annotations, as they would the original's) that closes over
-    `cells` (names(core)). Every variant closes over every name, so any variant's code can
-    replace this function's (`__code__` must keep its free variables)."""
+    `cells` (names(core)). Every variant closes over every name that some variant reads,
+    so any variant's code can replace this function's (`__code__` must keep its free
+    variables); the generated code reads no global."""
     if inspect.isbuiltin(core.function):
         guarded = _miss(core)
 

@@ -103,3 +103,17 @@ def test_a_plain_function_keeps_its_modules_globals() -> None:
     assert aarea.__globals__ is globals()
     hints = {name: eval(text, area.__globals__) for name, text in area.__annotations__.items()}
     assert hints == {"width": int, "height": int, "return": int}
+
+
+def test_a_module_that_shadows_builtins_does_not_break_the_hit_path() -> None:
+    """The hit path runs in the function's module globals but reads none of them: a module
+    whose globals shadow `type`, `len` or `Exception` still gets hits and misses right."""
+    import builtins
+
+    module: dict[str, Any] = {"__builtins__": builtins, "memo": memo, "__name__": "shadowing"}
+    module.update(type=None, len=None, Exception=None, BaseException=None)
+    exec("@memo.cached\ndef double(x, y=1.5):\n    return x * 2\n", module)
+    double = module["double"]
+    assert double.__globals__ is module
+    assert double(2) == 4 and double(2) == 4 and double(2.5, y=1.5) == 5.0
+    assert double.stats.l1_hits == 1 and double.stats.misses == 2
