@@ -48,7 +48,7 @@ _HIT_PATH = """
             except Exception:
                 return {wait}miss(args, kwargs)
         else:
-            shape = (len(args), *kwargs)
+            shape = (len(args), *kwargs) if args else tuple(kwargs)  # see Shapes
             values = (readers.get(shape) or learn(shape))(args, kwargs)
             if values is None:
                 return {wait}miss(args, kwargs)

@@ -333,6 +333,26 @@ def test_a_mutable_default_is_keyed_as_it_is_at_each_call() -> None:
     assert g(1) == 3 and calls == [1, 1]
 
 
+def test_keyword_only_calls_and_mixed_calls_read_the_same_values() -> None:
+    """A call of keywords alone and a call mixing positions and keywords find one entry; a
+    call missing a required argument raises Python's TypeError, whatever its shape."""
+    calls: list[Any] = []
+
+    @memo.cached
+    def h(a: Any, b: Any = "x", *, c: Any = 0) -> int:
+        calls.append((a, b, c))
+        return len(calls)
+
+    assert h(b="y", a=1) == h(a=1, b="y") == h(1, b="y") == h(1, "y") == h(1, "y", c=0) == 1
+    assert h(c=0, a=1, b="y") == 1 and h(a=1) == 2 and h(a=1, c=1) == 3
+    for shape in ({}, {"b": "y"}, {"c": 1}):
+        with pytest.raises(TypeError):
+            h(**shape)
+    with pytest.raises(TypeError):
+        h(1, a=1)
+    assert len(calls) == 3
+
+
 def test_ignoring_a_middle_parameter_keeps_the_others_in_order() -> None:
     """A positional call picks the kept values inline: the same entries as keyword calls,
     and the two kept values are not swapped."""
