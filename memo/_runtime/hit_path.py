@@ -8,7 +8,7 @@ comparison; a miss calls the function from the same frame.
 from __future__ import annotations
 
 import inspect
-import itertools
+import re
 import textwrap
 import threading
 import time
@@ -171,13 +171,17 @@ def _key_count(core: Core) -> int:
     return len(keys.keep) if keys.keep is not None else keys.normaliser.arity
 
 
-def hit_path(core: Core, *, bound: bool) -> Callable[..., Any]:
-    """The `__call__` of core's decorated object (bound: of its wrapt-bound methods); its
-    names are the globals it runs in."""
+def hit_path(
+    core: Core, *, bound: bool, variant: tuple[bool, bool] | None = None
+) -> Callable[..., Any]:
+    """The `__call__` of core's decorated object (bound: of its wrapt-bound methods) for
+    variant (l1_copy, L1 looked into; default: the present one); its names are the globals
+    it runs in."""
     if inspect.isbuiltin(core.function):
         return _builtin_path(core)
     namespace = names(core)
-    source = _source(core, bound=bound, params="self, ", tail_keys=namespace["tail_keys"])
+    tail_keys = namespace["tail_keys"]
+    source = _source(core, bound=bound, params="self, ", tail_keys=tail_keys, variant=variant)
     exec(compile(source, f"<memo hit path of {core.plan.name}>", "exec"), namespace)
     path: Callable[..., Any] = namespace["__call__"]
     return path
@@ -214,13 +218,14 @@ def closed_path(core: Core, cells: dict[str, Any], home: dict[str, Any]) -> type
 
 
 def _used(core: Core, cells: dict[str, Any]) -> list[str]:
-    """The names any variant of core's path reads (each cell costs every call a copy)."""
-    used: set[str] = set()
-    for copy, looked in itertools.product((False, True), repeat=2):
-        source = _source(core, params="", tail_keys=cells["tail_keys"], variant=(copy, looked))
-        constants = compile(source, "<memo hit path>", "exec").co_consts
-        used.update(*(c.co_names for c in constants if isinstance(c, types.CodeType)))
-    return sorted(used & cells.keys())
+    """The names any variant of core's path reads (each cell costs every call a copy): those
+    of the variant that copies from L1 and looks into it, whose source holds every other
+    variant's names, found by a scan rather than a compile (decorating stays one compile)."""
+    source = _source(core, params="", tail_keys=cells["tail_keys"], variant=(True, True))
+    return sorted(set(_IDENTIFIER.findall(source)) & cells.keys())
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
 def _source(

@@ -145,13 +145,33 @@ def wrap(wrapped: Any, core: Core) -> Any:
     made: dict[tuple[bool, bool], tuple[Any, Any]] = {}
     free, follow = _free_path(core, wrapped)
 
-    def regenerate() -> None:  # l1_copy and whether there is an L1 are baked into it
+    def paths_of(variant: tuple[bool, bool]) -> tuple[Any, Any]:
         # Made once per variant: a tiered store switches its L1 off and on with its events
         # connection, and compiling every function's hit path at each flap would cost.
-        variant = (core.plan.l1_copy, core.l1_looked)
         paths = made.get(variant)
         if paths is None:
-            paths = made[variant] = (hit_path(core, bound=False), hit_path(core, bound=True))
+            unbound = hit_path(core, bound=False, variant=variant)
+            paths = made[variant] = (unbound, hit_path(core, bound=True, variant=variant))
+        return paths
+
+    def compiled_on_first_call(variant: tuple[bool, bool], side: int) -> Any:
+        # A method is called through its partial (the free path): most proxies' own paths
+        # (a read through the class, a staticmethod) never run, so they compile when first
+        # called, not at decoration (each compile is about a millisecond).
+        def first_call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            paths = paths_of(variant)
+            if variant == (core.plan.l1_copy, core.l1_looked):  # not replaced meanwhile
+                cls.__call__, bound.__call__ = paths  # type: ignore[method-assign]
+            return paths[side](self, *args, **kwargs)
+
+        return first_call
+
+    def regenerate() -> None:  # l1_copy and whether there is an L1 are baked into it
+        variant = (core.plan.l1_copy, core.l1_looked)
+        paths = made.get(variant) or (
+            compiled_on_first_call(variant, 0),
+            compiled_on_first_call(variant, 1),
+        )
         cls.__call__, bound.__call__ = paths  # type: ignore[method-assign]
         follow()
 

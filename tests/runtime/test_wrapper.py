@@ -117,3 +117,22 @@ def test_a_module_that_shadows_builtins_does_not_break_the_hit_path() -> None:
     assert double.__globals__ is module
     assert double(2) == 4 and double(2) == 4 and double(2.5, y=1.5) == 5.0
     assert double.stats.l1_hits == 1 and double.stats.misses == 2
+
+
+def test_a_proxys_own_path_compiles_on_first_call_for_the_variant_then_current() -> None:
+    """A proxy's own hit path (a staticmethod object here) is compiled when first called,
+    for the configuration of that moment, not the one it was decorated under."""
+
+    class Box:
+        @memo.cached
+        @staticmethod
+        def items(n: int) -> list[int]:
+            return [n]
+
+    memo.configure(l1_copy=True)
+    try:
+        first = Box.items(1)
+        assert first == [1] and Box.items(1) == first and Box.items(1) is not first
+    finally:
+        memo.configure()
+    assert Box.items(2) is Box.items(2)
