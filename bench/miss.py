@@ -13,8 +13,9 @@ key, finding nothing, storing the result (and, over Redis, the round trips).
   `lock=False`, against a hand-written redis-py GET (a miss) + SET of the pickled value
   (`redis.asyncio` for async), us per miss. Then, with fresh functions, the Redis commands
   one miss costs (`INFO commandstats` delta, which also counts what a Lua script runs) and
-  its round trips (calls of redis-py's `send_packed_command`: one per command sent alone,
-  one per pipeline; counted on the calling thread, background threads listed apart).
+  its round trips (requests written: redis-py's sync `send_packed_command`, asyncio's
+  `StreamWriter.writelines`; one per command sent alone, one per pipeline; counted on the
+  calling thread, background threads listed apart).
 
 Only memo's public API is used, so the suite also runs against older source trees. The L2
 keyspace stays small: unique keys with a 60 s TTL, and the private server is flushed
@@ -25,7 +26,6 @@ repeat's misses (cases x batches x calls, under 2,000 by default).
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 import pickle
 import threading
@@ -132,13 +132,16 @@ class Sends:
 
 @contextmanager
 def counting_round_trips() -> Iterator[Sends]:
-    """Count calls of `send_packed_command` on redis-py's sync and asyncio connections.
+    """Count the writes of requests: `send_packed_command` of redis-py's sync connections, and
+    `StreamWriter.writelines` under asyncio (where redis-py's send ends, and memo's own send
+    of a command: `memo/_redis/wire.py`).
 
-    redis-py sends a command alone with one such call and a whole pipeline with one, then
-    reads the replies: a call is a round trip. The patch is on the classes, so it sees
-    memo's own clients as they are, and it is undone on exit.
+    A command alone goes in one such call and a whole pipeline in one, then the replies are
+    read: a call is a round trip. The patch is on the classes, so it sees memo's own clients
+    as they are, and it is undone on exit.
     """
-    import redis.asyncio.connection
+    import asyncio
+
     import redis.connection
 
     sends = Sends()
@@ -151,30 +154,27 @@ def counting_round_trips() -> Iterator[Sends]:
             sends.background += 1
 
     patched: list[tuple[type, bool, Any]] = []
-    for cls in (redis.connection.Connection, redis.asyncio.connection.Connection):
-        original = cls.send_packed_command
-        if inspect.iscoroutinefunction(original):
+    targets = (
+        (redis.connection.Connection, "send_packed_command"),
+        (asyncio.StreamWriter, "writelines"),
+    )
+    for cls, name in targets:
+        original = getattr(cls, name)
 
-            async def wrapper(self: Any, *args: Any, _orig: Any = original, **kw: Any) -> Any:
-                tally()
-                return await _orig(self, *args, **kw)
+        def wrapper(self: Any, *args: Any, _orig: Any = original, **kw: Any) -> Any:
+            tally()
+            return _orig(self, *args, **kw)
 
-        else:
-
-            def wrapper(self: Any, *args: Any, _orig: Any = original, **kw: Any) -> Any:  # type: ignore[misc]
-                tally()
-                return _orig(self, *args, **kw)
-
-        patched.append((cls, "send_packed_command" in cls.__dict__, original))
-        cls.send_packed_command = wrapper  # type: ignore[method-assign]
+        patched.append((cls, name, name in cls.__dict__, original))
+        setattr(cls, name, wrapper)
     try:
         yield sends
     finally:
-        for cls, own, original in reversed(patched):
+        for cls, name, own, original in reversed(patched):
             if own:
-                cls.send_packed_command = original
+                setattr(cls, name, original)
             else:
-                delattr(cls, "send_packed_command")
+                delattr(cls, name)
 
 
 # -- L1 only ---------------------------------------------------------------------------------------
@@ -513,7 +513,8 @@ def _l2_table(group: Group, server: Any, settings: Settings) -> tuple[Table, dic
         *(f"{group.names[n]}: {c.describe()} per miss" for n, c in counts.items()),
         f"cmds/miss: INFO commandstats delta over {counted_misses(settings):,} misses of fresh "
         "functions (INFO excluded); it counts what a Lua script runs as well as the EVALSHA.",
-        "rt/miss: round trips, i.e. redis-py send_packed_command calls on the calling thread "
+        "rt/miss: round trips, i.e. requests written (redis-py's send_packed_command, or "
+        "asyncio's StreamWriter.writelines) on the calling thread "
         "(one per command sent alone, one per pipeline) over the same misses"
         + _background_note(counts),
         "x raw > 1 means slower than the raw GET + SET; memo also builds the key, signs the "

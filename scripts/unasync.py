@@ -92,7 +92,9 @@ PROJECT: list[tuple[str, str]] = [
     ("agenerations_of", "generations_of"),
     ("aload_generations", "load_generations"),
     ("await_for", "wait_for"),
-    (r"async_client\(\)", "client"),  # the loop's client is awaited; the sync one a property
+    (r"async_link\(\)", "link"),  # the loop's Link is awaited; the sync one a property
+    ("AsyncLink", "SyncLink"),
+    ("asend_command", "send_command"),
     ("send_async", "send_sync"),
     ("_script_async", "_script_sync"),
     # the runtime: the drivers, Core's call paths, warm, the handles, tags

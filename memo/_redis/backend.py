@@ -50,9 +50,12 @@ class RedisBackend(SyncBackend, AsyncBackend, Generations):
         self.channel = f"memo:{namespace}:events"
         self.generations_key = f"memo:{namespace}:generations"
         self.errors = 0
-        self._client = client
+        self._client = self._given_client = client
+        self._link = None
         self._given_async = async_client
+        self._given_link = None
         self._async_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self._async_links = weakref.WeakKeyDictionary()
         self._closers: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], None] = {}  # invalidations to replay
@@ -89,7 +92,7 @@ class RedisBackend(SyncBackend, AsyncBackend, Generations):
         self.closed = True
         self.events.stop()
         self.breaker.close()
-        client, self._client = self._client, None
+        client, self._client, self._link = self._client, None, None
         if client is not None:
             with contextlib.suppress(Exception):  # closing is best effort
                 client.close()
@@ -98,7 +101,9 @@ class RedisBackend(SyncBackend, AsyncBackend, Generations):
         """In a forked child: new connections, no inherited threads or locks."""
         self._lock = threading.Lock()
         self._async_clients = weakref.WeakKeyDictionary()
+        self._async_links = weakref.WeakKeyDictionary()
         self._closers = weakref.WeakKeyDictionary()
+        self._link = self._given_link = None  # the parent's connections are not ours
         if self.endpoint is not None:
             self._client = None
         self._leases = {}

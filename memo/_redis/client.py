@@ -19,7 +19,15 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from memo._errors import ConfigurationError
 
-__all__ = ["Endpoint", "close_with_loop", "import_redis", "make_client", "parse_url"]
+__all__ = [
+    "RETRY_WINDOW",
+    "Endpoint",
+    "close_with_loop",
+    "direct_pool",
+    "import_redis",
+    "make_client",
+    "parse_url",
+]
 
 _SCHEMES = (
     "redis",
@@ -158,6 +166,25 @@ def _quick_retry(*, sync: bool) -> Any:
             return await super().call_with_retry(attempt, failed, *args, **kw)
 
     return AsyncQuickRetry
+
+
+def direct_pool(client: Any) -> Any:
+    """The pool a Link may take connections from and send on directly, or None when the
+    client's commands must go through its `execute_command` (`_async/link.py`): a Cluster
+    client (no pool: it routes by slot), one bound to a single connection, one with
+    redis-py's client-side cache (filled in execute_command), or one whose execute_command is
+    not redis-py's own (a subclass's, or tracing instrumentation wrapping it)."""
+    redis = import_redis()
+    pool = getattr(client, "connection_pool", None)
+    if pool is None or getattr(client, "connection", None) is not None:
+        return None
+    if getattr(pool, "cache", None) is not None:
+        return None
+    own = (redis.Redis.execute_command, redis.asyncio.Redis.execute_command)
+    execute = getattr(type(client), "execute_command", None)
+    if execute not in own or hasattr(execute, "__wrapped__"):
+        return None
+    return pool
 
 
 def _no_client_setinfo(redis: Any) -> dict[str, Any]:

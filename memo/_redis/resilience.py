@@ -19,7 +19,9 @@ from memo._keys.key import CacheKey
 from memo._policy import trace
 from memo._redis import replayer
 from memo._redis._async.executor import AsyncExecutor
+from memo._redis._async.link import AsyncLink
 from memo._redis._sync.executor import SyncExecutor
+from memo._redis._sync.link import SyncLink
 from memo._redis.breaker import CircuitBreaker
 from memo._redis.client import close_with_loop, import_redis, make_client
 from memo._redis.ops import Batch, Op, ScriptCall
@@ -45,8 +47,12 @@ class Executing(Tagging):
     functions: Any  # runtimes bound to this store (a WeakSet)
     closed: bool
     _client: Any
+    _given_client: Any
+    _link: SyncLink | None
     _given_async: Any
+    _given_link: AsyncLink | None
     _async_clients: weakref.WeakKeyDictionary[Any, Any]
+    _async_links: weakref.WeakKeyDictionary[Any, AsyncLink]
     _closers: weakref.WeakKeyDictionary[Any, Any]
     _lock: threading.Lock
     _pending: dict[tuple[str, str], None]  # an ordered set
@@ -85,6 +91,33 @@ class Executing(Tagging):
             self._async_clients[loop] = client
             self._closers[loop] = closer
         return client
+
+    @property
+    def link(self) -> SyncLink:
+        """The sync client's Link (`_async/link.py`): the commands of calls go through it."""
+        client = self.client
+        link = self._link
+        if link is None or link.client is not client:
+            with self._lock:
+                link = self._link
+                if link is None or link.client is not client:
+                    mine = client is not self._given_client  # else the application's too
+                    link = self._link = SyncLink(client, keep=mine)
+        return link
+
+    async def async_link(self) -> AsyncLink:
+        """The Link of the running loop's client (`_async/link.py`)."""
+        if self._given_async is not None:
+            given = self._given_link
+            if given is None:
+                given = self._given_link = AsyncLink(self._given_async, keep=False)
+            return given
+        loop = asyncio.get_running_loop()
+        link = self._async_links.get(loop)
+        if link is None:
+            link = AsyncLink(await self.async_client(), keep=True)
+            self._async_links[loop] = link
+        return link
 
     # -- executors ---------------------------------------------------------------------------
 

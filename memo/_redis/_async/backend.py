@@ -33,8 +33,8 @@ class AsyncBackend(Generations):
         if self._skip(key):
             return None
         try:  # the hit path: one GET, no operation generator
-            client = await self.async_client()
-            data = await client.execute_command("GET", key.remote)
+            link = await self.async_link()
+            data = await link.execute("GET", key.remote)
         except Exception as exc:
             return self._failed(exc, None, key)  # type: ignore[no-any-return]
         self._succeeded()

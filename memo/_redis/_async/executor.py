@@ -29,10 +29,10 @@ class AsyncExecutor(Executing):
             return fallback
         reply: Any = None
         try:
-            client = await self.async_client()
+            link = await self.async_link()
             while True:
                 request = op.send(reply)
-                reply = await send_async(client, request)
+                reply = await send_async(link, request)
         except StopIteration as stop:
             self._succeeded()
             return stop.value

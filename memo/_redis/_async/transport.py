@@ -8,19 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from memo._redis._async.link import AsyncLink
 from memo._redis.client import import_redis
 from memo._redis.ops import Command, ScriptCall
 
 __all__ = ["send_async"]
 
 
-async def send_async(client: Any, request: Any) -> Any:
-    """The reply to request, sent with client."""
+async def send_async(link: AsyncLink, request: Any) -> Any:
+    """The reply to request, sent on link (a batch: with its client's pipeline)."""
     if isinstance(request, Command):
-        return await client.execute_command(*request.args)
+        return await link.execute(*request.args)
     if isinstance(request, ScriptCall):
-        return await _script_async(client, request)
-    pipe = client.pipeline(transaction=False)
+        return await _script_async(link, request)
+    pipe = link.client.pipeline(transaction=False)
     for command in request.commands:
         if isinstance(command, ScriptCall):
             script = command.script
@@ -32,10 +33,10 @@ async def send_async(client: Any, request: Any) -> Any:
     return await pipe.execute()
 
 
-async def _script_async(client: Any, call: ScriptCall) -> Any:
+async def _script_async(link: AsyncLink, call: ScriptCall) -> Any:
     redis = import_redis()
     n, script = len(call.keys), call.script
     try:
-        return await client.execute_command("EVALSHA", script.sha, n, *call.keys, *call.args)
+        return await link.execute("EVALSHA", script.sha, n, *call.keys, *call.args)
     except redis.exceptions.NoScriptError:
-        return await client.execute_command("EVAL", script.source, n, *call.keys, *call.args)
+        return await link.execute("EVAL", script.source, n, *call.keys, *call.args)

@@ -34,8 +34,8 @@ class SyncBackend(Generations):
         if self._skip(key):
             return None
         try:  # the hit path: one GET, no operation generator
-            client = self.client
-            data = client.execute_command("GET", key.remote)
+            link = self.link
+            data = link.execute("GET", key.remote)
         except Exception as exc:
             return self._failed(exc, None, key)  # type: ignore[no-any-return]
         self._succeeded()

@@ -30,10 +30,10 @@ class SyncExecutor(Executing):
             return fallback
         reply: Any = None
         try:
-            client = self.client
+            link = self.link
             while True:
                 request = op.send(reply)
-                reply = send_sync(client, request)
+                reply = send_sync(link, request)
         except StopIteration as stop:
             self._succeeded()
             return stop.value

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from memo._redis._sync.link import SyncLink
 from memo._redis.client import import_redis
 from memo._redis.ops import Command, ScriptCall
 
 __all__ = ["send_sync"]
 
 
-def send_sync(client: Any, request: Any) -> Any:
-    """The reply to request, sent with client."""
+def send_sync(link: SyncLink, request: Any) -> Any:
+    """The reply to request, sent on link (a batch: with its client's pipeline)."""
     if isinstance(request, Command):
-        return client.execute_command(*request.args)
+        return link.execute(*request.args)
     if isinstance(request, ScriptCall):
-        return _script_sync(client, request)
-    pipe = client.pipeline(transaction=False)
+        return _script_sync(link, request)
+    pipe = link.client.pipeline(transaction=False)
     for command in request.commands:
         if isinstance(command, ScriptCall):
             script = command.script
@@ -33,10 +34,10 @@ def send_sync(client: Any, request: Any) -> Any:
     return pipe.execute()
 
 
-def _script_sync(client: Any, call: ScriptCall) -> Any:
+def _script_sync(link: SyncLink, call: ScriptCall) -> Any:
     redis = import_redis()
     n, script = len(call.keys), call.script
     try:
-        return client.execute_command("EVALSHA", script.sha, n, *call.keys, *call.args)
+        return link.execute("EVALSHA", script.sha, n, *call.keys, *call.args)
     except redis.exceptions.NoScriptError:
-        return client.execute_command("EVAL", script.source, n, *call.keys, *call.args)
+        return link.execute("EVAL", script.source, n, *call.keys, *call.args)
