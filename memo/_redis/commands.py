@@ -103,8 +103,8 @@ class Commands:
 
     def _fetch(self, remote: str, token: str, ttl: float) -> Op:
         """(the entry's bytes, None) if there is one; else (None, whether the lease was taken)."""
-        found, reply = yield FETCH((remote, self.entry_key(remote)), (token, int(ttl * 1000)))
-        if found:
+        reply = yield FETCH((remote, self.entry_key(remote)), (token, int(ttl * 1000)))
+        if not isinstance(reply, int):  # the entry's bytes
             return reply, None
         if reply == 2:
             self._squatter_lease(remote)

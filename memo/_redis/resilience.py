@@ -327,10 +327,8 @@ def _backend_of(store: Any) -> Any:
 
 def _computing() -> Any:
     """What computes under a lease claimed now: the running task, else this thread."""
-    try:
-        return asyncio.current_task()
-    except RuntimeError:  # no running event loop: a thread computes
-        return threading.current_thread()
+    loop = asyncio._get_running_loop()  # None, not an exception, in a thread without one
+    return threading.current_thread() if loop is None else asyncio.current_task(loop)
 
 
 def _finished(owner: Any) -> bool:

@@ -299,3 +299,45 @@ def test_memo_stores_send_through_their_link(redis_url: str, namespace: str) -> 
     assert double.stats.l2_hits == 1 and double.stats.misses == 29
     store.close()
     given.close()
+
+
+def test_a_script_the_server_forgot_is_sent_whole(fault_redis: RedisServer, namespace: str) -> None:
+    """After SCRIPT FLUSH (a restart, a failover to a fresh replica), EVALSHA answers NOSCRIPT
+    and the link sends the script itself: the miss is stored, no error counted."""
+    store = memo.TieredStore(
+        memo.MemoryStore(), memo.RedisStore(fault_redis.url, namespace=namespace, secret="link")
+    )
+
+    @memo.cached(ttl=60, store=store)
+    def triple(n: int) -> int:
+        return 3 * n
+
+    assert triple(1) == 3
+    assert fault_redis.command("SCRIPT", "FLUSH") == "OK"
+    assert triple(2) == 6
+    store.memory.clear()
+    assert triple(2) == 6
+    assert triple.stats.as_dict()["l2_hits"] == 1
+    assert triple.stats.errors == 0
+    store.close()
+
+
+def test_an_applications_reply_callback_does_not_reach_memos_reads(
+    redis_url: str, namespace: str
+) -> None:
+    """memo reads a GET's and a script's reply as Redis sends it, whatever callback the
+    application set on the client it gave memo."""
+    given = sync_client(redis_url)
+    given.set_response_callback("GET", lambda reply, **options: "mangled")
+    given.set_response_callback("EVALSHA", lambda reply, **options: "mangled")
+    store = memo.RedisStore(client=given, namespace=namespace, secret="link")
+
+    @memo.cached(ttl=60, store=store)
+    def square(n: int) -> int:
+        return n * n
+
+    assert square(3) == 9
+    assert square(3) == 9
+    assert square.stats.l2_hits == 1 and square.stats.errors == 0
+    store.close()
+    given.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from memo._redis._async.link import AsyncLink
-from memo._redis.client import import_redis
 from memo._redis.ops import Command, ScriptCall
 
 __all__ = ["send_async"]
@@ -34,9 +33,8 @@ async def send_async(link: AsyncLink, request: Any) -> Any:
 
 
 async def _script_async(link: AsyncLink, call: ScriptCall) -> Any:
-    redis = import_redis()
     n, script = len(call.keys), call.script
     try:
         return await link.execute("EVALSHA", script.sha, n, *call.keys, *call.args)
-    except redis.exceptions.NoScriptError:
+    except link.no_script:
         return await link.execute("EVAL", script.source, n, *call.keys, *call.args)

@@ -13,7 +13,8 @@ a URL): a client given to memo shares its pool with the application, and a kept 
 would be one fewer for it; from such a pool a Link takes a connection per command and gives
 it back, as the client does.
 
-What the client did and still holds: its reply callbacks; its retry (a connection error that
+What the client did and still holds: its reply callbacks (but for a `GET` and a script,
+whose reply memo reads as Redis sends it); its retry (a connection error that
 comes at once is tried once more, on a fresh connection: `client.py`); a connection that
 failed in any way but an error reply is closed and given back to the pool, never reused with a
 reply in flight (a cancelled read included); the pool's bound and its fork check (every
@@ -33,6 +34,10 @@ from memo._redis.wire import pack, send_command
 
 __all__ = ["SyncLink"]
 
+# Commands whose reply memo reads as Redis sends it: an entry's bytes, a script's reply. A
+# callback the application set on the client (for GET, say) is not memo's to apply.
+_RAW = frozenset(("GET", "EVALSHA", "EVAL"))
+
 
 class SyncLink:
     """`execute(*args)`: one command and its reply, on a kept connection of the client's pool."""
@@ -45,6 +50,7 @@ class SyncLink:
         "client",
         "idle",
         "keep",
+        "no_script",
         "pool",
     )
 
@@ -62,6 +68,7 @@ class SyncLink:
         )
         self._connection_error = exceptions.ConnectionError
         self._reply_error = exceptions.ResponseError
+        self.no_script = exceptions.NoScriptError  # EVALSHA of a script the server lacks
 
     def execute(self, *args: Any) -> Any:
         """The client's reply to the command args (raises what the client would raise)."""
@@ -75,6 +82,8 @@ class SyncLink:
             if time.monotonic() - started > RETRY_WINDOW:
                 raise
             reply = self._send(args)
+        if args[0] in _RAW:
+            return reply
         callback = self._callbacks.get(args[0])
         return reply if callback is None else callback(reply)
 

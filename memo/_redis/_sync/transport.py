@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from memo._redis._sync.link import SyncLink
-from memo._redis.client import import_redis
 from memo._redis.ops import Command, ScriptCall
 
 __all__ = ["send_sync"]
@@ -35,9 +34,8 @@ def send_sync(link: SyncLink, request: Any) -> Any:
 
 
 def _script_sync(link: SyncLink, call: ScriptCall) -> Any:
-    redis = import_redis()
     n, script = len(call.keys), call.script
     try:
         return link.execute("EVALSHA", script.sha, n, *call.keys, *call.args)
-    except redis.exceptions.NoScriptError:
+    except link.no_script:
         return link.execute("EVAL", script.source, n, *call.keys, *call.args)
