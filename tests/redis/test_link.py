@@ -10,6 +10,7 @@ connection reused with a reply in flight (a cancelled read among them).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -341,3 +342,32 @@ def test_an_applications_reply_callback_does_not_reach_memos_reads(
     assert square.stats.l2_hits == 1 and square.stats.errors == 0
     store.close()
     given.close()
+
+
+def test_threads_sharing_a_link_each_get_their_own_replies(redis_url: str, key: str) -> None:
+    """Many threads on one link: every reply is the one to its own command (no connection
+    is ever used by two at once), and the link keeps at most one connection per thread."""
+    client = sync_client(redis_url)
+    link = SyncLink(client, keep=True)
+    threads, rounds = 8, 200
+    wrong: list[tuple[int, int, Any]] = []
+
+    def worker(t: int) -> None:
+        mine = f"{key}:{t}"
+        for i in range(rounds):
+            link.execute("SET", mine, f"{t}:{i}")
+            reply = link.execute("GET", mine)
+            if reply != f"{t}:{i}".encode():
+                wrong.append((t, i, reply))
+
+    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in pool)
+    assert wrong == []
+    assert 1 <= len(link.idle) <= threads
+    assert len(set(map(id, link.idle))) == len(link.idle)  # no connection kept twice
+    client.execute_command("DEL", *(f"{key}:{t}" for t in range(threads)))
+    client.close()
