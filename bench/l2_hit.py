@@ -3,7 +3,10 @@
 memo runs over a bare `memo.RedisStore` (no L1), so every timed call is an L2 hit: one GET,
 the HMAC check and the unpickling of a ~200-byte dict. The floor is the same GET and
 `pickle.loads` written by hand with redis-py (sync) and `redis.asyncio` (async); memo's
-target is at most 1.10x of it. dogpile.cache, cashews and aiocache read the same value from
+target is at most 1.10x of it. Beside it, the floor under redis-py's client: the GET sent and
+read on one held connection with its public methods, no pool checkout, retry or reply
+callback (memo sends its commands on kept connections too: `memo/_redis/_async/link.py`).
+dogpile.cache, cashews and aiocache read the same value from
 the same server beside them (no targets). Every case is timed interleaved in one process by
 the harness; then the Redis commands one hit costs are counted with `INFO commandstats`
 deltas over a run of hits (after a warm-up call, so connection set-up is excluded).
@@ -48,11 +51,13 @@ MEMO = "memo"
 SYNC_NAMES = {
     "memo": "memo.cached(store=RedisStore) -- L2 only",
     "raw": "redis-py r.get(key) + pickle.loads",
+    "conn": "redis-py connection: send_packed_command + read_response + loads",
     "dogpile": "dogpile.cache region (dogpile.cache.redis)",
 }
 ASYNC_NAMES = {
     "memo": "memo.cached(store=RedisStore) async -- L2 only",
     "raw": "redis.asyncio await r.get(key) + pickle.loads",
+    "conn": "redis.asyncio connection: send_packed_command + read_response + loads",
     "cashews": "cashews @cache(ttl) on redis://",
     "aiocache": "aiocache @cached(Cache.REDIS, PickleSerializer)",
 }
@@ -167,6 +172,41 @@ def _raw_sync(url: str) -> Callable[..., Any]:
     return raw
 
 
+def _conn_sync(url: str) -> Callable[..., Any]:
+    """The floor under redis-py's client: one connection held, the GET packed once, sent and
+    read with the connection's public methods (no pool checkout, retry or callbacks)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.set(RAW_KEY, pickle.dumps(VALUE, pickle.HIGHEST_PROTOCOL), ex=TTL)
+    connection: Any = client.connection_pool.get_connection()
+    packed = connection.pack_command("GET", RAW_KEY)
+    send, read = connection.send_packed_command, connection.read_response
+    loads = pickle.loads
+
+    def conn(a: int, b: str = "x") -> Any:
+        send(packed)
+        return loads(read())
+
+    return conn
+
+
+def _conn_async(url: str) -> Callable[..., Awaitable[Any]]:
+    """`_conn_sync` with redis.asyncio's connection (connected on the first call)."""
+    import redis.asyncio
+
+    pool: Any = redis.asyncio.ConnectionPool.from_url(url)
+    connection: Any = pool.make_connection()
+    packed = connection.pack_command("GET", RAW_KEY)
+    loads = pickle.loads
+
+    async def conn(a: int, b: str = "x") -> Any:
+        await connection.send_packed_command(packed)
+        return loads(await connection.read_response())
+
+    return conn
+
+
 def _raw_async(url: str) -> Callable[..., Awaitable[Any]]:
     import redis.asyncio
 
@@ -234,11 +274,13 @@ def _aiocache(url: str) -> Callable[..., Awaitable[Any]]:
 SYNC_MAKERS: dict[str, Callable[[str], Callable[..., Any]]] = {
     "memo": _memo_sync,
     "raw": _raw_sync,
+    "conn": _conn_sync,
     "dogpile": _dogpile,
 }
 ASYNC_MAKERS: dict[str, Callable[[str], Callable[..., Awaitable[Any]]]] = {
     "memo": _memo_async,
     "raw": _raw_async,
+    "conn": _conn_async,
     "cashews": _cashews,
     "aiocache": _aiocache,
 }
