@@ -10,6 +10,7 @@ connection reused with a reply in flight (a cancelled read among them).
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -371,3 +372,32 @@ def test_threads_sharing_a_link_each_get_their_own_replies(redis_url: str, key: 
     assert len(set(map(id, link.idle))) == len(link.idle)  # no connection kept twice
     client.execute_command("DEL", *(f"{key}:{t}" for t in range(threads)))
     client.close()
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_never_sends_on_its_parents_kept_connections(
+    redis_url: str, namespace: str
+) -> None:
+    store = memo.RedisStore(redis_url, namespace=namespace, secret="link")
+
+    @memo.cached(ttl=60, store=store)
+    def negate(n: int) -> int:
+        return -n
+
+    assert negate(1) == -1
+    kept = list(store.backend.link.idle)
+    assert kept
+    pid = os.fork()
+    if pid == 0:  # the child: a fresh link, its own connection; exit code 0 when all held
+        code = 1
+        try:
+            fresh = store.backend._link is None
+            right = negate(1) == -1 and negate(2) == -2
+            own = not set(map(id, store.backend.link.idle)) & set(map(id, kept))
+            code = 0 if fresh and right and own else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [negate(n) for n in (1, 2, 3)] == [-1, -2, -3]  # the parent's connection is intact
+    store.close()
