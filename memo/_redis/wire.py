@@ -5,8 +5,8 @@ redis-py's `Connection.pack_command` encodes each argument through a method call
 of isinstance checks: measured, 5 us for a GET and 15-22 us for memo's scripts with their
 six to ten arguments, a tenth of a loopback round trip (`pack` takes 5 us for the largest).
 memo's commands hold str, bytes and int only; `pack` makes the same bytes for them and leaves
-anything else (a float, a memoryview, a bool that redis-py refuses, a command name with a
-space that it splits) to redis-py's own packing.
+anything else (a float, a memoryview, a bool that redis-py refuses, a command name that is
+not one word, which redis-py splits) to redis-py's own packing.
 """
 
 from __future__ import annotations
@@ -18,11 +18,17 @@ __all__ = ["asend_command", "pack", "send_command"]
 
 
 _HEADS = tuple(b"$%d" % size for size in range(512))  # bulk-string heads of short arguments
+_CUTOFF = 6000  # an argument this long goes as a buffer of its own, not copied (redis-py's)
 
 
 def pack(connection: Any, args: tuple[Any, ...], encoding: str, errors: str) -> list[bytes]:
     """The command args as the buffers `send_packed_command` takes: `*N`, then `$len` and
-    the bytes of each argument, CRLF after each, joined once."""
+    the bytes of each argument, CRLF after each, joined once (a long argument is left out of
+    the join and sent as it is)."""
+    name = args[0]
+    if type(name) is not str or not name.isalpha():  # 'CONFIG GET' goes as two arguments
+        return connection.pack_command(*args)  # type: ignore[no-any-return]
+    buffers: list[bytes] = []
     pieces = [b"*%d" % len(args)]
     append, heads = pieces.append, _HEADS
     for arg in args:
@@ -37,11 +43,16 @@ def pack(connection: Any, args: tuple[Any, ...], encoding: str, errors: str) -> 
             return connection.pack_command(*args)  # type: ignore[no-any-return]
         size = len(data)
         append(heads[size] if size < 512 else b"$%d" % size)
-        append(data)
-    if b" " in pieces[2]:  # 'CONFIG GET' goes as two arguments
-        return connection.pack_command(*args)  # type: ignore[no-any-return]
+        if size > _CUTOFF:
+            append(b"")
+            buffers += (b"\r\n".join(pieces), data)
+            pieces = [b""]
+            append = pieces.append
+        else:
+            append(data)
     append(b"")
-    return [b"\r\n".join(pieces)]
+    buffers.append(b"\r\n".join(pieces))
+    return buffers
 
 
 def send_command(connection: Any, buffers: list[bytes]) -> None:

@@ -42,7 +42,13 @@ _ARGUMENT = st.one_of(
 )
 
 
-@given(name=st.sampled_from(["GET", "EVALSHA", "CONFIG GET", "SET"]), rest=st.lists(_ARGUMENT))
+_LONG = st.one_of(st.binary(min_size=5990, max_size=6010), st.text(min_size=5990, max_size=6010))
+
+
+@given(
+    name=st.sampled_from(["GET", "EVALSHA", "CONFIG GET", "SET", "JSON.SET", " GET"]),
+    rest=st.lists(st.one_of(_ARGUMENT, _LONG), max_size=6),
+)
 def test_pack_makes_the_bytes_redis_py_makes(name: str, rest: list[Any]) -> None:
     connection = redis.Redis().connection_pool.make_connection()  # never connected
     args = (name, *rest)
