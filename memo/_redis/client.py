@@ -176,8 +176,9 @@ def direct_pool(client: Any) -> Any:
     not redis-py's own (a subclass's, or tracing instrumentation wrapping it)."""
     redis = import_redis()
     pool = getattr(client, "connection_pool", None)
-    if pool is None or getattr(client, "connection", None) is not None:
-        return None
+    single = ("connection", "_single_connection_client", "single_connection_client")
+    if pool is None or any(getattr(client, name, None) for name in single):
+        return None  # (the asyncio client binds its single connection at its first command)
     if getattr(pool, "cache", None) is not None:
         return None
     own = (redis.Redis.execute_command, redis.asyncio.Redis.execute_command)

@@ -273,6 +273,8 @@ def test_clients_whose_commands_need_execute_command_keep_it(
     redis_url: str, key: str, cluster_client: Any
 ) -> None:
     single = sync_client(redis_url, single_connection_client=True)
+    async_single = redis.asyncio.Redis.from_url(redis_url, single_connection_client=True)
+    assert direct_pool(async_single) is None  # before its first command, too
     instrumented = Instrumented.from_url(redis_url, socket_timeout=TIMEOUT)
     for client in (single, instrumented, cluster_client):
         assert direct_pool(client) is None

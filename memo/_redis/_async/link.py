@@ -13,14 +13,14 @@ would be one fewer for it; from such a pool a Link takes a connection per comman
 it back, as the client does.
 
 What the client did and still holds: its reply callbacks (but for a `GET` and a script,
-whose reply memo reads as Redis sends it); its retry (a connection error that
-comes at once is tried once more, on a fresh connection: `client.py`); a connection that
-failed in any way but an error reply is closed and given back to the pool, never reused with a
-reply in flight (a cancelled read included); the pool's bound and its fork check (every
-connection comes from it). A client whose commands must go through `execute_command` (a
-Cluster client, one bound to a single connection, one with redis-py's client-side cache, one
-whose `execute_command` is wrapped, as tracing instrumentation does) gets a Link that does
-just that.
+whose replies memo reads as Redis sends them); its retry (a connection error that comes at
+once is tried once more, on a fresh connection: `client.py`); a connection that failed in any
+way but an error reply is closed and given back to the pool, never reused with a reply in
+flight (a cancelled read included); the pool's bound and its fork check (every connection
+comes from it). A client whose commands must go through `execute_command` (a Cluster client,
+one bound to a single connection, one with redis-py's client-side cache, one whose
+`execute_command` is wrapped, as tracing instrumentation does) gets a Link that does just
+that.
 """
 
 from __future__ import annotations
