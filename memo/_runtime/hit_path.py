@@ -111,14 +111,22 @@ def _tokens(count: int, *, indent: int = 12, source: str = "values", suffix: str
         return f"{pad}key = core.prefix + tokens(values)"
     lines = [f"{pad}token = core.token"]
     for i in range(count):
-        # A float (not zero, not NaN) is tokenised inline, as _keys/local.py would: a call
-        # less; every other kind pays one comparison for it (and one type() call less).
+        # A float (not zero, not NaN), and a tuple of raw values (its own token), are
+        # tokenised inline, as _keys/local.py would: a call less; every other kind pays two
+        # comparisons for them.
         lines += [
             f"{pad}v{i} = {source}[{i}]",
             f"{pad}kind = type(v{i})",
             f"{pad}if kind not in raw:",
-            f"{pad}    v{i} = (FLOAT, v{i}) if kind is float_ and v{i} and v{i} == v{i} else"
-            f" (token_of.get(kind) or local_token)(v{i})",
+            f"{pad}    if kind is float_ and v{i} and v{i} == v{i}:",
+            f"{pad}        v{i} = (FLOAT, v{i})",
+            f"{pad}    elif kind is tuple_:",
+            f"{pad}        for element in v{i}:",
+            f"{pad}            if type(element) not in raw:",
+            f"{pad}                v{i} = tuple_token(v{i})",
+            f"{pad}                break",
+            f"{pad}    else:",
+            f"{pad}        v{i} = (token_of.get(kind) or local_token)(v{i})",
         ]
     key = "(token, " + "".join(f"v{i}, " for i in range(count)) + ")"
     lines.append(f"{pad}key = {key}{' + ' + suffix if suffix else ''}")
@@ -288,6 +296,8 @@ def names(core: Core) -> dict[str, Any]:
         "token_of": TOKEN_OF,
         "float_": float,
         "FLOAT": FLOAT_TAG,
+        "tuple_": tuple,
+        "tuple_token": TOKEN_OF[tuple],
         "tokens": local_tokens,
         "clock": CLOCK,
         "active": ACTIVE,
