@@ -103,21 +103,39 @@ _BIND = """
         args = (self._self_instance, *args)"""
 
 
-def _tokens(count: int, *, indent: int = 12, source: str = "values", suffix: str = "") -> str:
+def _tokens(
+    count: int,
+    *,
+    indent: int = 12,
+    source: str = "values",
+    suffix: str = "",
+    inline_tuples: bool = False,
+) -> str:
     """Source that sets `key` to the L1 key of `values` (count of them, -1: unknown): the
-    first count of `source`, then the ready tokens `suffix` names (defaults left out)."""
+    first count of `source`, then the ready tokens `suffix` names (defaults left out).
+
+    A float (not zero, not NaN) is tokenised inline, as _keys/local.py would: a call less;
+    every other kind pays one comparison for it. With inline_tuples (the call that passes
+    every parameter positionally, the commonest), so is a tuple of raw values (its own
+    token): its elements are checked in this frame, at one comparison more for the other
+    kinds; only there, as each inlined block is compiled at decoration."""
     pad = " " * indent
     if count < 0 or count > _UNROLL_UP_TO:
         return f"{pad}key = core.prefix + tokens(values)"
     lines = [f"{pad}token = core.token"]
     for i in range(count):
-        # A float (not zero, not NaN), and a tuple of raw values (its own token), are
-        # tokenised inline, as _keys/local.py would: a call less; every other kind pays two
-        # comparisons for them.
         lines += [
             f"{pad}v{i} = {source}[{i}]",
             f"{pad}kind = type(v{i})",
             f"{pad}if kind not in raw:",
+        ]
+        if not inline_tuples:
+            lines.append(
+                f"{pad}    v{i} = (FLOAT, v{i}) if kind is float_ and v{i} and v{i} == v{i} else"
+                f" (token_of.get(kind) or local_token)(v{i})"
+            )
+            continue
+        lines += [
             f"{pad}    if kind is float_ and v{i} and v{i} == v{i}:",
             f"{pad}        v{i} = (FLOAT, v{i})",
             f"{pad}    elif kind is tuple_:",
@@ -264,7 +282,7 @@ def _source(
         tail=_ASYNC_MISS if core.is_async else _SYNC_MISS,
         wait="await " if core.is_async else "",
         bind=_BIND if bound else "",
-        tokens_12=_tokens(_key_count(core)),
+        tokens_12=_tokens(_key_count(core), inline_tuples=True),
         tokens_16=_tokens(_key_count(core), indent=16),
         tail_tokens=_tail_tokens(core, tail_keys),
         select="args" if keep is None else "(" + "".join(f"args[{i}], " for i in keep) + ")",
