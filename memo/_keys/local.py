@@ -156,10 +156,11 @@ def _bag(tokens: tuple[Hashable, ...]) -> Hashable:
 
 
 def _dict(value: dict[Any, Any]) -> Hashable:
-    if RAW.issuperset(map(type, value)) and RAW.issuperset(map(type, value.values())):
-        return (_DICT, frozenset(value.items()))  # distinct plain keys: nothing to count
-    pairs = tuple((local_token(k), local_token(v)) for k, v in value.items())
-    return (_DICT, _bag(pairs))
+    for key, item in value.items():  # a loop: cheaper than two maps for a few items
+        if type(key) not in RAW or type(item) not in RAW:
+            pairs = tuple((local_token(k), local_token(v)) for k, v in value.items())
+            return (_DICT, _bag(pairs))
+    return (_DICT, frozenset(value.items()))  # distinct plain keys: nothing to count
 
 
 def _set(value: set[Any]) -> Hashable:
@@ -301,7 +302,10 @@ def _flag(kind: type) -> Token:
 
 def _dataclass(kind: type) -> Token:
     names = tuple(field.name for field in dataclasses.fields(kind))
-    head = (qualname(kind), names)  # the encoding carries the class name and field names
+    # The class and field names, as the encoding carries them, in one string: a string keeps
+    # its hash, where a tuple of them would be hashed again at every hit. Field names are
+    # identifiers, so no parenthesis or comma of theirs can make two heads equal.
+    head = f"{qualname(kind)}({','.join(names)})"
     if not names:
         return lambda value: (_DATACLASS, head, ())
     read: Callable[[Any], Any] = operator.attrgetter(*names)
