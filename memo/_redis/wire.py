@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from memo._redis.client import import_redis
+
 __all__ = ["asend_command", "pack", "send_command"]
 
 
@@ -76,7 +78,7 @@ async def asend_command(connection: Any, buffers: list[bytes]) -> None:
     writer.writelines(buffers)
     if not writer.transport.get_write_buffer_size():
         return
-    exceptions = _exceptions()
+    exceptions = import_redis().exceptions
     try:
         await asyncio.wait_for(writer.drain(), connection.socket_timeout)
     except asyncio.TimeoutError:
@@ -91,9 +93,3 @@ async def _abort(connection: Any, writer: asyncio.StreamWriter) -> None:
     """Close at once: a close would wait to flush what the server does not read."""
     writer.transport.abort()
     await connection.disconnect(nowait=True)
-
-
-def _exceptions() -> Any:
-    import redis.exceptions  # noqa: PLC0415 - reached only with redis-py in use
-
-    return redis.exceptions

@@ -129,7 +129,7 @@ def _tokens(
             f"{pad}kind = type(v{i})",
             f"{pad}if kind not in raw:",
         ]
-        if not inline_tuples:
+        if not inline_tuples:  # one line: the blocks are compiled at decoration, many each
             lines.append(
                 f"{pad}    v{i} = (FLOAT, v{i}) if kind is float_ and v{i} and v{i} == v{i} else"
                 f" (token_of.get(kind) or local_token)(v{i})"
