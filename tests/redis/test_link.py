@@ -75,12 +75,17 @@ def key(namespace: str) -> str:
 
 
 def counting_checkouts(pool: Any) -> list[int]:
-    """Count the pool's get_connection calls from now on (an instance attribute shadows it)."""
+    """Count the pool's get_connection calls made from now on by this thread (an instance
+    attribute shadows it). A store's own threads (its events subscriber, which connects and
+    reads the generations once it has started) check out connections of their own, when
+    they run: not the calls' doing, and not in a fixed order with them."""
     count = [0]
     original = pool.get_connection
+    caller = threading.get_ident()
 
     def get_connection(*args: Any, **kwargs: Any) -> Any:
-        count[0] += 1
+        if threading.get_ident() == caller:
+            count[0] += 1
         return original(*args, **kwargs)
 
     pool.get_connection = get_connection
