@@ -4,11 +4,13 @@ The L1 key of a call is `(token, *tokens of its values)`. Two values get equal t
 when their canonical encodings are equal (`canonical.py`), so two calls share an L1 key iff
 they share a Redis key; the digest is computed only when a tier needs the Redis key.
 
-* `int`, `str`, `bytes` and `None` are their own token: equal values of these exact types
-  always encode alike, and no two of these types compare equal.
-* a tuple or a frozenset whose elements are all of those four types is its own token too:
+* `int`, `str`, `bytes`, `None` and `datetime.date` are their own token: equal values of
+  these exact types always encode alike, and no two of these types compare equal (a date is
+  unequal to a datetime; subclasses of either, which could be equal, are tokenised).
+* a tuple or a frozenset whose elements are all of those types is its own token too:
   it holds no `_Tag`, so it equals no other kind's token.
-* every other value's token is a tuple headed by a `_Tag` (compared by identity), so it
+* every other value's token is a tuple headed by a `_Tag` (compared by identity), or the
+  `_Tag` alone for a token that stands for one value (True, False, 0.0, -0.0, NaN), so it
   never equals a plain value or another kind's token: `True` is not `1`, `1.0` is not `1`,
   a tuple is not a list. Payloads keep what the encoding keeps and drop what it drops:
   a float's sign at zero, one NaN, a datetime's UTC offset, a Decimal's zero sign.
@@ -48,7 +50,7 @@ __all__ = ["FLOAT_TAG", "RAW", "TOKEN_OF", "forget", "local_token", "local_token
 Token = Callable[[Any], Hashable]
 
 # Exact types whose values are their own token (see the module docstring).
-RAW = frozenset({int, str, bytes, type(None)})
+RAW = frozenset({int, str, bytes, type(None), datetime.date})
 _KINDS_KEPT = 4_096  # classes remembered; cleared when full (local classes made in a loop)
 
 
@@ -64,7 +66,7 @@ class _Tag:
         return f"<{self.kind}>"
 
 
-_FLOAT, _NAN, _ZERO = _Tag("float"), _Tag("nan"), _Tag("zero")
+_FLOAT = _Tag("float")
 _COMPLEX, _BYTEARRAY, _TUPLE, _LIST = (
     _Tag("complex"),
     _Tag("bytearray"),
@@ -72,12 +74,14 @@ _COMPLEX, _BYTEARRAY, _TUPLE, _LIST = (
     _Tag("list"),
 )
 _DICT, _SET, _FROZENSET, _COUNTED = _Tag("dict"), _Tag("set"), _Tag("frozenset"), _Tag("counted")
-_DATETIME, _DATE, _TIME, _DELTA = _Tag("datetime"), _Tag("date"), _Tag("time"), _Tag("delta")
+_DATETIME, _TIME, _DELTA = _Tag("datetime"), _Tag("time"), _Tag("delta")
 _UUID, _DECIMAL, _FRACTION = _Tag("uuid"), _Tag("decimal"), _Tag("fraction")
 _CLASS, _HOOK, _ENUM, _FLAG = _Tag("class"), _Tag("hook"), _Tag("enum"), _Tag("flag")
 _DATACLASS, _PATH, _CANONICAL = _Tag("dataclass"), _Tag("path"), _Tag("canonical")
-_TRUE, _FALSE = (_Tag("bool"), True), (_Tag("bool"), False)
-_POSITIVE_ZERO, _NEGATIVE_ZERO, _NAN_TOKEN = (_ZERO, 1.0), (_ZERO, -1.0), (_NAN,)
+# Values with one token each are their token's tag alone: hashed by identity, where a
+# tuple would be hashed again, element by element, in every key that holds it.
+_TRUE, _FALSE = _Tag("True"), _Tag("False")
+_POSITIVE_ZERO, _NEGATIVE_ZERO, _NAN_TOKEN = _Tag("0.0"), _Tag("-0.0"), _Tag("nan")
 FLOAT_TAG = _FLOAT  # heads a non-zero, non-NaN float's token (the hit path builds it inline)
 
 
@@ -177,13 +181,13 @@ def _frozenset(value: frozenset[Any]) -> Hashable:
     return value  # its own token, as a plain tuple's; a frozenset also keeps its hash
 
 
-def _datetime(value: datetime.datetime | datetime.time) -> Hashable:
+def _datetime(value: datetime.datetime) -> Hashable:
     # Equal instants with equal offsets have equal wall clocks: what the encoding keeps.
-    return (_DATETIME if type(value) is datetime.datetime else _TIME, value, value.utcoffset())
+    return (_DATETIME, value, value.utcoffset())
 
 
-def _date(value: datetime.date) -> Hashable:
-    return (_DATE, value)
+def _time(value: datetime.time) -> Hashable:
+    return (_TIME, value, value.utcoffset())
 
 
 def _timedelta(value: datetime.timedelta) -> Hashable:
@@ -222,8 +226,7 @@ _BUILTIN_TOKENS: dict[type, Token] = {
     set: _set,
     frozenset: _frozenset,
     datetime.datetime: _datetime,
-    datetime.date: _date,
-    datetime.time: _datetime,
+    datetime.time: _time,
     datetime.timedelta: _timedelta,
     uuid.UUID: _uuid,
     decimal.Decimal: _decimal,
