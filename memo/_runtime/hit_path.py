@@ -1,7 +1,7 @@
 """The hit path: the `__call__` of a decorated function, generated per function.
 
 It costs one Python call, a type check per argument (and a call for each argument that is
-not an int, str, bytes or None: its L1 token), a tuple, a dict lookup and a deadline
+not an int, str, bytes, None or date: its L1 token), a tuple, a dict lookup and a deadline
 comparison; a miss calls the function from the same frame.
 """
 
@@ -29,8 +29,8 @@ __all__ = ["closed_path", "hit_path", "names"]
 # The hit path is generated per function, as attrs and dataclasses generate __init__: the
 # token of each key value is unrolled for the function's arity (a Python loop costs more than
 # the rest of the lookup), and the same template yields the sync and the async colour, for
-# the function and for its bound methods. Values of int, str, bytes and None are their own
-# token (`type(v) in raw`); any other value is tokenised by its exact type (_keys/local.py).
+# the function and for its bound methods. Values of int, str, bytes, None and date are their
+# own token (`type(v) in raw`); any other value is tokenised by its exact type (_keys/local.py).
 # Calls that pass every parameter positionally use args as they are (with ignore=, the kept
 # ones); any other shape is read by the reader made for it (_keys/shapes.py).
 _HIT_PATH = """
@@ -40,11 +40,11 @@ _HIT_PATH = """
     if kwargs or len(args) != pos_arity:
         if readers is None:
             return {wait}miss(args, kwargs)
-        tail = None if kwargs else tails.get(len(args))
-        if tail is not None:  # positional, defaults omitted: one tuple concatenation
+        given = -1 if kwargs else len(args)
+{omitted}        elif (tail := tails.get(given)) is not None:  # defaults omitted: a concatenation
             values = args + tail
             try:
-{tail_tokens}
+{tokens_16}
             except Exception:
                 return {wait}miss(args, kwargs)
         else:
@@ -62,7 +62,7 @@ _HIT_PATH = """
 {tokens_12}
         except Exception:  # no key (or a __memo_key__ that raised): the slow path explains
             return {wait}miss(args, kwargs)
-{lookup}{tail}"""
+{lookup}{complete}{tail}"""
 # The L1 lookup, left out while the store has no L1 to look into (an L2-only store, or a
 # tiered one bypassing its L1): the miss path's store lookup is then the only one.
 _L1_LOOKUP = """    entry = core.l1.get(key)
@@ -92,6 +92,8 @@ _SYNC_MISS = """    run = start(args, kwargs, key, values)
     return step
 """
 _ASYNC_MISS = "    return await miss(args, kwargs, key, values)\n"
+# A call that left out defaults has its values made when a refresh or a miss needs them.
+_COMPLETE = "    if values is None:\n        values = args + tails[len(args)]\n"
 _LEN = len
 _UNROLL_UP_TO = 8
 # A bound method's arguments as the function takes them (_BoundMixin._memo_args, inlined).
@@ -112,13 +114,14 @@ def _tokens(
     inline_tuples: bool = False,
 ) -> str:
     """Source that sets `key` to the L1 key of `values` (count of them, -1: unknown): the
-    first count of `source`, then the ready tokens `suffix` names (defaults left out).
+    first count of `source`, then the ready tokens `suffix` names (defaults left out: a
+    tuple added, or, ending in a comma, names of single tokens).
 
     A float (not zero, not NaN) is tokenised inline, as _keys/local.py would: a call less;
     every other kind pays one comparison for it. With inline_tuples (the call that passes
-    every parameter positionally, the commonest), so is a tuple of raw values (its own
-    token): its elements are checked in this frame, at one comparison more for the other
-    kinds; only there, as each inlined block is compiled at decoration."""
+    every parameter positionally, the commonest), so is a tuple or a frozenset of raw values
+    (its own token): its elements are checked in this frame, at two comparisons more for
+    the other kinds; only there, as each inlined block is compiled at decoration."""
     pad = " " * indent
     if count < 0 or count > _UNROLL_UP_TO:
         return f"{pad}key = core.prefix + tokens(values)"
@@ -138,32 +141,48 @@ def _tokens(
         lines += [
             f"{pad}    if kind is float_ and v{i} and v{i} == v{i}:",
             f"{pad}        v{i} = (FLOAT, v{i})",
-            f"{pad}    elif kind is tuple_:",
+            f"{pad}    elif kind is tuple_ or kind is frozenset_:",
             f"{pad}        for element in v{i}:",
             f"{pad}            if type(element) not in raw:",
-            f"{pad}                v{i} = tuple_token(v{i})",
+            f"{pad}                v{i} = token_of[kind](v{i})",
             f"{pad}                break",
             f"{pad}    else:",
             f"{pad}        v{i} = (token_of.get(kind) or local_token)(v{i})",
         ]
     key = "(token, " + "".join(f"v{i}, " for i in range(count)) + ")"
-    lines.append(f"{pad}key = {key}{' + ' + suffix if suffix else ''}")
+    if suffix.endswith(","):
+        key = key[:-1] + suffix + ")"
+    elif suffix:
+        key += " + " + suffix
+    lines.append(f"{pad}key = {key}")
     return "\n".join(lines)
 
 
-def _tail_tokens(core: Core, tail_keys: dict[int, tuple[Any, ...]]) -> str:
-    """Source that sets `key` for a positional call that leaves defaults out: the given
-    arguments tokenised, the defaults' tokens made once (`tail_keys`, constants only)."""
+def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> str:
+    """Source of the branches for positional calls that leave out defaults whose tokens are
+    made once (`tail_keys`): the given arguments tokenised, then those tokens (`tail_key_N`).
+    `values` waits for a miss (`_COMPLETE`); an `if False` stands in when there are none."""
     count = _key_count(core)
     if count < 0 or count > _UNROLL_UP_TO or not tail_keys:
-        return _tokens(count, indent=16)
-    lines = ["                given = len(args)"]
+        return "        if False:\n            pass\n"
+    # Each default's token a cell of its own, so the key is one tuple, not two added, while
+    # the cells are few: every cell costs every call a copy.
+    single = sum(map(len, tail_keys.values())) <= _UNROLL_UP_TO
+    branches: list[str] = []
     for given in sorted(tail_keys):
-        lines.append(f"                {'if' if len(lines) == 1 else 'elif'} given == {given}:")
-        lines.append(_tokens(given, indent=20, source="args", suffix=f"tail_keys[{given}]"))
-    lines.append("                else:")
-    lines.append(_tokens(count, indent=20))
-    return "\n".join(lines)
+        suffix = f"tail_key_{given}"
+        if single:
+            suffix = " ".join(f"{suffix}_{j}," for j in range(len(tail_keys[given])))
+        tokens = _tokens(given, indent=16, source="args", suffix=suffix)
+        branches.append(
+            f"        {'elif' if branches else 'if'} given == {given}:\n"
+            "            values = None\n"
+            "            try:\n"
+            f"{tokens}\n"
+            "            except Exception:\n"
+            f"                return {wait}miss(args, kwargs)\n"
+        )
+    return "".join(branches)
 
 
 def tail_keys(core: Core) -> dict[int, tuple[Any, ...]]:
@@ -266,12 +285,16 @@ def _source(
     core's present one)."""
     copy, looked = variant if variant is not None else (core.plan.l1_copy, core.l1_looked)
     keep = core.keys.keep
+    wait = "await " if core.is_async else ""
+    omitted = _omitted(core, tail_keys, wait)
+    complete = _COMPLETE if "values = None" in omitted else ""
     lookup = _L1_LOOKUP.format(
         value="plan.unpack(entry.value)" if copy else "entry.value",
         observe="\n        plan.adaptive.observe(key)" if core.plan.adaptive else "",
         refresh=(
-            "\n        if plan.due(entry, now):"
-            "\n            core.refresh_later(args, kwargs, key, values, entry=entry, now=now)"
+            "\n        if plan.due(entry, now):\n"
+            + textwrap.indent(complete, "        ")
+            + "            core.refresh_later(args, kwargs, key, values, entry=entry, now=now)"
             if core.plan.refreshes
             else ""
         ),
@@ -280,11 +303,12 @@ def _source(
         colour="async " if core.is_async else "",
         params=params,
         tail=_ASYNC_MISS if core.is_async else _SYNC_MISS,
-        wait="await " if core.is_async else "",
+        wait=wait,
         bind=_BIND if bound else "",
         tokens_12=_tokens(_key_count(core), inline_tuples=True),
         tokens_16=_tokens(_key_count(core), indent=16),
-        tail_tokens=_tail_tokens(core, tail_keys),
+        omitted=omitted,
+        complete=complete,
         select="args" if keep is None else "(" + "".join(f"args[{i}], " for i in keep) + ")",
         lookup=lookup if looked else "",
     )
@@ -297,7 +321,8 @@ def names(core: Core) -> dict[str, Any]:
     # A call passing every parameter positionally skips the shape readers: its values are
     # args itself, or (with ignore=) the kept ones, picked inline.
     positional_only = shapes is not None and normaliser.positional == normaliser.arity >= 0
-    return {
+    made_once = tail_keys(core)
+    namespace = {
         "core": core,
         "plan": core.plan,
         "stats": core.plan.stats,
@@ -315,7 +340,7 @@ def names(core: Core) -> dict[str, Any]:
         "float_": float,
         "FLOAT": FLOAT_TAG,
         "tuple_": tuple,
-        "tuple_token": TOKEN_OF[tuple],
+        "frozenset_": frozenset,
         "tokens": local_tokens,
         "clock": CLOCK,
         "active": ACTIVE,
@@ -323,12 +348,16 @@ def names(core: Core) -> dict[str, Any]:
         "readers": shapes.readers if shapes is not None else None,
         "learn": shapes.learn if shapes is not None else None,
         "tails": shapes.tails if shapes is not None else {},
-        "tail_keys": tail_keys(core),
+        "tail_keys": made_once,
         # Builtins too: a closed path runs in its module's globals, which may shadow them.
         "type": type,
         "Exception": Exception,
         "BaseException": BaseException,
     }
+    for given, tail in made_once.items():
+        namespace[f"tail_key_{given}"] = tail
+        namespace.update({f"tail_key_{given}_{j}": token for j, token in enumerate(tail)})
+    return namespace
 
 
 def _builtin_path(core: Core) -> Callable[..., Any]:

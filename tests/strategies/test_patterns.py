@@ -306,6 +306,40 @@ def test_refresh_ahead_async() -> None:
     assert read.stats.refreshes == 1
 
 
+def test_refresh_ahead_of_calls_that_leave_defaults_out(make_store: Callable[[], Any]) -> None:
+    """A due hit from a call that leaves defaults out (its values made only when a refresh or
+    a miss needs them) refreshes the one entry of the full call, sync and async."""
+    version = {"n": 1}
+
+    @memo.refresh_ahead(ttl=10, refresh_at=0.5, store=make_store())
+    def read(key: str, scale: int = 10, label: str = "x") -> tuple[int, str]:
+        return version["n"] * scale, label
+
+    @memo.refresh_ahead(ttl=10, refresh_at=0.5, store=make_store())
+    async def aread(key: str, scale: int = 10, label: str = "x") -> tuple[int, str]:
+        return version["n"] * scale, label
+
+    async def refreshed_async() -> bool:
+        assert await aread("k") == (10, "x")  # due: served, one refresh starts
+        for _ in range(200):
+            await asyncio.sleep(0.005)
+            if await aread("k", 10, "x") == (20, "x"):
+                return True
+        return False
+
+    with FakeClock() as clock:
+        assert read("k") == (10, "x") and asyncio.run(aread("k")) == (10, "x")
+        assert read("k", 10) == (10, "x")  # one entry: a hit
+        version["n"] = 2
+        clock.advance(6)
+        assert read("k") == (10, "x")
+        assert settle(lambda: read("k", 10, "x") == (20, "x"))
+        assert asyncio.run(refreshed_async())
+    for function in (read, aread):
+        assert function.stats.misses == 1 and function.stats.refreshes == 1
+        assert function.stats.errors == 0
+
+
 def test_failed_refresh_keeps_value_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
     """A refresh that raises leaves the old value served, with one warning."""
     state = {"fail": False}
