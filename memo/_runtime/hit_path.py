@@ -41,13 +41,7 @@ _HIT_PATH = """
         if readers is None:
             return {wait}miss(args, kwargs)
         given = -1 if kwargs else len(args)
-{omitted}        elif (tail := tails.get(given)) is not None:  # defaults omitted: a concatenation
-            values = args + tail
-            try:
-{tokens_16}
-            except Exception:
-                return {wait}miss(args, kwargs)
-        else:
+{omitted}        else:
             shape = (len(args), *kwargs) if args else tuple(kwargs)  # see Shapes
             values = (readers.get(shape) or learn(shape))(args, kwargs)
             if values is None:
@@ -159,17 +153,19 @@ def _tokens(
 
 
 def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> str:
-    """Source of the branches for positional calls that leave out defaults whose tokens are
-    made once (`tail_keys`): the given arguments tokenised, then those tokens (`tail_key_N`).
-    `values` waits for a miss (`_COMPLETE`); an `if False` stands in when there are none."""
+    """Source of the branches for positional calls that leave out defaults: where their
+    tokens are made once (`tail_keys`), the given arguments' tokens then those (`tail_key_N`),
+    with `values` made for a refresh or a miss only (`_COMPLETE`); other defaults (a list)
+    are added to args and tokenised at each call."""
     count = _key_count(core)
-    if count < 0 or count > _UNROLL_UP_TO or not tail_keys:
-        return "        if False:\n            pass\n"
+    shapes = core.keys.shapes
+    tails = shapes.tails if shapes is not None else {}
+    unrolled = 0 <= count <= _UNROLL_UP_TO
     # Each default's token a cell of its own, so the key is one tuple, not two added, while
     # the cells are few: every cell costs every call a copy.
     single = sum(map(len, tail_keys.values())) <= _UNROLL_UP_TO
     branches: list[str] = []
-    for given in sorted(tail_keys):
+    for given in sorted(tail_keys) if unrolled else ():
         suffix = f"tail_key_{given}"
         if single:
             suffix = " ".join(f"{suffix}_{j}," for j in range(len(tail_keys[given])))
@@ -182,7 +178,20 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
             "            except Exception:\n"
             f"                return {wait}miss(args, kwargs)\n"
         )
-    return "".join(branches)
+    # A concatenation then the tokens, for the other tails (a call passing every parameter
+    # positionally, whose tail is empty, has its own block).
+    if not unrolled or tails.keys() - tail_keys.keys() - {_pos_arity(core)}:
+        branches.append(
+            f"        {'elif' if branches else 'if'} (tail := tails.get(given)) is not None:\n"
+            "            values = args + tail\n"
+            "            try:\n"
+            f"{_tokens(count, indent=16)}\n"
+            "            except Exception:\n"
+            f"                return {wait}miss(args, kwargs)\n"
+        )
+    return (
+        "".join(branches) or "        if False:  # every call of another shape\n            pass\n"
+    )
 
 
 def tail_keys(core: Core) -> dict[int, tuple[Any, ...]]:
@@ -316,11 +325,7 @@ def _source(
 
 def names(core: Core) -> dict[str, Any]:
     """The globals of core's hit path: what it reads, bound once."""
-    normaliser = core.keys.normaliser
     shapes = core.keys.shapes
-    # A call passing every parameter positionally skips the shape readers: its values are
-    # args itself, or (with ignore=) the kept ones, picked inline.
-    positional_only = shapes is not None and normaliser.positional == normaliser.arity >= 0
     made_once = tail_keys(core)
     namespace = {
         "core": core,
@@ -344,7 +349,7 @@ def names(core: Core) -> dict[str, Any]:
         "tokens": local_tokens,
         "clock": CLOCK,
         "active": ACTIVE,
-        "pos_arity": normaliser.arity if positional_only else -1,
+        "pos_arity": _pos_arity(core),
         "readers": shapes.readers if shapes is not None else None,
         "learn": shapes.learn if shapes is not None else None,
         "tails": shapes.tails if shapes is not None else {},
@@ -358,6 +363,17 @@ def names(core: Core) -> dict[str, Any]:
         namespace[f"tail_key_{given}"] = tail
         namespace.update({f"tail_key_{given}_{j}": token for j, token in enumerate(tail)})
     return namespace
+
+
+def _pos_arity(core: Core) -> int:
+    """How many arguments a call passing every parameter positionally passes, or -1 when no
+    call can (keyword-only parameters, *args): such a call skips the shape readers, its
+    values are args itself, or (with ignore=) the kept ones, picked inline."""
+    normaliser = core.keys.normaliser
+    positional_only = (
+        core.keys.shapes is not None and normaliser.positional == normaliser.arity >= 0
+    )
+    return normaliser.arity if positional_only else -1
 
 
 def _builtin_path(core: Core) -> Callable[..., Any]:

@@ -317,6 +317,33 @@ def test_defaults_left_out_share_the_entry_of_the_full_call() -> None:
     assert f.cache_key(1) == f.cache_key(1, "x", 1.0, False, (1, 2.5)) != f.cache_key(1, "x", 1)
 
 
+def test_defaults_left_out_mixing_constant_and_mutable_defaults() -> None:
+    """A tail holding a list is added to args and tokenised at each call, a constant tail
+    has its tokens made once: every positional length finds the full call's entry, with or
+    without a keyword-only parameter (which sends positional calls through the same code)."""
+    calls: list[Any] = []
+
+    def body(a: Any, b: Any = 1, c: Any = [], d: Any = 2.5, **_: Any) -> int:  # noqa: B006
+        calls.append(a)
+        return len(calls)
+
+    @memo.cached
+    def plain(a: Any, b: Any = 1, c: Any = [], d: Any = 2.5) -> int:  # noqa: B006
+        return body(a, b, c, d)
+
+    @memo.cached
+    def keyword(a: Any, b: Any = 1, c: Any = [], d: Any = 2.5, *, e: Any = None) -> int:  # noqa: B006
+        return body(a, b, c, d)
+
+    for function in (plain, keyword):
+        calls.clear()
+        first = function(1)
+        assert function(1, 1) == function(1, 1, []) == function(1, 1, [], 2.5) == first
+        assert function(a=1) == function(1, d=2.5) == first and len(calls) == 1
+        assert function(1, 1, [], 2) == 2 and function(1, 1, (), 2.5) == 3 and function(1, 2) == 4
+        assert function.cache_key(1) == function.cache_key(1, 1, [], 2.5)
+
+
 def test_a_mutable_default_is_keyed_as_it_is_at_each_call() -> None:
     """A default list is tokenised at every call, as the Redis key encodes it: changed in
     place, it makes another key."""
