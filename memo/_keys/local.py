@@ -279,17 +279,19 @@ def _hook(kind: type) -> Token:
     return token
 
 
-def _class(value: type) -> Hashable:
-    # A class is keyed by its name, read once per class: a classmethod's every call keys it.
-    token = _CLASS_NAMES.get(value)
-    if token is None:
-        if len(_CLASS_NAMES) >= _KINDS_KEPT:
-            _CLASS_NAMES.clear()
-        token = _CLASS_NAMES[value] = (_CLASS, qualname(value))
-    return token
+class _ClassNames(dict[type, Hashable]):
+    """A class's token, by its name, read once per class: a classmethod's every call keys
+    its class, and a lookup here is a C call where a token function would be a Python one."""
+
+    def __missing__(self, value: type) -> Hashable:
+        if len(self) >= _KINDS_KEPT:
+            self.clear()
+        token = self[value] = (_CLASS, qualname(value))
+        return token
 
 
-_CLASS_NAMES: dict[type, Hashable] = {}
+_CLASS_NAMES = _ClassNames()
+_class: Token = _CLASS_NAMES.__getitem__
 
 
 def _enum(kind: type) -> Token:
