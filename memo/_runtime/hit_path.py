@@ -154,9 +154,10 @@ def _tokens(
 
 def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> str:
     """Source of the branches for positional calls that leave out defaults: where their
-    tokens are made once (`tail_keys`), the given arguments' tokens then those (`tail_key_N`),
-    with `values` made for a refresh or a miss only (`_COMPLETE`); other defaults (a list)
-    are added to args and tokenised at each call."""
+    tokens are made once (`tail_keys`), the given arguments' tokens then those (`tail_key_N`;
+    past eight values, a loop over the given ones), with `values` made for a refresh or a
+    miss only (`_COMPLETE`); other defaults (a list) are added to args and tokenised at each
+    call."""
     count = _key_count(core)
     shapes = core.keys.shapes
     tails = shapes.tails if shapes is not None else {}
@@ -175,6 +176,15 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
             "            values = None\n"
             "            try:\n"
             f"{tokens}\n"
+            "            except Exception:\n"
+            f"                return {wait}miss(args, kwargs)\n"
+        )
+    if not unrolled and tail_keys:  # too many values to unroll: the given ones in a loop
+        branches.append(
+            "        if (ready := tail_keys.get(given)) is not None:\n"
+            "            values = None\n"
+            "            try:\n"
+            "                key = core.prefix + tokens(args) + ready\n"
             "            except Exception:\n"
             f"                return {wait}miss(args, kwargs)\n"
         )

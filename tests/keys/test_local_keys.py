@@ -344,6 +344,27 @@ def test_defaults_left_out_mixing_constant_and_mutable_defaults() -> None:
         assert function.cache_key(1) == function.cache_key(1, 1, [], 2.5)
 
 
+def test_defaults_left_out_past_eight_values() -> None:
+    """Past eight key values the hit path is not unrolled: given arguments are tokenised in a
+    loop, the defaults' tokens are still made once, and the keys still agree: 0.0 is not
+    -0.0, True is not 1, 2.0 is not 2."""
+    calls: list[Any] = []
+
+    @memo.cached
+    def f(  # noqa: PLR0917 (ten positional parameters: the case under test)
+        a: Any, b: Any = 1, c: Any = 2.5, d: Any = True, e: Any = "x", g: Any = None,
+        h: Any = (1, 2), i: Any = b"z", j: Any = 0, k: Any = -0.0,
+    ) -> int:  # fmt: skip
+        calls.append(a)
+        return len(calls)
+
+    full = (1, 1, 2.5, True, "x", None, (1, 2), b"z", 0, -0.0)
+    assert f(1) == f(*full) == f(1, 1) == f(*full[:9]) == f(1, k=-0.0) == 1
+    assert f(*full[:9], 0.0) == 2 and f(1, 1, 2.5, 1) == 3 and f(2.0) == 4 and f(2) == 5
+    assert f(True) == 6 and f(True) == 6 and len(calls) == 6
+    assert f.cache_key(1) == f.cache_key(*full) != f.cache_key(*full[:9], 0.0)
+
+
 def test_a_mutable_default_is_keyed_as_it_is_at_each_call() -> None:
     """A default list is tokenised at every call, as the Redis key encodes it: changed in
     place, it makes another key."""
