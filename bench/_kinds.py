@@ -81,6 +81,7 @@ def _without_connection(a: Any, conn: Any = None) -> tuple[Any, ...]:
 
 
 _FOUR = "a, b='x', c=1.0, d=False"
+_TEN = "a, b=1, c=2.5, d=True, e='x', g=None, h=(1, 2), i=b'z', j=0, k=-0.0"
 KINDS = (
     Kind("int, str", "a, b", "f(1, 'x')"),
     Kind("bool", "a", "f(True)"),
@@ -100,6 +101,10 @@ KINDS = (
     Kind("method, ignore=self", "self, a", "obj.f(1)", owner="method-ignore"),
     Kind("classmethod", "cls, a", "K.f(1)", owner="classmethod"),
     Kind("defaults omitted: f(1)", _FOUR, "f(1)"),
+    # Beyond the issue's kinds, the slowest shapes of omitted defaults: a list default is
+    # keyed as it is at each call; past eight values the key is not unrolled.
+    Kind("defaults omitted, a list default", "a, b=[1], c=2", "f(1)"),
+    Kind("defaults omitted, 10 parameters", _TEN, "f(1)"),
     Kind("keywords: f(a=1, b='y', d=True)", _FOUR, "f(a=1, b='y', d=True)"),
     Kind("keywords reordered", _FOUR, "f(d=True, b='y', a=1)"),
     Kind(

@@ -96,7 +96,10 @@ def local_token(value: Any) -> Hashable:
 def local_tokens(values: tuple[Any, ...]) -> tuple[Hashable, ...]:
     """The tokens of values, in order: values itself when every one is plain (a loop here,
     not a call per value: the hit path of a function with more than eight key values)."""
-    return _elements(values)
+    for value in values:
+        if type(value) not in RAW:
+            return tuple(map(local_token, values))
+    return values
 
 
 def forget() -> None:
@@ -129,18 +132,6 @@ def _bytearray(value: bytearray) -> Hashable:
     return (_BYTEARRAY, bytes(value))
 
 
-def _elements(values: Any) -> tuple[Hashable, ...]:
-    """The elements' tokens; a sequence of plain values is its own (no call per element).
-
-    A loop, not `RAW.issuperset(map(type, values))`: for the few elements of an argument it
-    costs less than making the map.
-    """
-    for value in values:
-        if type(value) not in RAW:
-            return tuple(map(local_token, values))
-    return tuple(values)
-
-
 def _tuple(value: tuple[Any, ...]) -> Hashable:
     for element in value:
         if type(element) not in RAW:
@@ -149,7 +140,12 @@ def _tuple(value: tuple[Any, ...]) -> Hashable:
 
 
 def _list(value: list[Any]) -> Hashable:
-    return (_LIST, _elements(value))
+    # A loop, not `RAW.issuperset(map(type, value))`: for the few elements of an argument it
+    # costs less than making the map; a list of plain values needs no call per element.
+    for element in value:
+        if type(element) not in RAW:
+            return (_LIST, tuple(map(local_token, value)))
+    return (_LIST, tuple(value))
 
 
 def _bag(tokens: tuple[Hashable, ...]) -> Hashable:

@@ -155,21 +155,21 @@ def _tokens(
 def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> str:
     """Source of the branches for positional calls that leave out defaults: where their
     tokens are made once (`tail_keys`), the given arguments' tokens then those (`tail_key_N`;
-    past eight values, a loop over the given ones), with `values` made for a refresh or a
-    miss only (`_COMPLETE`); other defaults (a list) are added to args and tokenised at each
+    past eight given values, a loop over them), with `values` made for a refresh or a miss
+    only (`_COMPLETE`); other defaults (a list) are added to args and tokenised at each
     call."""
     count = _key_count(core)
     shapes = core.keys.shapes
     tails = shapes.tails if shapes is not None else {}
-    unrolled = 0 <= count <= _UNROLL_UP_TO
+    unrolled = {given: tail for given, tail in tail_keys.items() if given <= _UNROLL_UP_TO}
     # Each default's token a cell of its own, so the key is one tuple, not two added, while
     # the cells are few: every cell costs every call a copy.
-    single = sum(map(len, tail_keys.values())) <= _UNROLL_UP_TO
+    single = sum(map(len, unrolled.values())) <= _UNROLL_UP_TO
     branches: list[str] = []
-    for given in sorted(tail_keys) if unrolled else ():
+    for given in sorted(unrolled):
         suffix = f"tail_key_{given}"
         if single:
-            suffix = " ".join(f"{suffix}_{j}," for j in range(len(tail_keys[given])))
+            suffix = " ".join(f"{suffix}_{j}," for j in range(len(unrolled[given])))
         tokens = _tokens(given, indent=16, source="args", suffix=suffix)
         branches.append(
             f"        {'elif' if branches else 'if'} given == {given}:\n"
@@ -179,9 +179,9 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
             "            except Exception:\n"
             f"                return {wait}miss(args, kwargs)\n"
         )
-    if not unrolled and tail_keys:  # too many values to unroll: the given ones in a loop
+    if len(unrolled) < len(tail_keys):  # more given values than unrolled: a loop over them
         branches.append(
-            "        if (ready := tail_keys.get(given)) is not None:\n"
+            f"        {'elif' if branches else 'if'} (ready := tail_keys.get(given)) is not None:\n"
             "            values = None\n"
             "            try:\n"
             "                key = core.prefix + tokens(args) + ready\n"
@@ -190,7 +190,7 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
         )
     # A concatenation then the tokens, for the other tails (a call passing every parameter
     # positionally, whose tail is empty, has its own block).
-    if not unrolled or tails.keys() - tail_keys.keys() - {_pos_arity(core)}:
+    if tails.keys() - tail_keys.keys() - {_pos_arity(core)}:
         branches.append(
             f"        {'elif' if branches else 'if'} (tail := tails.get(given)) is not None:\n"
             "            values = args + tail\n"
