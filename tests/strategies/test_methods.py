@@ -236,3 +236,66 @@ def test_a_held_bound_method_follows_the_current_store() -> None:
         assert first == [1, 2] and held(2) == first and held(2) is not first
     finally:
         memo.configure()
+
+
+class Base:
+    """A base class whose cached method a subclass overrides."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.calls: list[tuple[str, int]] = []
+
+    def __memo_key__(self) -> str:
+        return self.name
+
+    @memo.cached
+    def read(self, item: int, scale: int = 2) -> int:
+        self.calls.append(("base", item))
+        return item * scale
+
+
+class Child(Base):
+    """Overrides the cached method and calls the base's through super()."""
+
+    @memo.cached
+    def read(self, item: int, scale: int = 2) -> int:
+        self.calls.append(("child", item))
+        return super().read(item, scale) + 1
+
+
+class Slotted:
+    """Instances without a __dict__: the bound method holds the instance, not the reverse."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __memo_key__(self) -> str:
+        return self.key
+
+    @memo.cached
+    def twice(self, x: int) -> int:
+        return x * 2
+
+
+def test_an_override_calling_super_keeps_an_entry_each() -> None:
+    """An override and the base method it calls through super() are two functions with a
+    key each (their qualified names differ); a defaults-omitted call finds the full call's
+    entry in both, and invalidating the override leaves the base's entry."""
+    child = Child("c")
+    assert child.read(3) == 7 and child.read(3, 2) == 7 and child.read(item=3) == 7
+    assert child.calls == [("child", 3), ("base", 3)]
+    assert Base.read(child, 3) == 6 and super(Child, child).read(3, 2) == 6
+    assert child.calls == [("child", 3), ("base", 3)]
+    assert child.read.cache_key(3) != super(Child, child).read.cache_key(3)
+    assert child.read.invalidate(3) is True
+    assert child.read(3) == 7 and child.calls[2:] == [("child", 3)]
+
+
+def test_a_method_of_a_slotted_class() -> None:
+    """A class with __slots__ (no instance dict) binds and keys its cached method."""
+    first, again, other = Slotted("a"), Slotted("a"), Slotted("b")
+    assert first.twice(4) == 8 and again.twice(4) == 8 and other.twice(4) == 8
+    assert Slotted.twice.stats.misses == 2 and Slotted.twice.stats.hits == 1
+    assert first.twice.cache_key(4) == again.twice.cache_key(4) != other.twice.cache_key(4)
