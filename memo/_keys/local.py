@@ -38,7 +38,7 @@ import operator
 import pathlib
 import uuid
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from memo._keys import canonical
@@ -93,13 +93,15 @@ def local_token(value: Any) -> Hashable:
     return (_TOKENS.get(kind) or _classify(kind))(value)
 
 
-def local_tokens(values: tuple[Any, ...]) -> tuple[Hashable, ...]:
-    """The tokens of values, in order: values itself when every one is plain (a loop here,
-    not a call per value: the hit path of a function with more than eight key values)."""
+def local_tokens(values: Sequence[Any]) -> tuple[Hashable, ...]:
+    """The tokens of values, in order; plain values are their own, checked in a loop here,
+    not a call each (the key of a function of more than eight values, a list's elements).
+    A loop, not `RAW.issuperset(map(type, values))`: for a few values it costs less than
+    making the map. A tuple of plain values comes back as it is (`tuple()` does not copy)."""
     for value in values:
         if type(value) not in RAW:
             return tuple(map(local_token, values))
-    return values
+    return tuple(values)
 
 
 def forget() -> None:
@@ -140,12 +142,7 @@ def _tuple(value: tuple[Any, ...]) -> Hashable:
 
 
 def _list(value: list[Any]) -> Hashable:
-    # A loop, not `RAW.issuperset(map(type, value))`: for the few elements of an argument it
-    # costs less than making the map; a list of plain values needs no call per element.
-    for element in value:
-        if type(element) not in RAW:
-            return (_LIST, tuple(map(local_token, value)))
-    return (_LIST, tuple(value))
+    return (_LIST, local_tokens(value))
 
 
 def _bag(tokens: tuple[Hashable, ...]) -> Hashable:

@@ -165,40 +165,31 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
     # Each default's token a cell of its own, so the key is one tuple, not two added, while
     # the cells are few: every cell costs every call a copy.
     single = sum(map(len, unrolled.values())) <= _UNROLL_UP_TO
-    branches: list[str] = []
+    conditions_and_bodies: list[tuple[str, str, str]] = []  # (test, values, key source)
     for given in sorted(unrolled):
         suffix = f"tail_key_{given}"
         if single:
             suffix = " ".join(f"{suffix}_{j}," for j in range(len(unrolled[given])))
         tokens = _tokens(given, indent=16, source="args", suffix=suffix)
-        branches.append(
-            f"        {'elif' if branches else 'if'} given == {given}:\n"
-            "            values = None\n"
-            "            try:\n"
-            f"{tokens}\n"
-            "            except Exception:\n"
-            f"                return {wait}miss(args, kwargs)\n"
-        )
+        conditions_and_bodies.append((f"given == {given}", "None", tokens))
     if len(unrolled) < len(tail_keys):  # more given values than unrolled: a loop over them
-        branches.append(
-            f"        {'elif' if branches else 'if'} (ready := tail_keys.get(given)) is not None:\n"
-            "            values = None\n"
-            "            try:\n"
-            "                key = core.prefix + tokens(args) + ready\n"
-            "            except Exception:\n"
-            f"                return {wait}miss(args, kwargs)\n"
-        )
+        loop = "                key = core.prefix + tokens(args) + ready"
+        conditions_and_bodies.append(("(ready := tail_keys.get(given)) is not None", "None", loop))
     # A concatenation then the tokens, for the other tails (a call passing every parameter
     # positionally, whose tail is empty, has its own block).
     if tails.keys() - tail_keys.keys() - {_pos_arity(core)}:
-        branches.append(
-            f"        {'elif' if branches else 'if'} (tail := tails.get(given)) is not None:\n"
-            "            values = args + tail\n"
-            "            try:\n"
-            f"{_tokens(count, indent=16)}\n"
-            "            except Exception:\n"
-            f"                return {wait}miss(args, kwargs)\n"
-        )
+        concatenated = _tokens(count, indent=16)
+        test = "(tail := tails.get(given)) is not None"
+        conditions_and_bodies.append((test, "args + tail", concatenated))
+    branches = [
+        f"        {'elif' if n else 'if'} {test}:\n"
+        f"            values = {values}\n"
+        "            try:\n"
+        f"{body}\n"
+        "            except Exception:\n"
+        f"                return {wait}miss(args, kwargs)\n"
+        for n, (test, values, body) in enumerate(conditions_and_bodies)
+    ]
     return (
         "".join(branches) or "        if False:  # every call of another shape\n            pass\n"
     )
