@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["CacheKey", "LazyCacheKey"]
 
@@ -55,12 +55,20 @@ class LazyCacheKey(CacheKey):
     """A key whose Redis key is computed (hashing the canonical encoding, no I/O) the first
     time it is read, then kept: for L1-only stores, which never read it on most calls."""
 
-    __slots__ = ("_make",)
+    __slots__ = ("_make", "_values")
 
-    def __init__(self, local: Hashable, make: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        local: Hashable,
+        make: Callable[[Hashable, tuple[Any, ...]], str],
+        values: tuple[Any, ...],
+    ) -> None:
+        # make(local, values) is the Redis key: the maker and its arguments are kept apart,
+        # not bound in a partial, so a key that is never asked for costs no allocation more.
         self._local = local
         self._remote = None
-        self._make: Callable[[], str] | None = make
+        self._make: Callable[[Hashable, tuple[Any, ...]], str] | None = make
+        self._values = values
 
     @property
     def remote(self) -> str:
@@ -70,6 +78,7 @@ class LazyCacheKey(CacheKey):
         if remote is None:
             make = self._make
             assert make is not None
-            remote = self._remote = make()
+            remote = self._remote = make(self._local, self._values)
             self._make = None
+            self._values = ()
         return remote

@@ -45,42 +45,45 @@ class Plan:
     # Where this function's recent L1 misses ended: > 0 computed, < 0 found in the shared
     # tier (bounded, so it follows a change of workload within a few calls).
     miss_bias: int = field(init=False, default=0)
+    # Whether an L1 miss should skip its own Redis GET and leave the lookup to the leader's
+    # Fetch, which asks for the entry and the lease in one round trip: a miss then costs two
+    # round trips instead of three, but an L2 hit pays a script instead of a GET. So it is
+    # done while this function's L1 misses were mostly misses in Redis too. A field kept in
+    # step with miss_bias, read on every miss without a call.
+    fetch_first: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.refreshes = bool(self.refresh_at or self.stale_ttl or self.early_beta)
-
-    def fetch_first(self) -> bool:
-        """Whether an L1 miss should skip its own Redis GET and leave the lookup to the
-        leader's Fetch, which asks for the entry and the lease in one round trip: a miss then
-        costs two round trips instead of three, but an L2 hit pays a script instead of a GET.
-        So it is done while this function's L1 misses were mostly misses in Redis too."""
-        return self.miss_bias >= 0 and self.lock and not self.refreshes
+        self._decide_fetch()
 
     def found_remote(self) -> None:
         """An L1 miss found its entry in the shared tier."""
         if self.miss_bias > -_BIAS_BOUND:
             self.miss_bias -= 1
+            self._decide_fetch()
 
     def computed(self) -> None:
         """An L1 miss found nothing in the shared tier either."""
         if self.miss_bias < _BIAS_BOUND:
             self.miss_bias += 1
+            self._decide_fetch()
 
-    def ttl_for(self, value: Any, key: CacheKey | None = None) -> float | None:
-        """This result's TTL: none_ttl for None, adaptive per key, jitter below nominal."""
+    def _decide_fetch(self) -> None:
+        self.fetch_first = self.miss_bias >= 0 and self.lock and not self.refreshes
+
+    def lifetimes(self, value: Any, key: CacheKey) -> tuple[float | None, float | None]:
+        """(how long the entry lives, when a hit should start refreshing it), in seconds.
+
+        The TTL: none_ttl for None, adaptive per key, jitter below nominal.
+        """
         if value is None and self.none_ttl is not None:
             ttl: float | None = self.none_ttl
-        elif self.adaptive is not None and key is not None:
+        elif self.adaptive is not None:
             ttl = self.adaptive.ttl(key.local)
         else:
             ttl = self.ttl
         if ttl is not None and self.jitter:
             ttl *= 1.0 - random.random() * self.jitter
-        return ttl
-
-    def lifetimes(self, value: Any, key: CacheKey) -> tuple[float | None, float | None]:
-        """(how long the entry lives, when a hit should start refreshing it), in seconds."""
-        ttl = self.ttl_for(value, key)
         if ttl is None or not self.refreshes:
             return ttl, None
         stale = self.stale_ttl or 0.0
@@ -98,11 +101,14 @@ class Plan:
             return now - entry.delta * self.early_beta * math.log(_unit()) >= entry.soft
         return now >= entry.soft
 
-    def should_store(self, value: Any) -> bool:
-        """Negative caching and `condition=` decide whether a result is kept."""
+    def storable(self, value: Any) -> Any:
+        """What L1 keeps of a result (pack), or UNPACKABLE when negative caching or
+        `condition=` refuse it (one call on every miss, not two)."""
         if value is None and not self.cache_none:
-            return False
-        return self.condition is None or bool(self.condition(value))
+            return UNPACKABLE
+        if self.condition is not None and not self.condition(value):
+            return UNPACKABLE
+        return self.pack(value) if self.l1_copy else value
 
     def pack(self, value: Any) -> Any:
         """With l1_copy, the pickled copy L1 keeps instead of the object; else the object."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
-__all__ = ["Trace", "close", "degrade", "failed", "find", "open_for", "skips"]
+__all__ = ["Trace", "close", "current", "degrade", "failed", "find", "open_for", "skips"]
 
 _MAX_DEPTH = 32  # traces left open (never closed by a runtime) cannot pile up past this
 
@@ -50,6 +50,8 @@ class Trace:
 
 
 _CURRENT: ContextVar[Trace | None] = ContextVar("memo_trace", default=None)
+# The innermost open trace of this context, or None (a C call: a miss asks before closing).
+current = _CURRENT.get
 
 
 def find(key: object) -> Trace | None:

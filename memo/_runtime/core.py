@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Hashable, Mapping, MutableMapping
-from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from memo._codec.returns import ReturnType
@@ -121,7 +120,7 @@ class CoreBase:
         if local is None:
             local = self.keys.local(self.prefix, values)
         if self.l1_only:  # the Redis key only when asked (a Django-style prefix, say)
-            return LazyCacheKey(local, partial(self.remote_for, local, values))  # no cells
+            return LazyCacheKey(local, self.remote_for, values)
         return CacheKey(local, self.remote_for(local, values))  # every tier call reads it
 
     def remote_key(self, values: tuple[Any, ...]) -> str:

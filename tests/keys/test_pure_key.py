@@ -243,16 +243,16 @@ def test_cache_key_cannot_be_mutated() -> None:
 
 def test_lazy_remote_is_computed_once() -> None:
     """A Redis key handed over as a callable is computed on first use, then kept."""
-    made: list[int] = []
+    made: list[tuple[object, ...]] = []
 
-    def make() -> str:
-        made.append(1)
+    def make(local: object, values: tuple[object, ...]) -> str:
+        made.append((local, values))
         return "memo:ns:m.f:v1:{01}"
 
-    key = LazyCacheKey("local", make)
+    key = LazyCacheKey("local", make, (1, "x"))
     assert made == []
     assert key.remote == key.remote == "memo:ns:m.f:v1:{01}"
-    assert made == [1]
+    assert made == [("local", (1, "x"))]
 
 
 def test_degradation_travels_in_the_call_trace_not_the_key() -> None:

@@ -63,7 +63,7 @@ def step(kind: type, reply: Any = None, /, **fields: Any) -> Step:
 
 def cache_key(name: str = "k") -> CacheKey:
     """A key as a decorated function builds it: its L1 name, and its Redis name on demand."""
-    return LazyCacheKey((name,), lambda: f"memo:test:f:v1:{{{name}}}")
+    return LazyCacheKey((name,), lambda _local, _values: f"memo:test:f:v1:{{{name}}}", ())
 
 
 class Script:

@@ -12,7 +12,7 @@ from memo._policy.plan import Plan
 
 
 def _key() -> CacheKey:
-    return LazyCacheKey(("k",), lambda: "memo:t:f:v1:{k}")
+    return LazyCacheKey(("k",), lambda _local, _values: "memo:t:f:v1:{k}", ())
 
 
 def _drive(flow: Any, replies: list[tuple[type, Any]]) -> list[Any]:

@@ -42,7 +42,7 @@ def test_a_large_tag_goes_in_chunks_with_its_leases(
     try:
         store.backend.set_many([(r, b"entry", 60_000, ("big",)) for r in remotes[:-1]])
         in_flight = remotes[-1]  # a tagged miss registered, then claimed, still computing
-        lease = LazyCacheKey(in_flight, lambda: in_flight)
+        lease = LazyCacheKey(in_flight, lambda _local, _values: in_flight, ())
         assert store.backend.claim(lease, "token", tags=("big",)) is True
         sent = [0]
         original = executor.send_sync

@@ -57,7 +57,7 @@ class Ops:
     def key(self) -> CacheKey:
         n = next(_COUNTER)
         remote = f"memo:{self.namespace}:conformance:v1:{{{n:032x}}}"
-        return LazyCacheKey(("conformance", n), lambda: remote)
+        return LazyCacheKey(("conformance", n), lambda _local, _values: remote, ())
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         if self.use_async:

@@ -17,7 +17,7 @@ from memo.testing import FakeClock
 
 
 def key(local: object) -> CacheKey:
-    return LazyCacheKey(local, lambda: f"remote:{local}")
+    return LazyCacheKey(local, lambda _local, _values: f"remote:{local}", ())
 
 
 def read_through(store: memo.MemoryStore, local: object) -> bool:

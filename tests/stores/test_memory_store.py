@@ -10,7 +10,7 @@ from memo.testing import FakeClock
 
 
 def key(local: object) -> CacheKey:
-    return LazyCacheKey(local, lambda: f"remote:{local}")
+    return LazyCacheKey(local, lambda _local, _values: f"remote:{local}", ())
 
 
 def test_set_get_delete() -> None:

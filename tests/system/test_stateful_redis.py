@@ -428,7 +428,9 @@ class RedisModel(RuleBasedStateMachine):
         now = self.clock.monotonic()
         stale: dict[int, int] = {}
         for key in KEYS:
-            entry = self.observer.get(LazyCacheKey(("observer", key), lambda k=key: self.remote[k]))
+            entry = self.observer.get(
+                LazyCacheKey(("observer", key), lambda _local, _values, k=key: self.remote[k], ())
+            )
             model = self.keys[key]
             if entry is not None and entry.value not in model.allowed(now, model.last):
                 stale[key] = cast(int, entry.value)

@@ -70,11 +70,12 @@ async def advance_async(
     """
     while True:
         try:
-            op = flow.send(result) if error is None else flow.throw(error)
+            if error is None:
+                op = flow.send(result)
+            else:
+                op, error = flow.throw(error), None
         except StopIteration as stop:
             return stop.value
-        finally:
-            error = None
         if type(op) is Compute:
             return COMPUTE
         try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Hashable, Mapping
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from memo._clock import CLOCK
@@ -18,7 +17,7 @@ from memo._policy import trace
 from memo._policy.flows import Flow, Remove, hit, miss_flow, refresh_flow, write_flow
 from memo._runtime import observe
 from memo._runtime._sync.drivers import advance_sync, run_sync
-from memo._runtime.disabled import is_disabled
+from memo._runtime.disabled import ACTIVE, is_disabled
 from memo._runtime.observe import OBSERVERS
 from memo._runtime.pending import COMPUTE, Pending
 
@@ -66,8 +65,8 @@ class SyncCalls(CoreBase):
     ) -> Any:
         """The value of a call found in a tier, else its Pending miss, advanced to the point
         where it needs the function (or done: `step` is then the value)."""
-        if is_disabled():
-            return Pending(None, None, lambda: None)
+        if ACTIVE[0] and is_disabled():  # one list read while no block is open anywhere
+            return Pending(None, None, self.function)
         if local is not None and self.keys.keep is None:
             normalised = values  # the hit path's values are every parameter's, in order
         else:
@@ -80,7 +79,7 @@ class SyncCalls(CoreBase):
         # While misses prevail, Redis is left to the policy's Fetch (entry or lease, one
         # round trip).
         plan = self.plan
-        fetch = plan.fetch_first()
+        fetch = plan.fetch_first
         # A lookup of L1 alone would repeat the hit path's (which passed `local`); the
         # leader's Fetch looks there again anyway, after its election.
         looked = local is not None and self.l1_looked and (fetch or self.l1_only)
@@ -94,8 +93,10 @@ class SyncCalls(CoreBase):
         run = Pending(
             miss_flow(plan, key, normalised, not fetch),
             key,
-            partial(self.function, *args, **kwargs),  # a closure would cost cells per miss
-            observe.start(self.plan.name, key) if OBSERVERS else None,
+            self.function,
+            args,
+            kwargs,
+            observed=observe.start(self.plan.name, key) if OBSERVERS else None,
         )
         run.step = self.resume(run)
         return run
@@ -113,8 +114,8 @@ class SyncCalls(CoreBase):
         except BaseException as exc:
             self.ended(run, exc)
             raise
-        if step is not COMPUTE:
-            self.ended(run, None)
+        if step is not COMPUTE and (run.observed is not None or trace.current() is not None):
+            self.ended(run, None)  # (no call while nothing is open: the common miss)
         return step
 
     def refresh(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
