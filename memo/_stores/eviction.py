@@ -28,10 +28,15 @@ from typing import Any
 from memo._policy.entry import FOREVER, Entry
 from memo._stores.sketch import FrequencySketch
 
-__all__ = ["Resident", "WindowTinyLFU"]
+__all__ = ["GONE", "Resident", "WindowTinyLFU"]
+
+# The key of an entry that left the store (deleted, overwritten, expired): the store sets it,
+# so a queue tells a dead slot by a look at the entry it already holds, not a dict lookup.
+GONE: Hashable = object()
 
 _WINDOW_SHARE = 100  # 1% of the slots, Caffeine's initial window
 _DEAD_SLACK = 32
+_BATCH = 8
 
 
 class Resident(Entry):
@@ -55,6 +60,7 @@ class WindowTinyLFU:
     """Decides which entry leaves `data` when it holds more than `maxsize` entries."""
 
     __slots__ = (
+        "_batch",
         "_data",
         "_dead",
         "_forget",
@@ -80,6 +86,7 @@ class WindowTinyLFU:
         self._window: deque[Resident] = deque()
         self._main: deque[Resident] = deque()
         self._window_size = max(1, maxsize // _WINDOW_SHARE)
+        self._batch = min(_BATCH, self._window_size)
         self._dead = 0  # queue slots whose entry left data another way
         # Built at the first eviction: a store that never fills never pays for it.
         self._sketch: FrequencySketch | None = None
@@ -91,31 +98,35 @@ class WindowTinyLFU:
         self._dead = 0
 
     def inserted(self, entry: Resident) -> None:
-        """entry was just put in data: evict down to maxsize.
-
-        Written as one loop with the duel inline: it runs on every miss of a full store,
-        where each Python call saved is a measurable share of the miss.
-        """
-        window = self._window
+        """entry was just put in data: evict down to maxsize."""
+        window, data = self._window, self._data
         window.append(entry)
-        if len(window) <= self._window_size:
-            return
-        main, data = self._main, self._data
-        while len(window) > self._window_size:
+        if len(data) > self._maxsize:
+            self._evict_batch(window, data)
+        elif len(window) > self._window_size:  # room in main: the window's oldest goes there
             candidate = window.popleft()
-            if data.get(candidate.key) is not candidate:
+            if candidate.key is not GONE:
+                self._main.append(candidate)
+            else:
                 self._dead -= 1
-                continue
-            if len(data) <= self._maxsize:
-                main.append(candidate)
+
+    def _evict_batch(self, window: deque[Resident], data: dict[Hashable, Resident]) -> None:
+        """The store is one over: `_batch` duels in a row, down to maxsize + 1 - _batch
+        entries (the newest, last in the window, is never a candidate)."""
+        main = self._main
+        sketch = self._sketch or self._new_sketch()
+        floor = self._maxsize + 1 - self._batch
+        while len(data) > floor and len(window) > 1:
+            candidate = window.popleft()
+            if candidate.key is GONE:
+                self._dead -= 1
                 continue
             # The duel. The candidate's accesses are counted as it leaves the window: its
             # write, plus one if it was hit there (one hash per miss, not one per step).
-            sketch = self._sketch or self._new_sketch()
             count = 2 if candidate.used else 1
             candidate.used = False
             victim = main[0] if main else None
-            if victim is not None and not victim.used and data.get(victim.key) is victim:
+            if victim is not None and not victim.used and victim.key is not GONE:
                 admit = sketch.duel(hash(candidate.key), count, hash(victim.key))
             else:  # the hand moves (most duels need not), after the candidate is counted
                 frequency = sketch.add(hash(candidate.key), count)
@@ -125,13 +136,16 @@ class WindowTinyLFU:
                 main.popleft()
                 main.append(candidate)
                 candidate = victim
-            del data[candidate.key]  # self._evict, inline: once per miss of a full store
+            del data[candidate.key]  # self._evict, inline
             if any(self._marked):
                 self._forget(candidate.key)
-        while len(data) > self._maxsize:  # unreachable while every insert drains; a backstop
-            oldest = window.popleft() if window else main.popleft()
-            if data.get(oldest.key) is oldest:
+        while len(data) > self._maxsize:  # the window ran dry: main's oldest go (never empty:
+            # the newest is alone in the window and the store holds more than one)
+            oldest = main.popleft()
+            if oldest.key is not GONE:
                 self._evict(oldest)
+            else:
+                self._dead -= 1
 
     def discarded(self) -> None:
         """An entry left data by a delete, an overwrite or an expiry: its slot is dead."""
@@ -147,11 +161,11 @@ class WindowTinyLFU:
 
     def _victim(self, sketch: FrequencySketch) -> Resident | None:
         """Main's head after the clock hand passed every used entry (main[0]), or None."""
-        main, data = self._main, self._data
+        main = self._main
         passes = 2 * len(main) + 1  # bounds the sweep even if hits race the hand
         while main:
             entry = main[0]
-            if data.get(entry.key) is not entry:
+            if entry.key is GONE:
                 main.popleft()
                 self._dead -= 1
             elif entry.used and passes > 0:
@@ -169,7 +183,6 @@ class WindowTinyLFU:
             self._forget(entry.key)
 
     def _compact(self) -> None:
-        data = self._data
-        self._window = deque(e for e in self._window if data.get(e.key) is e)
-        self._main = deque(e for e in self._main if data.get(e.key) is e)
+        self._window = deque(e for e in self._window if e.key is not GONE)
+        self._main = deque(e for e in self._main if e.key is not GONE)
         self._dead = 0

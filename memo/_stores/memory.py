@@ -18,11 +18,12 @@ from memo._clock import CLOCK
 from memo._errors import ConfigurationError
 from memo._keys.key import CacheKey
 from memo._policy.entry import FOREVER, Entry
-from memo._stores.eviction import Resident, WindowTinyLFU
+from memo._stores.eviction import GONE, Resident, WindowTinyLFU
 
 __all__ = ["MemoryStore"]
 
 _FOREVER = float("inf")
+_new_resident = object.__new__
 
 
 class MemoryStore:
@@ -58,7 +59,7 @@ class MemoryStore:
         self._policy = WindowTinyLFU(self.data, maxsize, self._forget, marked)
         self._leases: dict[Hashable, str] = {}  # L1 key -> token of a compute in flight
         self._lease_tags: dict[Hashable, tuple[str, ...]] = {}  # its tags: delete_tag fences it
-        self._writes_since_sweep = 0
+        self._writes_until_sweep = maxsize
 
     def __repr__(self) -> str:
         return f"MemoryStore(maxsize={self.maxsize}, ttl={self.ttl}, size={len(self.data)})"
@@ -284,7 +285,9 @@ class MemoryStore:
             ttl = self.ttl
         expires = _FOREVER if ttl is None else now + ttl
         soft_at = FOREVER if soft is None else min(now + soft, expires)
-        entry = Resident(local, value, expires, delta, soft_at)
+        entry = _new_resident(Resident)  # its fields set here: a frame less on every miss
+        entry.key, entry.value, entry.expires = local, value, expires
+        entry.delta, entry.soft, entry.used = delta, soft_at, False
         with self._lock:
             if only_if is not None and not only_if():
                 self._pop(local)  # raced: neither the new value nor the one it replaced
@@ -292,17 +295,18 @@ class MemoryStore:
             if local in self._tags_of:
                 self._untag(local)
             data = self.data
-            size = len(data)
-            data[local] = entry
-            if len(data) == size:  # replaced an entry: its queue slot is dead
+            old = data.setdefault(local, entry)
+            if old is not entry:  # replaced: its queue slot is dead
+                data[local] = entry
+                old.key = GONE
                 self._policy.discarded()
             if tags:
                 self._tag(local, tags)
             if remote is not None:
                 self._by_remote[remote] = local
                 self._remote_of[local] = remote
-            self._writes_since_sweep += 1
-            if self._writes_since_sweep >= self.maxsize:
+            self._writes_until_sweep -= 1
+            if not self._writes_until_sweep:
                 self._sweep_expired()
             self._policy.inserted(entry)
 
@@ -336,6 +340,7 @@ class MemoryStore:
     def _pop(self, local: Hashable) -> bool:
         entry = self.data.pop(local, None)
         if entry is not None:
+            entry.key = GONE
             self._policy.discarded()
         if self._leases:
             self._end_lease(local)  # an invalidation ends any compute's right to write
@@ -371,7 +376,7 @@ class MemoryStore:
     def _sweep_expired(self) -> None:
         # Amortised O(1): one full pass per `maxsize` writes keeps dead entries from
         # crowding out live ones when TTLs are short and the key space is wide.
-        self._writes_since_sweep = 0
+        self._writes_until_sweep = self.maxsize
         now = CLOCK.monotonic()
         for local in [k for k, e in self.data.items() if e.expires <= now]:
             self._pop(local)

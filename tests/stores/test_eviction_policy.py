@@ -3,9 +3,11 @@ TTLs, threads, and a hypothesis model of what a bounded store may and may not fo
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -110,6 +112,32 @@ def test_delete_and_overwrite_leave_no_ghost_in_the_queues() -> None:
         assert store.get(key(local)) is entry
     policy = store._policy
     assert len(policy._window) + len(policy._main) <= 2 * len(store) + 32
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_batched_duels_keep_the_bound_the_newest_and_every_value(seed: int) -> None:
+    """A full store evicts in batches of duels (8 at 800 slots): between batches it holds
+    fewer entries, never more than maxsize, never without the entry just written, and what
+    it holds is the last value written (deletes and overwrites mixed in, seeded)."""
+    maxsize = 800
+    store = memo.MemoryStore(maxsize=maxsize)
+    rng = random.Random(seed)
+    written: dict[int, int] = {}
+    for step in range(6_000):
+        local = rng.randrange(3_000)
+        if rng.random() < 0.1:
+            store.delete(key(local))
+            written.pop(local, None)
+            continue
+        store.set(key(local), step, None)
+        written[local] = step
+        assert len(store) <= maxsize
+        entry = store.get(key(local))
+        assert entry is not None and entry.value == step
+    assert len(store) >= maxsize - 8  # a batch frees at most 8 slots at once
+    for local, entry in store.data.items():
+        assert entry.value == written[local]
+        assert entry.key == local
 
 
 def test_clear_forgets_every_queue() -> None:
