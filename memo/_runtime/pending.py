@@ -36,8 +36,6 @@ class Pending:
         function: Callable[..., Any],
         args: tuple[Any, ...] = (),
         kwargs: Mapping[str, Any] = _NO_KWARGS,
-        *,
-        observed: list[Any] | None = None,
     ) -> None:
         # The arguments are kept as they came, not wrapped in a partial: most misses never
         # need `call` (the caller's frame runs the function), and a partial costs each miss.
@@ -46,7 +44,7 @@ class Pending:
         self.function = function
         self.args = args
         self.kwargs = kwargs
-        self.observed = observed
+        self.observed: list[Any] | None = None  # the observers' tokens, when any listen
         self.step: Any = COMPUTE
 
     def call(self) -> Any:

@@ -14,9 +14,16 @@ one whose bit is set has the bit cleared, its hit counted in the sketch, and mov
 young end. So a hit costs only the bit (set by the lock-free hit path), and frequency is
 learned from misses (each write is counted) and from hits as the clock hand passes them.
 
+Once the store is full, the write that makes it one over runs up to 8 duels in a row (1% of
+the slots, if fewer), so the next writes find room: the eviction's code then runs in one hot
+stretch every few misses instead of a cold one on each, and the store holds between
+`maxsize - 7` and `maxsize` entries (measured in `bench/eviction.py`, no change in miss ratio
+at 1,000 slots). The entry just written is never a candidate.
+
 All methods run under the store's lock. The queues hold the entries themselves; an entry that
-left the store another way (deleted, overwritten, expired) is skipped when it reaches a head,
-and the queues are compacted when such dead slots outnumber the live ones.
+left the store another way (deleted, overwritten, expired) has its key set to `GONE` by the
+store, is skipped when it reaches a head (a look at the entry, not a dict lookup), and the
+queues are compacted when such dead slots outnumber the live ones.
 """
 
 from __future__ import annotations

@@ -95,8 +95,9 @@ class AsyncCalls(CoreBase):
             self.function,
             args,
             kwargs,
-            observed=observe.start(self.plan.name, key) if OBSERVERS else None,
         )
+        if OBSERVERS:
+            run.observed = observe.start(self.plan.name, key)
         run.step = await self.aresume(run)
         return run
 

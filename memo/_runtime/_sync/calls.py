@@ -96,8 +96,9 @@ class SyncCalls(CoreBase):
             self.function,
             args,
             kwargs,
-            observed=observe.start(self.plan.name, key) if OBSERVERS else None,
         )
+        if OBSERVERS:
+            run.observed = observe.start(self.plan.name, key)
         run.step = self.resume(run)
         return run
 
