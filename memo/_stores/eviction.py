@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
-from memo._policy.entry import FOREVER, Entry
+from memo._policy.entry import Entry
 from memo._stores.sketch import FrequencySketch
 
 __all__ = ["GONE", "Resident", "WindowTinyLFU"]
@@ -47,20 +47,14 @@ _BATCH = 8
 
 
 class Resident(Entry):
-    """An entry held by L1: it also knows its key, so that the queues need not hold both."""
+    """An entry held by L1: it also knows its key, so that the queues need not hold both.
+
+    `MemoryStore.set_local` makes it with `object.__new__` and sets every field itself (no
+    `__init__` frame on each miss); the store sets `key` to `GONE` when the entry leaves.
+    """
 
     __slots__ = ("key",)
-
-    def __init__(
-        self, key: Hashable, value: Any, expires: float, delta: float, soft: float = FOREVER
-    ) -> None:
-        # Entry's fields set here, not through super().__init__: one call less per miss.
-        self.value = value
-        self.expires = expires
-        self.delta = delta
-        self.soft = soft
-        self.used = False
-        self.key = key
+    key: Hashable
 
 
 class WindowTinyLFU:
