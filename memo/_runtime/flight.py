@@ -77,8 +77,7 @@ class ThreadFlights:
     def lead(self, key: Hashable) -> Any:
         """None if the caller now leads key (or computes on its own); otherwise the flight
         to follow (the caller's own when it re-enters its call under a newer token)."""
-        call = key[1:] if type(key) is tuple else key  # _untokened, inline: once per miss
-        me = threading.get_ident()
+        call, me = _untokened(key), threading.get_ident()
         with self._lock:
             if self._alone and (call, me) in self._alone:
                 return _Own(me)  # re-entered a call it computes alone
@@ -109,8 +108,7 @@ class ThreadFlights:
 
     def land(self, key: Hashable, outcome: Outcome) -> None:
         """Hand outcome to every follower of key and end the flight."""
-        call = key[1:] if type(key) is tuple else key  # _untokened, inline: once per miss
-        me = threading.get_ident()
+        call, me = _untokened(key), threading.get_ident()
         with self._lock:
             flight = self._flights.get(call)
             if flight is None or flight.key != key or flight.owner != me:
