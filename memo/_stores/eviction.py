@@ -5,9 +5,10 @@ A new entry enters a small FIFO *window* (1% of the slots). When the window over
 oldest entry is a *candidate* for the *main* region (the other 99%). While there is room it
 goes in; once the store is full it must win a duel against main's *victim*: TinyLFU's
 frequency sketch (`sketch.py`) estimates how often each was asked for lately, and the loser
-leaves. A burst of one-hit keys (a scan) therefore passes through the window without
-displacing the popular entries, and a loop over more keys than fit keeps the part of the loop
-it holds instead of cycling every entry out (LRU's worst case).
+leaves (an expired entry loses whatever its frequency). A burst of one-hit keys (a scan)
+therefore passes through the window without displacing the popular entries, and a loop over
+more keys than fit keeps the part of the loop it holds instead of cycling every entry out
+(LRU's worst case).
 
 Main is a CLOCK (second chance): the victim is the oldest entry whose `used` bit is clear;
 one whose bit is set has the bit cleared, its hit counted in the sketch, and moves to the
@@ -32,6 +33,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+from memo._clock import CLOCK
 from memo._policy.entry import Entry
 from memo._stores.sketch import FrequencySketch
 
@@ -117,6 +119,7 @@ class WindowTinyLFU:
         main = self._main
         sketch = self._sketch or self._new_sketch()
         floor = self._maxsize + 1 - self._batch
+        now = CLOCK.monotonic()
         while len(data) > floor and len(window) > 1:
             candidate = window.popleft()
             if candidate.key is GONE:
@@ -133,6 +136,10 @@ class WindowTinyLFU:
                 frequency = sketch.add(hash(candidate.key), count)
                 victim = self._victim(sketch)
                 admit = victim is not None and frequency > sketch.estimate(hash(victim.key))
+            if victim is not None and victim.expires <= now:  # an expired entry loses its
+                admit = candidate.expires > now  # duel, or the store fills with dead ones
+            elif candidate.expires <= now:
+                admit = False
             if admit and victim is not None:
                 main.popleft()
                 main.append(candidate)

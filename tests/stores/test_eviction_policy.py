@@ -140,6 +140,38 @@ def test_batched_duels_keep_the_bound_the_newest_and_every_value(seed: int) -> N
         assert entry.key == local
 
 
+def test_expired_entries_lose_every_duel(clock: FakeClock) -> None:
+    """Popular entries that expired give way to new one-hit writes (the CI failure of
+    test_expired_entries_are_swept under some hash seeds: a duel weighed only frequency,
+    so new entries were turned away while dead ones stayed until the next sweep)."""
+    maxsize = 800
+    store = memo.MemoryStore(maxsize=maxsize)
+    for i in range(maxsize):
+        store.set(key(("old", i)), i, 1)
+    for _ in range(3):  # read often: each would win a duel on frequency alone
+        for i in range(maxsize):
+            assert store.get(key(("old", i))) is not None
+    clock.advance(2)
+    for i in range(maxsize // 2):  # fewer writes than the sweep's period
+        store.set(key(("new", i)), i, None)
+    assert all(store.get(key(("new", i))) is not None for i in range(maxsize // 2))
+
+
+def test_an_expired_candidate_loses_to_a_live_entry(clock: FakeClock) -> None:
+    """An entry that expired while in the window does not displace a live one."""
+    maxsize = 800
+    store = memo.MemoryStore(maxsize=maxsize)
+    for i in range(maxsize):
+        store.set(key(("live", i)), i, None)
+    for i in range(8):  # the window's size at 800 slots
+        store.set(key(("brief", i)), i, 1)
+    clock.advance(2)
+    for i in range(8):
+        store.set(key(("next", i)), i, None)
+    live = sum(store.get(key(("live", i))) is not None for i in range(maxsize))
+    assert live >= maxsize - 8 - 7  # the writes that followed, and one batch's slack
+
+
 def test_clear_forgets_every_queue() -> None:
     """After clear() the store refills to maxsize with no stale slot evicting new entries."""
     store = memo.MemoryStore(maxsize=10)
