@@ -199,6 +199,9 @@ def _free_path(core: Core, wrapped: Any) -> tuple[types.FunctionType, Callable[[
     if not isinstance(home, dict):  # a partial, a classmethod object, a callable
         home = {"__builtins__": builtins}
     function = closed_path(core, cells, home)
+    # Named as the original: CPython's TypeError for a call that does not bind says whose.
+    function.__name__ = getattr(wrapped, "__name__", function.__name__)
+    function.__qualname__ = getattr(wrapped, "__qualname__", function.__qualname__)
     made = {(core.plan.l1_copy, core.l1_looked): function.__code__}
 
     def follow() -> None:

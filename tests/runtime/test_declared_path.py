@@ -1,0 +1,224 @@
+"""The hit path that declares the function's own parameters (memo/_runtime/declared.py):
+every call shape binds as the plain function would, shares the key of its bound values, and
+the functions it cannot serve keep the generic path with the same results."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+from typing import Any
+
+import pytest
+
+import memo
+from memo._runtime.hit_source import declared_parameters
+
+
+def core_of(function: Any) -> Any:
+    return function._self_core
+
+
+def test_every_shape_of_a_call_shares_one_entry() -> None:
+    """Positional-only, positional-or-keyword and keyword-only parameters, defaults left
+    out or given: one computation per bound call, whatever its spelling."""
+    computed: list[tuple[Any, ...]] = []
+
+    @memo.cached
+    def f(a: int, /, b: str = "x", *, c: float = 1.0, d: bool = False) -> tuple[Any, ...]:
+        computed.append((a, b, c, d))
+        return (a, b, c, d)
+
+    assert declared_parameters(core_of(f)) is not None
+    for call in (
+        lambda: f(1),
+        lambda: f(1, "x"),
+        lambda: f(1, b="x"),
+        lambda: f(1, c=1.0),
+        lambda: f(1, d=False, c=1.0, b="x"),
+        lambda: f(1, "x", c=1.0, d=False),
+    ):
+        assert call() == (1, "x", 1.0, False)
+    assert computed == [(1, "x", 1.0, False)]
+    assert f(1, d=True) == (1, "x", 1.0, True) and f(1, c=2.0) == (1, "x", 2.0, False)
+    assert len(computed) == 3
+    assert f.cache_key(1) == f.cache_key(1, "x", c=1.0, d=False)
+
+
+def test_a_call_that_does_not_bind_raises_the_plain_functions_type_error() -> None:
+    """CPython binds the declared parameters: its TypeError, naming the function."""
+
+    @memo.cached
+    def g(a: int, /, b: int = 2, *, c: int = 3) -> int:
+        return a + b + c
+
+    with pytest.raises(TypeError, match=r"g\(\) missing 1 required positional argument"):
+        g()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"g\(\) got some positional-only arguments"):
+        g(a=1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"g\(\) takes from 1 to 2 positional arguments"):
+        g(1, 2, 3)  # type: ignore[misc]
+    with pytest.raises(TypeError, match=r"g\(\) got an unexpected keyword argument 'z'"):
+        g(1, z=4)  # type: ignore[call-arg]
+    assert g(1) == 6 and g.stats.misses == 1
+
+
+def test_defaults_told_by_identity_keep_every_key_guarantee() -> None:
+    """A default whose token is made once (float, bool, tuple) is told by identity; a value
+    given explicitly gets its own token, equal to the default's exactly when the encoding
+    is: 1.0 == 1.0 share, -0.0 and 0.0 differ, True and 1 differ, NaN finds its entry."""
+    seen: list[Any] = []
+
+    @memo.cached
+    def h(x: float = 1.0, z: float = -0.0, flag: Any = True, n: float = math.nan) -> int:
+        seen.append((x, z, flag, n))
+        return len(seen)
+
+    assert declared_parameters(core_of(h)) is not None
+    first = h()
+    assert h(float("1.0")) == first and h(1.0, -0.0, True) == first
+    assert h(n=float("nan")) == first  # every NaN encodes alike
+    assert h(z=0.0) != first  # the zero's sign is kept
+    assert h(flag=1) != first  # True is not 1
+    assert h(x=1) != first  # 1 is not 1.0
+    assert len(seen) == 4
+
+
+def test_a_mutable_default_is_keyed_as_it_is_at_each_call() -> None:
+    """A list default is tokenised at every call: mutated, it makes a new key."""
+    default: list[int] = [1]
+    seen: list[list[int]] = []
+
+    def body(a: int, b: list[int] = default) -> int:
+        seen.append(list(b))
+        return sum(b) + a
+
+    cached = memo.cached(body)
+    assert cached(1) == 2 and cached(1, [1]) == 2 and len(seen) == 1
+    default.append(5)
+    assert cached(1) == 7 and seen == [[1], [1, 5]]
+
+
+def test_parameters_named_like_the_paths_own_names_keep_the_generic_path() -> None:
+    """A parameter called key, values, token, core, kind or type would shadow the path's
+    names: such a function keeps the generic path, with the same answers."""
+
+    @memo.cached
+    def clash(key: int, values: int = 2, token: int = 3, core: int = 4, type: int = 5) -> int:
+        return key * 10_000 + values * 1_000 + token * 100 + core * 10 + type
+
+    assert declared_parameters(core_of(clash)) is None
+    assert clash(1) == 12345 and clash(key=1, type=5) == 12345 and clash.stats.misses == 1
+    assert clash(1, type=6) == 12346 and clash.stats.misses == 2
+
+    @memo.cached
+    def fine(a: int, element_count: int = 1) -> int:
+        return a + element_count
+
+    assert declared_parameters(core_of(fine)) is not None
+
+
+def test_functions_the_declared_path_cannot_serve_keep_the_generic_path() -> None:
+    """Variadics, a key= callable, a wrapper that names another signature: generic path,
+    same results."""
+
+    @memo.cached
+    def variadic(*args: int, **kwargs: int) -> int:
+        return sum(args) + sum(kwargs.values())
+
+    @memo.cached(key=lambda a, b=0: a)
+    def keyed(a: int, b: int = 0) -> int:
+        return a
+
+    def inner(a: int, b: int = 1) -> int:
+        return a + b
+
+    @functools.wraps(inner)
+    def wrapper(*args: Any, **kwargs: Any) -> int:
+        return inner(*args, **kwargs)
+
+    wrapped = memo.cached(wrapper)
+    for function in (variadic, keyed, wrapped):
+        assert declared_parameters(core_of(function)) is None
+    assert variadic(1, 2, x=3) == 6 and variadic(1, 2, x=3) == 6 and variadic.stats.misses == 1
+    assert keyed(1, b=5) == 1 and keyed(1) == 1 and keyed.stats.misses == 1
+    assert wrapped(1) == 2 and wrapped(a=1, b=1) == 2 and wrapped.stats.misses == 1
+
+
+def test_methods_and_ignore_bind_through_the_declared_path() -> None:
+    """self through __memo_key__, or ignored; keywords and defaults on a method."""
+
+    class Repo:
+        def __init__(self, name: str) -> None:
+            self.name = name
+            self.calls = 0
+
+        def __memo_key__(self) -> str:
+            return self.name
+
+        @memo.cached
+        def get(self, item: int, *, scale: int = 1) -> str:
+            self.calls += 1
+            return f"{self.name}:{item * scale}"
+
+        @memo.cached(ignore=("self",))
+        def shared(self, item: int = 3) -> int:
+            self.calls += 1
+            return item
+
+    one, two = Repo("one"), Repo("two")
+    assert one.get(2) == "one:2" and one.get(item=2, scale=1) == "one:2" and one.calls == 1
+    assert two.get(2) == "two:2" and two.calls == 1
+    assert one.shared() == 3 and two.shared(item=3) == 3 and one.calls + two.calls == 3
+    assert one.get.invalidate(2) is True and one.get(2) == "one:2" and one.calls == 3
+    with pytest.raises(TypeError, match=r"get\(\) missing 1 required positional argument"):
+        one.get()  # type: ignore[call-arg]
+
+
+def test_keyword_only_arguments_reach_the_function_by_keyword_on_a_miss() -> None:
+    """The miss calls the function with its keyword-only parameters by name, and
+    memo.disabled() calls straight through in the same form."""
+    received: list[tuple[Any, ...]] = []
+
+    @memo.cached
+    def k(a: int, *, b: int, c: int = 7) -> int:
+        received.append((a, b, c))
+        return a + b + c
+
+    assert k(1, b=2) == 10 and k(c=7, b=2, a=1) == 10 and received == [(1, 2, 7)]
+    with memo.disabled():
+        assert k(1, b=2) == 10
+    assert received == [(1, 2, 7), (1, 2, 7)]
+
+
+def test_async_declared_path_binds_keywords_and_raises_at_the_call() -> None:
+    """An async function's declared path: keywords in any order share the entry; a call
+    that does not bind raises when made, as the plain coroutine function does."""
+    computed: list[int] = []
+
+    @memo.cached
+    async def fetch(a: int, b: str = "x", c: float = 1.0, d: bool = False) -> str:
+        computed.append(a)
+        return f"{a}{b}{c}{d}"
+
+    async def main() -> None:
+        assert await fetch(a=1, b="y", d=True) == "1y1.0True"
+        assert await fetch(d=True, b="y", a=1) == "1y1.0True"
+        assert await fetch(1, "y", 1.0, True) == "1y1.0True"
+        assert await fetch(2) == "2x1.0False" and await fetch(2, c=1.0) == "2x1.0False"
+
+    asyncio.run(main())
+    assert computed == [1, 2]
+    with pytest.raises(TypeError, match=r"fetch\(\) got an unexpected keyword argument"):
+        fetch(1, e=2)  # type: ignore[call-arg]
+
+
+def test_an_unkeyable_argument_still_explains_itself() -> None:
+    """A value with no key reaches the slow path, which names function and parameter."""
+
+    @memo.cached
+    def uses(a: int, conn: object = None) -> int:
+        return a
+
+    with pytest.raises(memo.KeyBuildError, match="conn"):
+        uses(1, conn=object())
