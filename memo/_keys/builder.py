@@ -22,6 +22,7 @@ from memo._keys.local import RAW, local_tokens
 from memo._keys.shapes import Shapes
 from memo._keys.signature import Normaliser
 from memo._keys.template import Template
+from memo._keys.trailing import trailing_defaults
 from memo._keys.unencodable import explain as _explain
 
 __all__ = [
@@ -92,6 +93,7 @@ class KeyBuilder:
         "prefixes",
         "shapes",
         "template",
+        "trailing",
         "version",
     )
 
@@ -117,6 +119,8 @@ class KeyBuilder:
         # Other call shapes of a plain signature are read by per-shape readers.
         plain = normaliser.arity >= 0 and key is None
         self.shapes = Shapes(normaliser, self.keep) if plain else None
+        # The L1 key leaves out trailing values equal to their defaults (trailing.py).
+        self.trailing = trailing_defaults(normaliser.defaults, self.keep) if plain else None
 
     def split(
         self, args: tuple[Any, ...], kwargs: Mapping[str, Any]
@@ -149,9 +153,10 @@ class KeyBuilder:
         """The L1 key for these values under the function's current token, `(token,)`:
         equal for two calls exactly when their Redis keys are."""
         try:
-            return prefix + local_tokens(values)
+            key = prefix + local_tokens(values)
         except (_canonical.Unencodable, RecursionError):  # nested too deep: the encoder says so
             raise self._key_error(values) from None
+        return key if self.trailing is None else self.trailing.strip(key)
 
     def digest(self, values: tuple[Any, ...]) -> str:
         """xxh3-128 of the canonical encoding; KeyBuildError naming the parameter if none."""

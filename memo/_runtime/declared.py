@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from memo._keys.local import RAW, local_token
+from memo._keys.trailing import constant
 from memo._runtime.core import Core
 
-__all__ = ["IDENTIFIER", "Declared", "collides", "constant", "declared"]
+__all__ = ["IDENTIFIER", "Declared", "collides", "declared"]
 
 _KINDS = (
     inspect.Parameter.POSITIONAL_ONLY,
@@ -39,6 +40,7 @@ _MOST = 32  # parameters unrolled; a longer signature keeps the generic path
 class Declared:
     """What the declared path is made of (source text, and the names it closes over)."""
 
+    names: tuple[str, ...]  # every parameter's, in order
     params: str  # the parameter list, defaults read from cells: "a, b=default_1, *, c=..."
     args: str  # the positional arguments that call the function: "(a, b, )"
     kwargs: str  # its keyword-only arguments: "{'c': c, }", or "{}"
@@ -76,6 +78,7 @@ def declared(core: Core) -> Declared | None:
             cells[f"default_token_{i}"] = local_token(param.default)
             made_once.add(i)
     return Declared(
+        names=names,
         params=_parameter_list(params),
         args=_tuple(p.name for p in params if p.kind is not inspect.Parameter.KEYWORD_ONLY),
         kwargs=_keywords(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY),
@@ -91,6 +94,7 @@ def collides(made: Declared, source_of: Callable[[Declared], str]) -> bool:
     made with stand-ins for the parameters, its names read, the real ones looked up."""
     stand_ins = {name: f"_memo_parameter_{i}_" for i, (_, name) in enumerate(made.kept)}
     stand_in = Declared(
+        names=(),
         params="",
         args="()",
         kwargs="{}",
@@ -100,8 +104,7 @@ def collides(made: Declared, source_of: Callable[[Declared], str]) -> bool:
         cells=made.cells,
     )
     used = set(IDENTIFIER.findall(_COMMENT.sub("", source_of(stand_in))))
-    every = set(IDENTIFIER.findall(made.params)) - set(made.cells)
-    return bool(every & used)
+    return bool(set(made.names) & (used | made.cells.keys() | _CELLS))
 
 
 def _parameter_list(params: list[inspect.Parameter]) -> str:
@@ -134,14 +137,7 @@ def _values(params: list[inspect.Parameter], keep: tuple[int, ...] | None) -> st
     return _tuple(params[i].name for i in indexes)
 
 
-def constant(value: Any) -> bool:
-    """Whether value's token is the same at every call (an immutable value of a builtin)."""
-    kind = type(value)
-    if kind in _CONSTANTS:
-        return True
-    return kind in (tuple, frozenset) and all(map(constant, value))
-
-
-_CONSTANTS = frozenset({int, str, bytes, type(None), bool, float, complex})
 IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 _COMMENT = re.compile(r"#.*")  # the templates' comments: words, not names
+# Names of cells that a path of another variant may read (the trailing defaults' tokens).
+_CELLS = frozenset({"strip", *(f"strip_token_{j}" for j in range(_MOST))})

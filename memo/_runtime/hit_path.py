@@ -127,6 +127,11 @@ def names(core: Core) -> dict[str, Any]:
     made = declared_parameters(core)
     if made is not None:
         namespace.update(made.cells)
+    trailing = core.keys.trailing
+    if trailing is not None:  # the defaults the key leaves out (_keys/trailing.py)
+        namespace["strip"] = trailing.strip
+        for j, token in enumerate(trailing.tokens, start=trailing.start):
+            namespace[f"strip_token_{j}"] = token
     for given, tail in made_once.items():
         namespace[f"tail_key_{given}"] = tail
         namespace.update({f"tail_key_{given}_{j}": token for j, token in enumerate(tail)})

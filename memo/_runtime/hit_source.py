@@ -12,8 +12,9 @@ import textwrap
 from typing import Any
 
 from memo._keys.local import local_token
+from memo._keys.trailing import constant
 from memo._runtime.core import Core
-from memo._runtime.declared import Declared, collides, constant, declared
+from memo._runtime.declared import Declared, collides, declared
 
 __all__ = ["declared_parameters", "path_source", "pos_arity", "tail_keys"]
 
@@ -109,6 +110,7 @@ def _tokens(
     source: str = "values",
     suffix: str = "",
     inline_tuples: bool = False,
+    trailing: int | None = None,
 ) -> str:
     """Source that sets `key` to the L1 key of `values` (count of them, -1: unknown): the
     first count of `source`, then the ready tokens `suffix` names (defaults left out: a
@@ -118,10 +120,15 @@ def _tokens(
     every other kind pays one comparison for it. With inline_tuples (the call that passes
     every parameter positionally, the commonest), so is a tuple or a frozenset of raw values
     (its own token): its elements are checked in this frame, at two comparisons more for
-    the other kinds; only there, as each inlined block is compiled at decoration."""
+    the other kinds; only there, as each inlined block is compiled at decoration.
+
+    trailing: the first position whose value is left out of the key while equal to its
+    default (_keys/trailing.py), if any: a key that ends at or past it is stripped when its
+    last token is its default's (one comparison)."""
     pad = " " * indent
     if count < 0 or count > _UNROLL_UP_TO:
-        return f"{pad}key = core.prefix + tokens(values)"
+        made = "core.prefix + tokens(values)"
+        return f"{pad}key = {made if trailing is None else f'strip({made})'}"
     lines = [f"{pad}token = core.token"]
     for i in range(count):
         lines += _token_of(f"v{i}", f"{source}[{i}]", pad, inline_tuples=inline_tuples)
@@ -131,6 +138,9 @@ def _tokens(
     elif suffix:
         key += " + " + suffix
     lines.append(f"{pad}key = {key}")
+    if trailing is not None and not suffix and count - 1 >= trailing:
+        lines.append(f"{pad}if v{count - 1} == strip_token_{count - 1}:")
+        lines.append(f"{pad}    key = strip(key)")
     return "\n".join(lines)
 
 
@@ -164,6 +174,7 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
     only (`_COMPLETE`); other defaults (a list) are added to args and tokenised at each
     call."""
     count = _key_count(core)
+    trailing = _trailing_start(core)
     shapes = core.keys.shapes
     tails = shapes.tails if shapes is not None else {}
     unrolled = {given: tail for given, tail in tail_keys.items() if given <= _UNROLL_UP_TO}
@@ -172,18 +183,20 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
     single = sum(map(len, unrolled.values())) <= _UNROLL_UP_TO
     conditions_and_bodies: list[tuple[str, str, str]] = []  # (test, values, key source)
     for given in sorted(unrolled):
-        suffix = f"tail_key_{given}"
+        suffix = f"tail_key_{given}" if unrolled[given] else ""
         if single:
             suffix = " ".join(f"{suffix}_{j}," for j in range(len(unrolled[given])))
-        tokens = _tokens(given, indent=16, source="args", suffix=suffix)
+        tokens = _tokens(given, indent=16, source="args", suffix=suffix, trailing=trailing)
         conditions_and_bodies.append((f"given == {given}", "None", tokens))
     if len(unrolled) < len(tail_keys):  # more given values than unrolled: a loop over them
         loop = "                key = core.prefix + tokens(args) + ready"
+        if trailing is not None:
+            loop = "                key = strip(core.prefix + tokens(args) + ready)"
         conditions_and_bodies.append(("(ready := tail_keys.get(given)) is not None", "None", loop))
     # A concatenation then the tokens, for the other tails (a call passing every parameter
     # positionally, whose tail is empty, has its own block).
     if tails.keys() - tail_keys.keys() - {pos_arity(core)}:
-        concatenated = _tokens(count, indent=16)
+        concatenated = _tokens(count, indent=16, trailing=trailing)
         test = "(tail := tails.get(given)) is not None"
         conditions_and_bodies.append((test, "args + tail", concatenated))
     branches = [
@@ -201,15 +214,23 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
 
 
 def tail_keys(core: Core) -> dict[int, tuple[Any, ...]]:
-    """The tokens of each defaults tail whose values cannot change between calls."""
+    """The tokens of each defaults tail whose values cannot change between calls, less
+    those the key leaves out (the trailing defaults: _keys/trailing.py)."""
     shapes = core.keys.shapes
     if shapes is None:
         return {}
+    start = _trailing_start(core)
     return {
-        given: tuple(map(local_token, tail))
+        given: tuple(map(local_token, tail[: None if start is None else max(0, start - given)]))
         for given, tail in shapes.tails.items()
         if tail and all(map(constant, tail))
     }
+
+
+def _trailing_start(core: Core) -> int | None:
+    """The first key position left out while equal to its default, if any."""
+    trailing = core.keys.trailing
+    return None if trailing is None else trailing.start
 
 
 def _key_count(core: Core) -> int:
@@ -245,8 +266,8 @@ def path_source(
         tail=_ASYNC_MISS if core.is_async else _SYNC_MISS,
         wait=wait,
         bind=_BIND if bound else "",
-        tokens_12=_tokens(_key_count(core), inline_tuples=True),
-        tokens_16=_tokens(_key_count(core), indent=16),
+        tokens_12=_tokens(_key_count(core), inline_tuples=True, trailing=_trailing_start(core)),
+        tokens_16=_tokens(_key_count(core), indent=16, trailing=_trailing_start(core)),
         omitted=omitted,
         complete=complete,
         select="args" if keep is None else "(" + "".join(f"args[{i}], " for i in keep) + ")",
@@ -280,19 +301,7 @@ def declared_parameters(core: Core) -> Declared | None:
 
 def _declared_source(core: Core, made: Declared, *, copy: bool = True, looked: bool = True) -> str:
     """The source of the path that declares made's parameters."""
-    pad = " " * 8
-    lines = [f"{pad}token = core.token"]
-    for j, (i, name) in enumerate(made.kept):
-        if i not in made.constant:
-            lines += _token_of(f"v{j}", name, pad, inline_tuples=True)
-            continue
-        lines += [
-            f"{pad}if {name} is default_{i}:",
-            f"{pad}    v{j} = default_token_{i}",
-            f"{pad}else:",
-            *_token_of(f"v{j}", name, pad + "    ", inline_tuples=True),
-        ]
-    lines.append(f"{pad}key = (token, " + "".join(f"v{j}, " for j in range(len(made.kept))) + ")")
+    lines = _declared_key(made, _trailing_start(core))
     complete = f"    args = {made.args}\n    kwargs = {made.kwargs}\n    values = {made.values}\n"
     wait = "await " if core.is_async else ""
     return _DECLARED_PATH.format(
@@ -306,6 +315,51 @@ def _declared_source(core: Core, made: Declared, *, copy: bool = True, looked: b
         complete=complete,
         tail=_ASYNC_MISS if core.is_async else _SYNC_MISS,
     )
+
+
+def _declared_key(made: Declared, trailing: int | None) -> list[str]:
+    """Lines that set `key` from the declared parameters: the values before the trailing
+    defaults always; then, from the last parameter back, the first one not given its very
+    default object decides where the key ends (one branch per end, unrolled: at most eight),
+    and an explicit value equal to its default is stripped by `strip`."""
+    pad = " " * 8
+    count = len(made.kept)
+    fixed = count if trailing is None else trailing
+    lines = [f"{pad}token = core.token"]
+    for j in range(fixed):
+        lines += _declared_token(made, j, pad, inline_tuples=True)
+    if trailing is None:
+        return [*lines, f"{pad}key = {_key_of(count)}"]
+    for last in range(count - 1, trailing - 1, -1):
+        i, name = made.kept[last]
+        lines.append(f"{pad}{'if' if last == count - 1 else 'elif'} {name} is not default_{i}:")
+        for j in range(trailing, last):
+            lines += _declared_token(made, j, pad + "    ", inline_tuples=False)
+        lines += _token_of(f"v{last}", name, pad + "    ", inline_tuples=False)
+        lines += [
+            f"{pad}    key = {_key_of(last + 1)}",
+            f"{pad}    if v{last} == strip_token_{last}:",
+            f"{pad}        key = strip(key)",
+        ]
+    return [*lines, f"{pad}else:", f"{pad}    key = {_key_of(trailing)}"]
+
+
+def _declared_token(made: Declared, j: int, pad: str, *, inline_tuples: bool) -> list[str]:
+    """Lines that set v<j> to the token of the j-th key value; a default made once is told
+    by identity."""
+    i, name = made.kept[j]
+    if i not in made.constant:
+        return _token_of(f"v{j}", name, pad, inline_tuples=inline_tuples)
+    return [
+        f"{pad}if {name} is default_{i}:",
+        f"{pad}    v{j} = default_token_{i}",
+        f"{pad}else:",
+        *_token_of(f"v{j}", name, pad + "    ", inline_tuples=inline_tuples),
+    ]
+
+
+def _key_of(count: int) -> str:
+    return "(token, " + "".join(f"v{j}, " for j in range(count)) + ")"
 
 
 def pos_arity(core: Core) -> int:

@@ -16,7 +16,9 @@ import datetime
 import decimal
 import enum
 import fractions
+import inspect
 import itertools
+import types
 import uuid
 from collections.abc import Hashable
 from typing import Any
@@ -27,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import memo
+from memo._runtime.hit_source import declared_parameters
 
 UTC = datetime.timezone.utc
 PLUS_ONE = datetime.timezone(datetime.timedelta(hours=1))
@@ -350,19 +353,96 @@ def test_defaults_left_out_past_eight_values() -> None:
     -0.0, True is not 1, 2.0 is not 2."""
     calls: list[Any] = []
 
-    @memo.cached
-    def f(  # noqa: PLR0917 (ten positional parameters: the case under test)
+    def body(  # noqa: PLR0917 (ten positional parameters: the case under test)
         a: Any, b: Any = 1, c: Any = 2.5, d: Any = True, e: Any = "x", g: Any = None,
         h: Any = (1, 2), i: Any = b"z", j: Any = 0, k: Any = -0.0,
     ) -> int:  # fmt: skip
         calls.append(a)
         return len(calls)
 
+    generic = _copy(body)
+    generic.__signature__ = inspect.signature(body)
     full = (1, 1, 2.5, True, "x", None, (1, 2), b"z", 0, -0.0)
-    assert f(1) == f(*full) == f(1, 1) == f(*full[:9]) == f(1, k=-0.0) == 1
-    assert f(*full[:9], 0.0) == 2 and f(1, 1, 2.5, 1) == 3 and f(2.0) == 4 and f(2) == 5
-    assert f(True) == 6 and f(True) == 6 and len(calls) == 6
-    assert f.cache_key(1) == f.cache_key(*full) != f.cache_key(*full[:9], 0.0)
+    for f in (memo.cached(_copy(body)), memo.cached(generic)):  # declared, generic paths
+        calls.clear()
+        assert f(1) == f(*full) == f(1, 1) == f(*full[:9]) == f(1, k=-0.0) == 1
+        assert f(*full[:9], 0.0) == 2 and f(1, 1, 2.5, 1) == 3 and f(2.0) == 4 and f(2) == 5
+        assert f(True) == 6 and f(True) == 6 and len(calls) == 6
+        assert f(1, 1, float("2.5"), True, "x", None, (1, 2), b"z", 0, float("-0.0")) == 1
+        assert f(1, k=float("-0.0")) == f(1, 1, 2.5, True, "x", None, (1, 2)) == 1
+        assert f.invalidate(1, 1, 2.5) is True and f(1) == 7 and f(1, k=-0.0) == 7
+        assert f.cache_key(1) == f.cache_key(*full) != f.cache_key(*full[:9], 0.0)
+
+
+TRAILING_DEFAULTS = (1, 2.5, True, -0.0, (1, 2.5), None)
+
+
+def _trailing(  # noqa: PLR0917 (six trailing defaults: the case under test)
+    a: Any, b: Any = 1, c: Any = 2.5, d: Any = True, e: Any = -0.0, g: Any = (1, 2.5),
+    h: Any = None,
+) -> Any:  # fmt: skip
+    return (a, b, c, d, e, g, h)
+
+
+def _copy(function: Any) -> Any:
+    return types.FunctionType(
+        function.__code__,
+        function.__globals__,
+        function.__name__,
+        function.__defaults__,
+        function.__closure__,
+    )
+
+
+def _fresh(value: Any) -> Any:
+    """An equal value that is another object (where the type allows one)."""
+    if type(value) is float:
+        return float(repr(value))
+    if type(value) is tuple:
+        return tuple(_fresh(v) for v in value)
+    return value
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    a=values,
+    choices=st.lists(st.one_of(st.just("omit"), st.just("equal"), values), min_size=6, max_size=6),
+    positional=st.integers(0, 6),
+)
+def test_trailing_defaults_left_out_agree_on_every_path(
+    a: Any, choices: list[Any], positional: int
+) -> None:
+    """The L1 key leaves out trailing values equal to their defaults (_keys/trailing.py):
+    omitted, given as an equal but other object, or given as a look-alike (1.0 for 1, 0.0
+    for -0.0, a list for a tuple). The declared path, the generic path (a function whose
+    `__signature__` keeps it there) and the builder give one key; handles find it."""
+    given: dict[str, Any] = {}
+    for name, default, choice in zip("bcdegh", TRAILING_DEFAULTS, choices, strict=True):
+        if choice == "equal":
+            given[name] = _fresh(default)
+        elif choice != "omit":
+            given[name] = choice
+    names = list("bcdegh")
+    lead = 0  # a prefix of given parameters is passed positionally
+    while lead < min(positional, len(names)) and names[lead] in given:
+        lead += 1
+    args = (a, *(given[n] for n in names[:lead]))
+    kwargs = {n: given[n] for n in names[lead:] if n in given}
+    full = tuple(given.get(n, d) for n, d in zip(names, TRAILING_DEFAULTS, strict=True))
+    declared, generic = _copy(_trailing), _copy(_trailing)
+    generic.__signature__ = inspect.signature(_trailing)  # type: ignore[attr-defined]
+    for function, path in ((memo.cached(declared), True), (memo.cached(generic), False)):
+        core = function._self_core
+        assert (declared_parameters(core) is not None) is path
+        function(*args, **kwargs)
+        key = core.keys.local(core.prefix, (a, *full))
+        assert key in core.l1
+        function(_fresh(a), *(_fresh(v) for v in full))  # every value given: the same entry
+        function(a)  # every default left out: the same entry iff all are left out of the key
+        omitted = core.keys.local(core.prefix, (a, *TRAILING_DEFAULTS))
+        assert function.stats.misses == (1 if omitted == key else 2)
+        assert function.invalidate(a, **dict(zip(names, full, strict=True))) is True
+        assert key not in core.l1
 
 
 def test_a_mutable_default_is_keyed_as_it_is_at_each_call() -> None:

@@ -100,8 +100,9 @@ def test_a_mutable_default_is_keyed_as_it_is_at_each_call() -> None:
 
 
 def test_parameters_named_like_the_paths_own_names_keep_the_generic_path() -> None:
-    """A parameter called key, values, token, core, kind or type would shadow the path's
-    names: such a function keeps the generic path, with the same answers."""
+    """A parameter called key, values, token, core, kind or type, or like one of the path's
+    cells, would shadow the path's names: such a function keeps the generic path, with the
+    same answers."""
 
     @memo.cached
     def clash(key: int, values: int = 2, token: int = 3, core: int = 4, type: int = 5) -> int:
@@ -110,6 +111,14 @@ def test_parameters_named_like_the_paths_own_names_keep_the_generic_path() -> No
     assert declared_parameters(core_of(clash)) is None
     assert clash(1) == 12345 and clash(key=1, type=5) == 12345 and clash.stats.misses == 1
     assert clash(1, type=6) == 12346 and clash.stats.misses == 2
+
+    @memo.cached
+    def cells(default_1: int, default_token_2: float = 1.0, strip_token_2: float = 2.5) -> float:
+        return default_1 + default_token_2 + strip_token_2
+
+    assert declared_parameters(core_of(cells)) is None
+    assert cells(1) == 4.5 and cells(1, strip_token_2=2.5) == 4.5 and cells.stats.misses == 1
+    assert cells(1, 2.0) == 5.5 and cells.stats.misses == 2
 
     @memo.cached
     def fine(a: int, element_count: int = 1) -> int:

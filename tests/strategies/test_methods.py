@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 
 import memo
 
@@ -154,6 +155,27 @@ def test_classmethod_over_cached() -> None:
     assert Model.table("_t") == "Model_t"
     assert Child.table("_t") == "Child_t"
     assert calls == ["_t", "_t"]
+    # The last class's binding is kept (a class outlives its methods): alternating classes,
+    # instances and threads each get their own class's binding.
+    for _ in range(3):
+        assert (Child.table("_t"), Model.table("_t"), Child().table("_t")) == (
+            "Child_t", "Model_t", "Child_t",
+        )  # fmt: skip
+    assert Model.table is Model.table and Model.table.__self__ is Model
+    assert Child.table.__self__ is Child and Model().table.__self__ is Model
+    assert Model.table.invalidate("_t") is True and Child.table("_t") == "Child_t"
+    assert calls == ["_t", "_t"]
+    results: list[str] = []
+    threads = [
+        threading.Thread(target=lambda c=c: results.extend(c.table("_t") for _ in range(200)))
+        for c in (Model, Child) * 2
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert sorted(set(results)) == ["Child_t", "Model_t"] and len(results) == 800
+    assert results.count("Model_t") == results.count("Child_t") == 400
 
 
 class Documented:
