@@ -45,7 +45,7 @@ from memo._keys import canonical
 from memo._keys.registry import REGISTRY
 from memo._keys.wire import qualname
 
-__all__ = ["FLOAT_TAG", "RAW", "TOKEN_OF", "forget", "local_token", "local_tokens"]
+__all__ = ["FLOAT_TAG", "LIST_TAG", "RAW", "TOKEN_OF", "forget", "local_token", "local_tokens"]
 
 Token = Callable[[Any], Hashable]
 
@@ -83,6 +83,7 @@ _DATACLASS, _PATH, _CANONICAL = _Tag("dataclass"), _Tag("path"), _Tag("canonical
 _TRUE, _FALSE = _Tag("True"), _Tag("False")
 _POSITIVE_ZERO, _NEGATIVE_ZERO, _NAN_TOKEN = _Tag("0.0"), _Tag("-0.0"), _Tag("nan")
 FLOAT_TAG = _FLOAT  # heads a non-zero, non-NaN float's token (the hit path builds it inline)
+LIST_TAG = _LIST  # heads a list's token (the hit path builds a list of plain values' inline)
 
 
 def local_token(value: Any) -> Hashable:

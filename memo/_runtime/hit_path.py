@@ -17,7 +17,7 @@ from typing import Any
 
 from memo._clock import CLOCK
 from memo._keys.builder import FAST_TYPES
-from memo._keys.local import FLOAT_TAG, TOKEN_OF, local_token, local_tokens
+from memo._keys.local import FLOAT_TAG, LIST_TAG, TOKEN_OF, local_token, local_tokens
 from memo._runtime.core import Core
 from memo._runtime.declared import IDENTIFIER
 from memo._runtime.disabled import ACTIVE
@@ -109,6 +109,8 @@ def names(core: Core) -> dict[str, Any]:
         "token_of": TOKEN_OF,
         "float_": float,
         "FLOAT": FLOAT_TAG,
+        "LIST": LIST_TAG,
+        "list_": list,
         "tuple_": tuple,
         "frozenset_": frozenset,
         "tokens": local_tokens,

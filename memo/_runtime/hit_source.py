@@ -162,6 +162,13 @@ def _token_of(name: str, value: str, pad: str, *, inline_tuples: bool) -> list[s
         f"{pad}            if type(element) not in raw:",
         f"{pad}                {name} = token_of[kind]({name})",
         f"{pad}                break",
+        f"{pad}    elif kind is list_:",
+        f"{pad}        for element in {name}:",
+        f"{pad}            if type(element) not in raw:",
+        f"{pad}                {name} = token_of[kind]({name})",
+        f"{pad}                break",
+        f"{pad}        else:  # a list of plain values: its token, as _keys/local.py makes it",
+        f"{pad}            {name} = (LIST, tuple_({name}))",
         f"{pad}    else:",
         f"{pad}        {name} = (token_of.get(kind) or local_token)({name})",
     ]
