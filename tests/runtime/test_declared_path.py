@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import memo
 from memo._runtime.hit_source import declared_parameters
@@ -231,3 +234,104 @@ def test_an_unkeyable_argument_still_explains_itself() -> None:
 
     with pytest.raises(memo.KeyBuildError, match="conn"):
         uses(1, conn=object())
+
+
+def test_ignored_parameters_and_trailing_defaults_on_both_paths() -> None:
+    """With ignore=, the trailing defaults are counted among the kept values: one entry for
+    every spelling of the same kept values, on the declared and on the generic path."""
+
+    def body(a: int, conn: object = None, b: float = 2.5, c: bool = True) -> tuple[Any, ...]:
+        return (a, b, c)
+
+    def forward(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        return body(*args, **kwargs)
+
+    forward.__signature__ = inspect.signature(body)  # type: ignore[attr-defined]
+    for function in (memo.cached(ignore=("conn",))(body), memo.cached(ignore=("conn",))(forward)):
+        conn = object()
+        assert function(1) == function(1, conn) == function(1, conn, float("2.5")) == (1, 2.5, True)
+        assert function(1, c=True) == function(a=1, conn=conn, b=2.5, c=True) == (1, 2.5, True)
+        assert function.stats.misses == 1
+        assert function(1, c=1) == (1, 2.5, 1) and function(1, b=-0.0) == (1, -0.0, True)
+        assert function.stats.misses == 3
+        assert function.invalidate(1, None, 2.5) is True and function(1) == (1, 2.5, True)
+        assert function.stats.misses == 4
+
+
+_DEFAULTS = st.sampled_from([1, 0, 2.5, -0.0, True, None, "x", b"z", (1, 2.5), [1]])
+_ARGUMENTS = st.sampled_from(  # with equal values that are other objects than the defaults
+    [1, 1.0, True, 0, -0.0, 0.0, 2.5, float("2.5"), float("-0.0"), "x", b"z", (1, 2.5), [1], None]
+)
+
+
+def _random_signature(data: st.DataObject) -> tuple[list[str], dict[str, Any], str]:
+    """Parameter kinds ("pos", "any", "kw", in order), defaults by name, and the parameter
+    list's source (defaults read from `D`)."""
+    kinds = sorted(
+        data.draw(st.lists(st.sampled_from(["pos", "any", "kw"]), min_size=1, max_size=6)),
+        key=["pos", "any", "kw"].index,
+    )
+    names = [f"p{i}" for i in range(len(kinds))]
+    defaults: dict[str, Any] = {}
+    required_seen = False  # a positional parameter without a default ends the defaults
+    for kind, name in reversed(list(zip(kinds, names, strict=True))):
+        if (kind == "kw" or not required_seen) and data.draw(st.booleans()):
+            defaults[name] = data.draw(_DEFAULTS)
+        elif kind != "kw":
+            required_seen = True
+    parts = [f"{n}=D[{n!r}]" if n in defaults else n for n in names]
+    if "kw" in kinds:
+        parts.insert(kinds.index("kw"), "*")
+    if "pos" in kinds:
+        parts.insert(kinds.count("pos"), "/")
+    return kinds, defaults, ", ".join(parts)
+
+
+def _random_call(
+    data: st.DataObject, kinds: list[str], defaults: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """A call: each argument left out (where it has a default), or passed positionally
+    (while every earlier one was) or by name (where the parameter allows)."""
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for i, kind in enumerate(kinds):
+        name = f"p{i}"
+        if name in defaults and data.draw(st.booleans()):
+            continue
+        value = data.draw(_ARGUMENTS)
+        in_order = len(args) == i and not kwargs
+        if kind == "pos" or (kind == "any" and in_order and data.draw(st.booleans())):
+            args.append(value)  # out of order for "pos": the plain function raises too
+        else:
+            kwargs[name] = value
+    return args, kwargs
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_random_signatures_and_calls_agree_with_the_plain_function(data: st.DataObject) -> None:
+    """A signature drawn at random (positional-only, positional-or-keyword and keyword-only
+    parameters, constant and mutable defaults) and calls spelled at random: each result or
+    TypeError is the plain function's, and it runs once per distinct `cache_key()`."""
+    kinds, defaults, parameters = _random_signature(data)
+    names = [f"p{i}" for i in range(len(kinds))]
+    namespace: dict[str, Any] = {"D": defaults}
+    exec(f"def plain({parameters}):\n    return ({''.join(n + ', ' for n in names)})\n", namespace)
+    plain = namespace["plain"]
+    cached = memo.cached(plain)
+    keys = set()
+    for _ in range(data.draw(st.integers(1, 8))):
+        args, kwargs = _random_call(data, kinds, defaults)
+        try:
+            expected = plain(*args, **kwargs)
+        except TypeError:
+            with pytest.raises(TypeError):
+                cached(*args, **kwargs)
+            continue
+        assert cached(*args, **kwargs) == expected
+        keys.add(cached.cache_key(*args, **kwargs))
+        bound = inspect.signature(plain).bind(*args, **kwargs)
+        bound.apply_defaults()  # every value given, floats as other objects: the same entry
+        again = [float(repr(v)) if type(v) is float else v for v in bound.args]
+        assert cached(*again, **bound.kwargs) == expected
+    assert cached.stats.misses == len(keys)
