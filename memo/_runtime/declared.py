@@ -3,9 +3,9 @@
 A path declared `(*args, **kwargs)` makes CPython build a dict for every keyword call and
 leaves the path to read it back by shape, and to add omitted defaults itself; a path declared
 `(a, b='x', c=1.0, d=False)` has CPython bind any call in C, keywords and defaults included,
-and raise the plain function's TypeError for a call that does not bind. Measured on 3.11:
-`f(a=1, b='y', d=True)` through `(*args, **kwargs)` and a shape reader, 626 ns; through the
-declared parameters, 115 ns.
+and raise the plain function's TypeError for a call that does not bind. Measured on 3.11,
+a whole L1 hit of `f(a=1, b='y', d=True)`: 968 ns through `(*args, **kwargs)` and a shape
+reader, 500 ns through the declared parameters.
 
 Declared only where that is the whole truth of the call: a Python function (not a partial,
 builtin or callable object) with no `*args`/`**kwargs`, no `key=`, keyed by its own code's
@@ -67,7 +67,8 @@ def declared(core: Core) -> Declared | None:
     names = tuple(p.name for p in params)
     if names != own or len(params) > _MOST or any(p.kind not in _KINDS for p in params):
         return None
-    kept = tuple((i, names[i]) for i in (keys.keep or range(len(params))))
+    order = range(len(params)) if keys.keep is None else keys.keep  # () when all are ignored
+    kept = tuple((i, names[i]) for i in order)
     cells: dict[str, Any] = {}
     made_once: set[int] = set()
     for i, param in enumerate(params):

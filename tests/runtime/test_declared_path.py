@@ -335,3 +335,18 @@ def test_random_signatures_and_calls_agree_with_the_plain_function(data: st.Data
         again = [float(repr(v)) if type(v) is float else v for v in bound.args]
         assert cached(*again, **bound.kwargs) == expected
     assert cached.stats.misses == len(keys)
+
+
+def test_every_parameter_ignored_shares_one_entry() -> None:
+    """ignore= naming every parameter: one entry for all calls, which invalidate() removes
+    (the declared path once keyed them all: an empty ignore-list read as "none")."""
+    runs: list[int] = []
+
+    @memo.cached(ignore=("x", "y"))
+    def everything(x: int, y: float = 2.5) -> int:
+        runs.append(x)
+        return len(runs)
+
+    assert declared_parameters(core_of(everything)) is not None
+    assert everything(1) == everything(2) == everything(3, y=0.5) == 1
+    assert everything.invalidate(7) is True and everything(1) == 2 and runs == [1, 1]
