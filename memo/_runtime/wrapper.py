@@ -200,8 +200,10 @@ def _free_path(core: Core, wrapped: Any) -> tuple[types.FunctionType, Callable[[
         home = {"__builtins__": builtins}
     function = closed_path(core, cells, home)
     # Named as the original: CPython's TypeError for a call that does not bind says whose.
-    function.__name__ = getattr(wrapped, "__name__", function.__name__)
-    function.__qualname__ = getattr(wrapped, "__qualname__", function.__qualname__)
+    for attribute in ("__name__", "__qualname__"):
+        name = getattr(wrapped, attribute, None)
+        if isinstance(name, str):  # a callable object may answer anything, or nothing
+            setattr(function, attribute, name)
     made = {(core.plan.l1_copy, core.l1_looked): function.__code__}
 
     def follow() -> None:

@@ -350,3 +350,18 @@ def test_every_parameter_ignored_shares_one_entry() -> None:
     assert declared_parameters(core_of(everything)) is not None
     assert everything(1) == everything(2) == everything(3, y=0.5) == 1
     assert everything.invalidate(7) is True and everything(1) == 2 and runs == [1, 1]
+
+
+def test_a_callable_whose_name_is_not_a_string_still_decorates() -> None:
+    """The free path takes the original's name only where it is a string."""
+
+    class Odd:
+        def __init__(self) -> None:
+            self.__name__ = 42
+            self.__qualname__ = None
+
+        def __call__(self, x: int) -> int:
+            return x * 2
+
+    odd = memo.cached(Odd())
+    assert odd(2) == 4 and odd(2) == 4 and odd.stats.misses == 1
