@@ -105,7 +105,7 @@ def collides(made: Declared, source_of: Callable[[Declared], str]) -> bool:
         cells=made.cells,
     )
     used = set(IDENTIFIER.findall(_COMMENT.sub("", source_of(stand_in))))
-    return bool(set(made.names) & (used | made.cells.keys() | _CELLS))
+    return bool(set(made.names) & (used | made.cells.keys()))
 
 
 def _parameter_list(params: list[inspect.Parameter]) -> str:
@@ -140,5 +140,3 @@ def _values(params: list[inspect.Parameter], keep: tuple[int, ...] | None) -> st
 
 IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 _COMMENT = re.compile(r"#.*")  # the templates' comments: words, not names
-# Names of cells that a path of another variant may read (the trailing defaults' tokens).
-_CELLS = frozenset({"strip", *(f"strip_token_{j}" for j in range(_MOST))})
