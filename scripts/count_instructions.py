@@ -1,6 +1,6 @@
 """Count the machine instructions memo runs per operation, in one or more source trees.
 
-    python scripts/count_instructions.py [--cases l2_hit,l2_hit_async,l1_miss,...] TREE [TREE ...]
+    python scripts/count_instructions.py [--cases l2_hit,l2_miss_async,l1_miss,...] TREE [TREE ...]
 
 Wall time on a shared 2-core VM moves by 10-30% between processes (the raw redis-py GET
 alone ran at 110-190 us here), so a regression of a few percent hides in it. An instruction
@@ -40,6 +40,35 @@ c = itertools.count()
 for _ in range(12_000): f(next(c), "x")
 for _ in range(int(sys.argv[1])): f(next(c), "x")
 """
+_L2_STORE = """
+import asyncio, itertools, sys, uuid, memo
+# a namespace of its own: every run's keys are new to the server (its misses stay misses)
+l2 = memo.RedisStore(sys.argv[2], namespace=uuid.uuid4().hex, secret="s")
+store = memo.TieredStore(memo.MemoryStore(), l2)
+c = itertools.count()
+"""
+_L2_MISS = (
+    _L2_STORE
+    + """
+@memo.cached(ttl=60, store=store, lock={lock})
+def f(a, b):
+    return {{"a": a, "b": b, "pad": "x" * 150}}
+for _ in range(50): f(next(c), "x")
+for _ in range(int(sys.argv[1])): f(next(c), "x")
+"""
+)
+_L2_MISS_ASYNC = (
+    _L2_STORE
+    + """
+@memo.cached(ttl=60, store=store, lock={lock})
+async def f(a, b):
+    return {{"a": a, "b": b, "pad": "x" * 150}}
+async def main():
+    for _ in range(50): await f(next(c), "x")
+    for _ in range(int(sys.argv[1])): await f(next(c), "x")
+asyncio.run(main())
+"""
+)
 # name -> (what it does, loop lengths, the script: argv[1] is the loop length, argv[2] a URL)
 CASES: dict[str, tuple[str, tuple[int, int], str]] = {
     "l1_hit": (
@@ -85,6 +114,52 @@ async def f(a, b):
 async def main():
     for _ in range(50): await f(1, "x")
     for _ in range(int(sys.argv[1])): await f(1, "x")
+asyncio.run(main())
+""",
+    ),
+    "l2_miss": (
+        "L2 miss over a TieredStore, signed, single-flight",
+        (300, 1_300),
+        _L2_MISS.format(lock=True),
+    ),
+    "l2_miss_async": (
+        "L2 miss over a TieredStore, async def, single-flight",
+        (300, 1_300),
+        _L2_MISS_ASYNC.format(lock=True),
+    ),
+    "l2_miss_async_nolock": (
+        "L2 miss over a TieredStore, async def, lock=False",
+        (300, 1_300),
+        _L2_MISS_ASYNC.format(lock=False),
+    ),
+    "raw_miss": (
+        "redis-py GET (a miss) + SET of a pickled value: the baseline of l2_miss",
+        (300, 1_300),
+        """
+import itertools, pickle, sys, uuid, redis
+r, c, prefix = redis.Redis.from_url(sys.argv[2]), itertools.count(), uuid.uuid4().hex
+def f(a, b):
+    key = f"{prefix}:{a}"
+    if r.get(key) is None:
+        r.set(key, pickle.dumps({"a": a, "b": b, "pad": "x" * 150}), ex=60)
+for _ in range(50): f(next(c), "x")
+for _ in range(int(sys.argv[1])): f(next(c), "x")
+""",
+    ),
+    "raw_miss_async": (
+        "redis.asyncio GET (a miss) + SET of a pickled value: the baseline of l2_miss_async",
+        (300, 1_300),
+        """
+import asyncio, itertools, pickle, sys, uuid, redis.asyncio
+c, prefix = itertools.count(), uuid.uuid4().hex
+async def main():
+    r = redis.asyncio.Redis.from_url(sys.argv[2])
+    async def f(a, b):
+        key = f"{prefix}:{a}"
+        if await r.get(key) is None:
+            await r.set(key, pickle.dumps({"a": a, "b": b, "pad": "x" * 150}), ex=60)
+    for _ in range(50): await f(next(c), "x")
+    for _ in range(int(sys.argv[1])): await f(next(c), "x")
 asyncio.run(main())
 """,
     ),
@@ -143,20 +218,20 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{tree}: no memo/__init__.py there")
     server = None
     url = ""
-    if any(c.startswith("l2") for c in cases):
+    if any(c.startswith(("l2", "raw")) for c in cases):
         from tests.support.redis_servers import RedisServer  # noqa: PLC0415 (only for L2)
 
         server = RedisServer().start()
         url = server.url
     try:
         with tempfile.TemporaryDirectory(prefix="memo-instructions-") as workdir:
-            header = f"{'case':<16}" + "".join(f"{t.name:>14}" for t in args.trees)
+            header = f"{'case':<22}" + "".join(f"{t.name:>14}" for t in args.trees)
             if len(args.trees) > 1:
                 header += f"{'last/first':>12}"
             print(header)
             for case in cases:
                 counts = [per_operation(t, case, Path(workdir), url) for t in args.trees]
-                row = f"{case:<16}" + "".join(f"{c:>14,.0f}" for c in counts)
+                row = f"{case:<22}" + "".join(f"{c:>14,.0f}" for c in counts)
                 if len(counts) > 1:
                     row += f"{counts[-1] / counts[0]:>12.3f}"
                 print(row, flush=True)

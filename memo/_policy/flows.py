@@ -88,6 +88,10 @@ _WAIT_SLICE = 1.0  # a waiter looks again at least this often, in case the holde
 # Put's mode for a miss's result: a "set" that other processes need not hear of unless it
 # replaced an entry or one of them waits for it (the Redis tier decides; L1 treats it as "set").
 FILL = "fill"
+# Put's mode for the result of a miss without single-flight (lock=False): a "fill" that holds
+# no lease and ends none of another caller's (a re-entered or timed-out follower's "fill" ends
+# its leader's, so that the value stored first is kept).
+UNLOCKED = "unlocked"
 
 
 def miss_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bool = True) -> Flow:
@@ -102,7 +106,7 @@ def miss_flow(plan: Plan, key: CacheKey, normalised: tuple[Any, ...], looked: bo
     """
     if not plan.lock:
         plan.stats.misses += 1
-        return (yield from _compute_and_store(plan, key, normalised, "", FILL))
+        return (yield from _compute_and_store(plan, key, normalised, "", UNLOCKED))
     joined = yield new_op(Lead, (key, plan.lock_timeout))
     if joined is REENTERED:  # our own flight: compute here, without single-flight
         plan.stats.misses += 1

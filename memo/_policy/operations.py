@@ -65,8 +65,8 @@ class Put(NamedTuple):
 
     token: write only while holding that lease; mode "nx": only if no entry is there, "fill":
     a miss's result (a "set" that a shared tier need announce to other processes only when
-    it replaced an entry or someone waits for it); soft: seconds until a hit should start a
-    background refresh (None: never).
+    it replaced an entry or someone waits for it), "unlocked": a "fill" that ends no lease
+    (lock=False); soft: seconds until a hit should start a background refresh (None: never).
     """
 
     key: CacheKey

@@ -50,6 +50,7 @@ class RedisBackend(SyncBackend, AsyncBackend, Generations):
         self.channel = f"memo:{namespace}:events"
         self.generations_key = f"memo:{namespace}:generations"
         self.errors = 0
+        self.plain_fills = True
         self._client = self._given_client = client
         self._link = None
         self._given_async = async_client

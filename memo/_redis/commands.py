@@ -48,6 +48,7 @@ class Commands:
     generations: dict[str, int]
     corrupt: int
     _last_log: float
+    plain_fills: bool  # the server takes SET ... GET (Redis 6.2+): see `_fill`
 
     def _function_names(self) -> set[str]:
         raise NotImplementedError  # Resilience knows the functions bound to the store
@@ -74,11 +75,38 @@ class Commands:
     def _set(
         self, remote: str, data: bytes, ttl_ms: int, tags: tuple[str, ...], *, token: str, mode: str
     ) -> Op:
-        args = (data, ttl_ms, token, mode, self.channel, self.message("k", remote))
-        written = yield WRITE((remote, self.entry_key(remote)), args)
+        written = None
+        if mode == "unlocked":  # lock=False's fill (see `_fill`); WRITE knows it as 'fill'
+            mode = "fill"
+            if self.plain_fills:
+                written = yield from self._fill(remote, data, ttl_ms)
+        if written is None:
+            args = (data, ttl_ms, token, mode, self.channel, self.message("k", remote))
+            written = yield WRITE((remote, self.entry_key(remote)), args)
         if written and tags:
             yield Batch(tuple(tag_command(self.tag_key(t), remote, ttl_ms) for t in tags))
         return bool(written)
+
+    def _fill(self, remote: str, data: bytes, ttl_ms: int) -> Op:
+        """A miss's result stored by a function without single-flight: one plain SET, which
+        hands back what it replaced, then an event only if it replaced something (another
+        process may hold a copy), as WRITE's 'fill' does; no lease is checked or ended. On
+        loopback a script's reply came 30 us later than a SET's (the client then sleeps
+        until it comes). 1 when written; None when the server refused it (WRITE then stores
+        it): the key held a foreign type, which SET ... GET does not replace, or Redis is
+        older than 6.2 (no SET ... GET: the script from now on).
+        """
+        if ttl_ms:
+            replaced = yield Command(("SET", remote, data, "PX", ttl_ms, "GET"), True)
+        else:
+            replaced = yield Command(("SET", remote, data, "GET"), True)
+        if isinstance(replaced, Exception):
+            if not str(replaced).startswith("WRONGTYPE"):
+                self.plain_fills = False
+            return None
+        if replaced is not None:
+            yield Command(("PUBLISH", self.channel, self.message("k", remote)))
+        return 1
 
     def _delete(self, remote: str) -> Op:
         return bool((yield self._delete_call(remote)))

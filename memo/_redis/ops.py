@@ -32,9 +32,11 @@ __all__ = [
 
 
 class Command(NamedTuple):
-    """One Redis command."""
+    """One Redis command (answered: an error reply is sent back to the operation as its reply,
+    a `ResponseError`, for it to answer; otherwise it fails the operation)."""
 
     args: tuple[Any, ...]
+    answered: bool = False
 
 
 class Batch(NamedTuple):

@@ -193,9 +193,12 @@ class AsyncFlights:
         flight = self._flights.get(slot)
         if flight is None or flight.key != key or flight.owner is not asyncio.current_task():
             return await run  # computing alone: nothing to share
-        task = flight.run = flight.owner = loop.create_task(run)  # re-entry from the run: its own
-        task.add_done_callback(lambda done: self._ended(slot, flight, done))
-        return await self._await(flight, task)
+        # The run hands the leader its result itself, through a future of the leader's own:
+        # one turn of the loop after the run ends, where a shield of the task takes two.
+        mine: asyncio.Future[T] = loop.create_future()
+        delivering = self._deliver(slot, flight, run, mine)
+        flight.run = flight.owner = loop.create_task(delivering)  # re-entry from the run: its own
+        return await self._await(flight, mine)
 
     async def follow(self, flight: _TaskFlight, timeout: float) -> Any:
         """The leader's outcome, None when it did not come within timeout, or REENTERED when
@@ -203,8 +206,9 @@ class AsyncFlights:
         if flight.owner is asyncio.current_task():
             return REENTERED
         assert isinstance(flight, _TaskFlight)
-        try:
-            return await asyncio.wait_for(self._await(flight, flight.future), timeout)
+        try:  # shielded: the future is every follower's, one's cancellation is its own
+            waiting = self._await(flight, asyncio.shield(flight.future))
+            return await asyncio.wait_for(waiting, timeout)
         except asyncio.TimeoutError:
             return None
 
@@ -212,24 +216,40 @@ class AsyncFlights:
         """Await the flight's result; the last awaiter to leave early cancels its run."""
         flight.awaiters += 1
         try:
-            return await asyncio.shield(awaitable)
+            return await awaitable
         finally:
             flight.awaiters -= 1
             run = flight.run
             if not flight.awaiters and run is not None and not run.done():
                 run.cancel()  # nobody waits for it any more
 
-    def _ended(
-        self, slot: tuple[int, Hashable], flight: _TaskFlight, run: asyncio.Task[Any]
+    async def _deliver(
+        self,
+        slot: tuple[int, Hashable],
+        flight: _TaskFlight,
+        run: Coroutine[Any, Any, T],
+        leader: asyncio.Future[T],
     ) -> None:
-        """A shared run finished: mark its exception read (an awaiter re-raises it) and, if it
-        was cancelled before it could land, end the flight so no one waits for it."""
-        if not run.cancelled():
-            run.exception()
-        if self._flights.get(slot) is flight:
-            del self._flights[slot]
-        if not flight.future.done():
-            flight.future.set_result(None)  # type: ignore[arg-type]
+        """The shared run: its result or exception to the leader's future (unless the leader
+        left), and the flight ended if the run could not land it (it was cancelled)."""
+        try:
+            result = await run
+        except BaseException as exc:
+            if not leader.done():
+                if isinstance(exc, asyncio.CancelledError):
+                    leader.cancel()
+                else:
+                    leader.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise  # a cancellation, or an interrupt for the loop to raise
+        else:
+            if not leader.done():
+                leader.set_result(result)
+        finally:
+            if self._flights.get(slot) is flight:
+                del self._flights[slot]
+            if not flight.future.done():
+                flight.future.set_result(None)  # type: ignore[arg-type]
 
     def land(self, key: Hashable, outcome: Outcome | None) -> None:
         """Hand outcome to every follower of key and end the flight."""

@@ -161,11 +161,11 @@ def test_a_caller_re_entering_its_own_flight_computes_without_waiting_on_itself(
 
 
 def test_without_lock_a_miss_computes_and_writes_at_once() -> None:
-    """lock=False: no flight, no lease; Compute then a plain Put."""
+    """lock=False: no flight, no lease; Compute then a Put that ends no lease either."""
     plan = _plan(lock=False)
     script = Script(
         step(Compute, ("v", 0.5)),
-        step(Put, True, key=KEY, token="", mode="fill", delta=0.5),
+        step(Put, True, key=KEY, token="", mode="unlocked", delta=0.5),
     )
     assert script.run(miss_flow(plan, KEY, ())) == "v"
     assert (plan.stats.misses, plan.stats.waits, plan.stats.compute_time) == (1, 0, 0.5)

@@ -145,7 +145,11 @@ def test_replies_are_the_clients_replies(redis_url: str, key: str) -> None:
         )
         assert link.execute(*mine) == client.execute_command(*twin), command
     assert link.execute("SET", key, "x") is True  # redis-py's callback, as the client gives it
+    # a SET ... GET hands back the bytes it replaced (or None), not the callback's bool
+    assert link.execute("SET", key, b"\xff", "PX", 60_000, "GET") == b"x"
+    assert link.execute("SET", key, "y", "GET") == b"\xff"
     client.execute_command("DEL", key)
+    assert link.execute("SET", key, "z", "GET") is None
     client.close()
 
 

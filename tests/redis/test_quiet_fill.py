@@ -9,6 +9,7 @@ token (write, extend, release) accept the marked lease as the holder's.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import pytest
 import redis
 
 import memo
-from memo._redis.ops import EXTEND, RELEASE, WRITE
+from memo._redis.ops import EXTEND, RELEASE, WRITE, Command, ScriptCall
 
 SECRET = "quiet-fill-secret"
 QUIET = 0.3  # seconds a subscriber listens for an event that must not come
@@ -148,3 +149,105 @@ def test_the_holder_of_a_marked_lease_still_extends_releases_and_writes(
     assert refused == 0
     assert client.get(entry) == b"data"
     client.close()
+
+
+# -- lock=False: a plain SET ... GET, the script only when Redis refuses it ---------------------
+
+
+def unlocked_in(store: Any, calls: list[int]) -> Any:
+    """`value(k)` cached in store without single-flight."""
+
+    def value(k: int) -> str:
+        calls.append(k)
+        return f"v{k}"
+
+    value.__qualname__ = "value"
+    return memo.cached(ttl=60, store=store, lock=False)(value)
+
+
+def test_an_unlocked_fill_is_quiet_until_it_replaces_what_was_there(
+    redis_url: str, namespace: str, events: Any
+) -> None:
+    """A fresh fill publishes nothing; one that replaces a foreign value at memo's key (read
+    as a miss) publishes once, and stores an entry that the next call hits."""
+    store = memo.RedisStore(redis_url, namespace=namespace, secret=SECRET)
+    client = redis.Redis.from_url(redis_url)
+    calls: list[int] = []
+    value = unlocked_in(store, calls)
+    remote = value.cache_key(1)
+    assert value(1) == "v1"
+    assert about(messages(events), remote) == []
+    client.set(remote, b"not an entry of memo's", px=60_000)
+    assert value(1) == "v1"  # the foreign bytes are a miss, replaced
+    assert len(about(messages(events), remote)) == 1
+    assert value(1) == "v1"
+    assert calls == [1, 1]
+    assert store.backend.plain_fills
+    client.close()
+    store.close()
+
+
+def test_an_unlocked_fill_replaces_a_foreign_type_and_ends_no_lease(
+    redis_url: str, namespace: str
+) -> None:
+    """SET ... GET refuses a key of another type (WRONGTYPE): the script replaces it, and the
+    next fill is plain again. A lease another caller holds on the key outlives the fill."""
+    store = memo.RedisStore(redis_url, namespace=namespace, secret=SECRET)
+    client = redis.Redis.from_url(redis_url)
+    calls: list[int] = []
+    value = unlocked_in(store, calls)
+    foreign, leased = value.cache_key(1), value.cache_key(2)
+    client.hset(foreign, "field", "a hash at memo's key")
+    client.set(leased + ":lease", "a-holder", px=60_000)
+    assert [value(1), value(2), value(1), value(2)] == ["v1", "v2", "v1", "v2"]
+    assert calls == [1, 2]
+    assert client.type(foreign) == b"string"
+    assert client.get(leased + ":lease") == b"a-holder"
+    assert store.backend.plain_fills
+    client.close()
+    store.close()
+
+
+def test_an_async_unlocked_fill_replaces_a_foreign_type(redis_url: str, namespace: str) -> None:
+    store = memo.RedisStore(redis_url, namespace=namespace, secret=SECRET)
+    client = redis.Redis.from_url(redis_url)
+    calls: list[int] = []
+
+    @memo.cached(ttl=60, store=store, lock=False)
+    async def value(k: int) -> str:
+        calls.append(k)
+        return f"v{k}"
+
+    client.rpush(value.cache_key(1), "a list at memo's key")
+
+    async def main() -> list[str]:
+        return [await value(1), await value(1)]
+
+    assert asyncio.run(main()) == ["v1", "v1"]
+    assert calls == [1]
+    assert client.type(value.cache_key(1)) == b"string"
+    client.close()
+    store.close()
+
+
+def test_a_server_without_set_get_gets_the_script_from_then_on(
+    redis_url: str, namespace: str
+) -> None:
+    """Redis before 6.2 answers SET ... GET with a syntax error: that fill and every later
+    one go through WRITE (the operation, driven by hand with the old server's reply)."""
+    store = memo.RedisStore(redis_url, namespace=namespace, secret=SECRET)
+    backend = store.backend
+    fill = backend._set("memo:k", b"data", 1000, (), token="", mode="unlocked")
+    first = next(fill)
+    assert isinstance(first, Command) and first.answered
+    assert first.args == ("SET", "memo:k", b"data", "PX", 1000, "GET")
+    second = fill.send(redis.exceptions.ResponseError("ERR syntax error"))
+    assert isinstance(second, ScriptCall) and second.script is WRITE
+    assert second.args[3] == "fill"  # WRITE's name for it
+    with pytest.raises(StopIteration) as done:
+        fill.send(1)
+    assert done.value.value is True
+    assert backend.plain_fills is False
+    again = next(backend._set("memo:k", b"data", 0, (), token="", mode="unlocked"))
+    assert isinstance(again, ScriptCall) and again.script is WRITE
+    store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 
@@ -233,6 +234,43 @@ def test_run_is_cancelled_when_every_awaiter_is() -> None:
 
     asyncio.run(main())
     assert (calls, cancelled) == ([2, 2], [2])
+
+
+def test_a_failing_run_reaches_every_awaiter_and_leaves_nothing_unretrieved() -> None:
+    """The shared run raises after its leader was cancelled: the waiter gets the exception,
+    a leader alone gets its own, and the loop reports no exception left unretrieved."""
+    calls: list[int] = []
+    unhandled: list[dict[str, object]] = []
+
+    @memo.cached(ignore=("gate",))
+    async def failing(x: int, gate: asyncio.Event) -> int:
+        calls.append(x)
+        await gate.wait()
+        raise ValueError(f"no {x}")
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _, context: unhandled.append(context)
+        )
+        gate = asyncio.Event()
+        leader = asyncio.ensure_future(failing(4, gate))
+        await _started(calls, 1)
+        waiter = asyncio.ensure_future(failing(4, gate))
+        await asyncio.sleep(0.01)
+        leader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await leader
+        gate.set()
+        with pytest.raises(ValueError, match="no 4"):
+            await asyncio.wait_for(waiter, 5)
+        with pytest.raises(ValueError, match="no 5"):
+            await asyncio.wait_for(failing(5, gate), 5)  # a leader alone
+        await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    gc.collect()  # an unretrieved exception is reported when its future is collected
+    assert calls == [4, 5]
+    assert unhandled == []
 
 
 def test_cancelled_waiter_does_not_disturb_the_leader() -> None:

@@ -17,7 +17,12 @@ __all__ = ["send_async"]
 async def send_async(link: AsyncLink, request: Any) -> Any:
     """The reply to request, sent on link (a batch: with its client's pipeline)."""
     if isinstance(request, Command):
-        return await link.execute(*request.args)
+        if not request.answered:
+            return await link.execute(*request.args)
+        try:
+            return await link.execute(*request.args)
+        except link.reply_error as error:  # the operation answers it
+            return error
     if isinstance(request, ScriptCall):
         return await _script_async(link, request)
     pipe = link.client.pipeline(transaction=False)

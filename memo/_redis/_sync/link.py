@@ -34,8 +34,9 @@ from memo._redis.wire import pack, send_command
 
 __all__ = ["SyncLink"]
 
-# Commands whose reply memo reads as Redis sends it: an entry's bytes, a script's reply. A
-# callback the application set on the client (for GET, say) is not memo's to apply.
+# Commands whose reply memo reads as Redis sends it: an entry's bytes, a script's reply (and
+# a SET ... GET's, the entry it replaced: `_raw`). A callback the application set on the
+# client (for GET, say) is not memo's to apply.
 _RAW = frozenset(("GET", "EVALSHA", "EVAL"))
 
 
@@ -46,12 +47,12 @@ class SyncLink:
         "_callbacks",
         "_connection_error",
         "_encoding",
-        "_reply_error",
         "client",
         "idle",
         "keep",
         "no_script",
         "pool",
+        "reply_error",
     )
 
     def __init__(self, client: Any, *, keep: bool) -> None:
@@ -67,7 +68,7 @@ class SyncLink:
             options.get("encoding_errors", "strict"),
         )
         self._connection_error = exceptions.ConnectionError
-        self._reply_error = exceptions.ResponseError
+        self.reply_error = exceptions.ResponseError  # an error reply: the link is sound
         self.no_script = exceptions.NoScriptError  # EVALSHA of a script the server lacks
 
     def execute(self, *args: Any) -> Any:
@@ -82,7 +83,7 @@ class SyncLink:
             if time.monotonic() - started > RETRY_WINDOW:
                 raise
             reply = self._send(args)
-        if args[0] in _RAW:
+        if _raw(args):
             return reply
         callback = self._callbacks.get(args[0])
         return reply if callback is None else callback(reply)
@@ -95,7 +96,7 @@ class SyncLink:
         try:
             send_command(connection, pack(connection, args, *self._encoding))
             reply = connection.read_response()
-        except self._reply_error:  # the server answered with an error: the link is sound
+        except self.reply_error:  # the server answered with an error: the link is sound
             self._done(connection)
             raise
         except BaseException:  # never reused: a reply may still be on its way
@@ -121,3 +122,9 @@ class SyncLink:
         idle, self.idle = self.idle, []
         for connection in idle:
             self._discard(connection)
+
+
+def _raw(args: tuple[Any, ...]) -> bool:
+    """Whether the reply goes back as Redis sent it (redis-py's callback for SET would
+    decode a replaced entry to tell it from 'OK')."""
+    return args[0] in _RAW or (args[0] == "SET" and len(args) > 3 and args[-1] == "GET")

@@ -18,7 +18,12 @@ __all__ = ["send_sync"]
 def send_sync(link: SyncLink, request: Any) -> Any:
     """The reply to request, sent on link (a batch: with its client's pipeline)."""
     if isinstance(request, Command):
-        return link.execute(*request.args)
+        if not request.answered:
+            return link.execute(*request.args)
+        try:
+            return link.execute(*request.args)
+        except link.reply_error as error:  # the operation answers it
+            return error
     if isinstance(request, ScriptCall):
         return _script_sync(link, request)
     pipe = link.client.pipeline(transaction=False)
