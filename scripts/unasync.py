@@ -95,6 +95,7 @@ PROJECT: list[tuple[str, str]] = [
     (r"async_link\(\)", "link"),  # the loop's Link is awaited; the sync one a property
     ("AsyncLink", "SyncLink"),
     ("asend_command", "send_command"),
+    ("aread_reply", "read_reply"),
     ("send_async", "send_sync"),
     ("_script_async", "_script_sync"),
     # the runtime: the drivers, Core's call paths, warm, the handles, tags

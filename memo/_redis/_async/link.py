@@ -29,6 +29,7 @@ import time
 from typing import Any
 
 from memo._redis.client import RETRY_WINDOW, direct_pool, import_redis
+from memo._redis.turns import Turns, aread_reply
 from memo._redis.wire import asend_command, pack
 
 __all__ = ["AsyncLink"]
@@ -52,6 +53,7 @@ class AsyncLink:
         "no_script",
         "pool",
         "reply_error",
+        "turns",
     )
 
     def __init__(self, client: Any, *, keep: bool) -> None:
@@ -69,6 +71,7 @@ class AsyncLink:
         self._connection_error = exceptions.ConnectionError
         self.reply_error = exceptions.ResponseError  # an error reply: the link is sound
         self.no_script = exceptions.NoScriptError  # EVALSHA of a script the server lacks
+        self.turns = Turns()  # how soon replies come: turns of the loop before a read (turns.py)
 
     async def execute(self, *args: Any) -> Any:
         """The client's reply to the command args (raises what the client would raise)."""
@@ -94,7 +97,7 @@ class AsyncLink:
             connection = await self.pool.get_connection()
         try:
             await asend_command(connection, pack(connection, args, *self._encoding))
-            reply = await connection.read_response()
+            reply = await aread_reply(connection, self.turns)
         except self.reply_error:  # the server answered with an error: the link is sound
             await self._done(connection)
             raise

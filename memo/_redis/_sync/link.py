@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 from memo._redis.client import RETRY_WINDOW, direct_pool, import_redis
+from memo._redis.turns import Turns, read_reply
 from memo._redis.wire import pack, send_command
 
 __all__ = ["SyncLink"]
@@ -53,6 +54,7 @@ class SyncLink:
         "no_script",
         "pool",
         "reply_error",
+        "turns",
     )
 
     def __init__(self, client: Any, *, keep: bool) -> None:
@@ -70,6 +72,7 @@ class SyncLink:
         self._connection_error = exceptions.ConnectionError
         self.reply_error = exceptions.ResponseError  # an error reply: the link is sound
         self.no_script = exceptions.NoScriptError  # EVALSHA of a script the server lacks
+        self.turns = Turns()  # how soon replies come: turns of the loop before a read (turns.py)
 
     def execute(self, *args: Any) -> Any:
         """The client's reply to the command args (raises what the client would raise)."""
@@ -95,7 +98,7 @@ class SyncLink:
             connection = self.pool.get_connection()
         try:
             send_command(connection, pack(connection, args, *self._encoding))
-            reply = connection.read_response()
+            reply = read_reply(connection, self.turns)
         except self.reply_error:  # the server answered with an error: the link is sound
             self._done(connection)
             raise
