@@ -251,3 +251,21 @@ def test_a_server_without_set_get_gets_the_script_from_then_on(
     again = next(backend._set("memo:k", b"data", 0, (), token="", mode="unlocked"))
     assert isinstance(again, ScriptCall) and again.script is WRITE
     store.close()
+
+
+def test_any_other_error_reply_fails_the_fill_as_the_script_would(
+    redis_url: str, namespace: str
+) -> None:
+    """An out-of-memory (or read-only, or permission) reply is an error of that write, like
+    the script's would be: raised into the executor, and the next fill is plain again."""
+    store = memo.RedisStore(redis_url, namespace=namespace, secret=SECRET)
+    backend = store.backend
+    fill = backend._set("memo:k", b"data", 1000, (), token="", mode="unlocked")
+    next(fill)
+    oom = redis.exceptions.ResponseError("OOM command not allowed when used memory > 'maxmemory'.")
+    with pytest.raises(redis.exceptions.ResponseError, match="OOM"):
+        fill.send(oom)
+    assert backend.plain_fills is True
+    again = next(backend._set("memo:k", b"data", 1000, (), token="", mode="unlocked"))
+    assert isinstance(again, Command) and again.answered
+    store.close()
