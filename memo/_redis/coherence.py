@@ -18,13 +18,14 @@ bypassed (`healthy` false) until it is subscribed again.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
+
+from memo._redis.waiter import Waiter
 
 __all__ = ["EventSink", "Events", "pairs"]
 
@@ -105,31 +106,16 @@ class Events:
 
     # -- waiters -------------------------------------------------------------------------
 
-    def wait_for(self, remote: str, timeout: float) -> bool:
-        """Block until remote is filled or deleted somewhere (True), or timeout passes."""
-        done = threading.Event()
-        self._add_waiter(remote, done.set)
+    @contextlib.contextmanager
+    def waiting(self, remote: str) -> Iterator[Waiter]:
+        """A Waiter for remote's next fill or deletion, registered until the block ends (an
+        event that comes between two looks at the lease still counts: `waiter.py`)."""
+        waiter = Waiter()
+        self._add_waiter(remote, waiter.wake)
         try:
-            return done.wait(timeout)
+            yield waiter
         finally:
-            self._remove_waiter(remote, done.set)
-
-    async def await_for(self, remote: str, timeout: float) -> bool:
-        """`wait_for` for async callers."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-
-        def wake() -> None:
-            loop.call_soon_threadsafe(_resolve, future)
-
-        self._add_waiter(remote, wake)
-        try:
-            await asyncio.wait_for(asyncio.shield(future), timeout)
-        except asyncio.TimeoutError:
-            return False
-        finally:
-            self._remove_waiter(remote, wake)
-        return True
+            self._remove_waiter(remote, waiter.wake)
 
     def _add_waiter(self, remote: str, wake: Callable[[], None]) -> None:
         with self._lock:
@@ -261,11 +247,6 @@ def _no_silent_reconnect(pubsub: Any) -> None:
     connection = getattr(pubsub, "connection", None)
     if connection is not None and hasattr(connection, "retry"):
         connection.retry = Retry(NoBackoff(), 0)
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def pairs(reply: Any) -> list[tuple[str, Any]]:

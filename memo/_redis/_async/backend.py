@@ -160,14 +160,15 @@ class AsyncBackend(Generations):
         """
         self.events.ensure_started()
         deadline = time.monotonic() + timeout
-        for _ in range(math.ceil(timeout / LEASE_POLL) + 1):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            if await self.events.await_for(key.remote, min(remaining, LEASE_POLL)):
-                return
-            if await self._arun(self._lease_held(key.remote), None, key) is not True:
-                return  # freed, or Redis did not answer: the caller looks and decides
+        with self.events.waiting(key.remote) as filled:  # across the looks: waiter.py
+            for _ in range(math.ceil(timeout / LEASE_POLL) + 1):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                if await filled.await_for(min(remaining, LEASE_POLL)):
+                    return
+                if await self._arun(self._lease_held(key.remote), None, key) is not True:
+                    return  # freed, or Redis did not answer: the caller looks and decides
 
     async def abump_generation(self, name: str) -> int | None:
         """Move function name to a new generation everywhere; None if Redis fails."""

@@ -161,14 +161,15 @@ class SyncBackend(Generations):
         """
         self.events.ensure_started()
         deadline = time.monotonic() + timeout
-        for _ in range(math.ceil(timeout / LEASE_POLL) + 1):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            if self.events.wait_for(key.remote, min(remaining, LEASE_POLL)):
-                return
-            if self._run(self._lease_held(key.remote), None, key) is not True:
-                return  # freed, or Redis did not answer: the caller looks and decides
+        with self.events.waiting(key.remote) as filled:  # across the looks: waiter.py
+            for _ in range(math.ceil(timeout / LEASE_POLL) + 1):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                if filled.wait_for(min(remaining, LEASE_POLL)):
+                    return
+                if self._run(self._lease_held(key.remote), None, key) is not True:
+                    return  # freed, or Redis did not answer: the caller looks and decides
 
     def bump_generation(self, name: str) -> int | None:
         """Move function name to a new generation everywhere; None if Redis fails."""
