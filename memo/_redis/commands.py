@@ -98,9 +98,9 @@ class Commands:
         READONLY, NOPERM) fails the write as the script's would.
         """
         if ttl_ms:
-            replaced = yield Command(("SET", remote, data, "PX", ttl_ms, "GET"), True)
+            replaced = yield Command(("SET", remote, data, "PX", ttl_ms, "GET"), answered=True)
         else:
-            replaced = yield Command(("SET", remote, data, "GET"), True)
+            replaced = yield Command(("SET", remote, data, "GET"), answered=True)
         if isinstance(replaced, Exception):
             message = str(replaced)
             if message.startswith("WRONGTYPE"):

@@ -23,7 +23,7 @@ from typing import Any
 
 __all__ = ["NEAR", "TURNS", "Turns", "aread_reply", "read_reply"]
 
-TURNS = 4  # measured: 2 turns kept a fifth of a single-flight miss's sleeps, 4 kept 84%
+TURNS = 4  # measured: 2 turns spared a fifth of a single-flight miss's sleeps, 4 spared 84%
 NEAR = 250e-6  # seconds: a local reply took 40-100 us here, turns included; a network hop more
 SMOOTHING = 8  # the smoothed reply time moves an eighth of the way to each new one
 
