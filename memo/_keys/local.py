@@ -36,7 +36,9 @@ import fractions
 import math
 import operator
 import pathlib
+import threading
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
@@ -45,7 +47,16 @@ from memo._keys import canonical
 from memo._keys.registry import REGISTRY
 from memo._keys.wire import qualname
 
-__all__ = ["FLOAT_TAG", "LIST_TAG", "RAW", "TOKEN_OF", "forget", "local_token", "local_tokens"]
+__all__ = [
+    "CLASS_TOKENS",
+    "FLOAT_TAG",
+    "LIST_TAG",
+    "RAW",
+    "TOKEN_OF",
+    "forget",
+    "local_token",
+    "local_tokens",
+]
 
 Token = Callable[[Any], Hashable]
 
@@ -76,7 +87,7 @@ _COMPLEX, _BYTEARRAY, _TUPLE, _LIST = (
 _DICT, _SET, _FROZENSET, _COUNTED = _Tag("dict"), _Tag("set"), _Tag("frozenset"), _Tag("counted")
 _DATETIME, _TIME, _DELTA = _Tag("datetime"), _Tag("time"), _Tag("delta")
 _UUID, _DECIMAL, _FRACTION = _Tag("uuid"), _Tag("decimal"), _Tag("fraction")
-_CLASS, _HOOK, _ENUM, _FLAG = _Tag("class"), _Tag("hook"), _Tag("enum"), _Tag("flag")
+_HOOK, _ENUM, _FLAG = _Tag("hook"), _Tag("enum"), _Tag("flag")
 _DATACLASS, _PATH, _CANONICAL = _Tag("dataclass"), _Tag("path"), _Tag("canonical")
 # Values with one token each are their token's tag alone: hashed by identity, where a
 # tuple would be hashed again, element by element, in every key that holds it.
@@ -274,19 +285,41 @@ def _hook(kind: type) -> Token:
     return token
 
 
+class _ClassTag(_Tag):
+    """A class's token: one per qualified name while any key holds it (see _ClassNames)."""
+
+    __slots__ = ("__weakref__",)
+
+
 class _ClassNames(dict[type, Hashable]):
-    """A class's token, by its name, read once per class: a classmethod's every call keys
-    its class, and a lookup here is a C call where a token function would be a Python one."""
+    """A class's token, read once per class: a classmethod's every call keys its class, and
+    a lookup here is a C call where a token function would be a Python one.
+
+    The token is a tag, hashed by identity in every key that holds it (a tuple of tag and
+    name would be hashed again each time), shared by the classes of one qualified name, as
+    their encodings are. A name keeps its tag while something holds it (an L1 key, this
+    map), so no two tags of one name are ever alive: L1 keys agree with Redis keys."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tags: weakref.WeakValueDictionary[str, _ClassTag] = weakref.WeakValueDictionary()
+        self._lock = threading.Lock()
 
     def __missing__(self, value: type) -> Hashable:
-        if len(self) >= _KINDS_KEPT:
-            self.clear()
-        token = self[value] = (_CLASS, qualname(value))
-        return token
+        name = qualname(value)
+        with self._lock:
+            tag = self._tags.get(name)
+            if tag is None:
+                tag = self._tags[name] = _ClassTag(f"class {name}")
+            if len(self) >= _KINDS_KEPT:
+                self.clear()
+            self[value] = tag
+        return tag
 
 
 _CLASS_NAMES = _ClassNames()
 _class: Token = _CLASS_NAMES.__getitem__
+CLASS_TOKENS = _CLASS_NAMES  # subscripted by the generated hit path (a classmethod's class)
 
 
 def _enum(kind: type) -> Token:

@@ -17,11 +17,12 @@ from typing import Any
 
 from memo._clock import CLOCK
 from memo._keys.builder import FAST_TYPES
-from memo._keys.local import FLOAT_TAG, LIST_TAG, TOKEN_OF, local_token, local_tokens
+from memo._keys.local import CLASS_TOKENS, FLOAT_TAG, LIST_TAG, TOKEN_OF, local_token, local_tokens
 from memo._runtime.core import Core
 from memo._runtime.declared import IDENTIFIER
 from memo._runtime.disabled import ACTIVE
-from memo._runtime.hit_source import declared_parameters, path_source, pos_arity, tail_keys
+from memo._runtime.hit_source import declared_parameters, path_source
+from memo._runtime.key_layout import pos_arity, tail_keys
 from memo._runtime.pending import COMPUTE, Pending
 
 __all__ = ["closed_path", "hit_path", "names"]
@@ -113,6 +114,8 @@ def names(core: Core) -> dict[str, Any]:
         "list_": list,
         "tuple_": tuple,
         "frozenset_": frozenset,
+        "type_": type,
+        "class_tokens": CLASS_TOKENS,
         "tokens": local_tokens,
         "clock": CLOCK,
         "active": ACTIVE,

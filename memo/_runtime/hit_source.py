@@ -11,12 +11,16 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from memo._keys.local import local_token
-from memo._keys.trailing import constant
 from memo._runtime.core import Core
 from memo._runtime.declared import Declared, collides, declared
+from memo._runtime.key_layout import (
+    first_is_class,
+    key_count,
+    pos_arity,
+    trailing_start,
+)
 
-__all__ = ["declared_parameters", "path_source", "pos_arity", "tail_keys"]
+__all__ = ["declared_parameters", "path_source"]
 
 
 # The hit path is generated per function, as attrs and dataclasses generate __init__: the
@@ -111,6 +115,7 @@ def _tokens(
     suffix: str = "",
     inline_tuples: bool = False,
     trailing: int | None = None,
+    first_class: bool = False,
 ) -> str:
     """Source that sets `key` to the L1 key of `values` (count of them, -1: unknown): the
     first count of `source`, then the ready tokens `suffix` names (defaults left out: a
@@ -124,14 +129,19 @@ def _tokens(
 
     trailing: the first position whose value is left out of the key while equal to its
     default (_keys/trailing.py), if any: a key that ends at or past it is stripped when its
-    last token is its default's (one comparison)."""
+    last token is its default's (one comparison).
+
+    first_class: the first value is a classmethod's class (`first_is_class`)."""
     pad = " " * indent
     if count < 0 or count > _UNROLL_UP_TO:
         made = "core.prefix + tokens(values)"
         return f"{pad}key = {made if trailing is None else f'strip({made})'}"
     lines = [f"{pad}token = core.token"]
     for i in range(count):
-        lines += _token_of(f"v{i}", f"{source}[{i}]", pad, inline_tuples=inline_tuples)
+        of_class = first_class and i == 0
+        lines += _token_of(
+            f"v{i}", f"{source}[{i}]", pad, inline_tuples=inline_tuples, of_class=of_class
+        )
     key = "(token, " + "".join(f"v{i}, " for i in range(count)) + ")"
     if suffix.endswith(","):
         key = key[:-1] + suffix + ")"
@@ -144,9 +154,15 @@ def _tokens(
     return "\n".join(lines)
 
 
-def _token_of(name: str, value: str, pad: str, *, inline_tuples: bool) -> list[str]:
-    """Source lines that set name to the L1 token of value (see `_tokens`)."""
-    lines = [f"{pad}{name} = {value}", f"{pad}kind = type({name})", f"{pad}if kind not in raw:"]
+def _token_of(
+    name: str, value: str, pad: str, *, inline_tuples: bool, of_class: bool = False
+) -> list[str]:
+    """Source lines that set name to the L1 token of value (see `_tokens`); of_class: a
+    class is looked up first, by a subscript, before the checks every other kind takes."""
+    lines = [f"{pad}{name} = {value}", f"{pad}kind = type({name})"]
+    if of_class:
+        lines += [f"{pad}if kind is type_:", f"{pad}    {name} = class_tokens[{name}]"]
+    lines.append(f"{pad}{'elif' if of_class else 'if'} kind not in raw:")
     if not inline_tuples:  # one line: the blocks are compiled at decoration, many each
         lines.append(
             f"{pad}    {name} = (FLOAT, {name}) if kind is float_ and {name} and {name} == {name}"
@@ -180,8 +196,9 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
     past eight given values, a loop over them), with `values` made for a refresh or a miss
     only (`_COMPLETE`); other defaults (a list) are added to args and tokenised at each
     call."""
-    count = _key_count(core)
-    trailing = _trailing_start(core)
+    count = key_count(core)
+    trailing = trailing_start(core)
+    cls = first_is_class(core)
     shapes = core.keys.shapes
     tails = shapes.tails if shapes is not None else {}
     unrolled = {given: tail for given, tail in tail_keys.items() if given <= _UNROLL_UP_TO}
@@ -193,7 +210,9 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
         suffix = f"tail_key_{given}" if unrolled[given] else ""
         if single:
             suffix = " ".join(f"{suffix}_{j}," for j in range(len(unrolled[given])))
-        tokens = _tokens(given, indent=16, source="args", suffix=suffix, trailing=trailing)
+        tokens = _tokens(
+            given, indent=16, source="args", suffix=suffix, trailing=trailing, first_class=cls
+        )
         conditions_and_bodies.append((f"given == {given}", "None", tokens))
     if len(unrolled) < len(tail_keys):  # more given values than unrolled: a loop over them
         loop = "                key = core.prefix + tokens(args) + ready"
@@ -203,7 +222,7 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
     # A concatenation then the tokens, for the other tails (a call passing every parameter
     # positionally, whose tail is empty, has its own block).
     if tails.keys() - tail_keys.keys() - {pos_arity(core)}:
-        concatenated = _tokens(count, indent=16, trailing=trailing)
+        concatenated = _tokens(count, indent=16, trailing=trailing, first_class=cls)
         test = "(tail := tails.get(given)) is not None"
         conditions_and_bodies.append((test, "args + tail", concatenated))
     branches = [
@@ -218,34 +237,6 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
     return (
         "".join(branches) or "        if False:  # every call of another shape\n            pass\n"
     )
-
-
-def tail_keys(core: Core) -> dict[int, tuple[Any, ...]]:
-    """The tokens of each defaults tail whose values cannot change between calls, less
-    those the key leaves out (the trailing defaults: _keys/trailing.py)."""
-    shapes = core.keys.shapes
-    if shapes is None:
-        return {}
-    start = _trailing_start(core)
-    return {
-        given: tuple(map(local_token, tail[: None if start is None else max(0, start - given)]))
-        for given, tail in shapes.tails.items()
-        if tail and all(map(constant, tail))
-    }
-
-
-def _trailing_start(core: Core) -> int | None:
-    """The first key position left out while equal to its default, if any."""
-    trailing = core.keys.trailing
-    return None if trailing is None else trailing.start
-
-
-def _key_count(core: Core) -> int:
-    """How many values make the key of every call (-1 when it varies or key= makes it)."""
-    keys = core.keys
-    if keys.shapes is None:
-        return -1
-    return len(keys.keep) if keys.keep is not None else keys.normaliser.arity
 
 
 def path_source(
@@ -263,6 +254,7 @@ def path_source(
     if made is not None:
         return _declared_source(core, made, copy=copy, looked=looked)
     keep = core.keys.keep
+    trailing, cls = trailing_start(core), first_is_class(core)
     wait = "await " if core.is_async else ""
     omitted = _omitted(core, tail_keys, wait)
     complete = _COMPLETE if "values = None" in omitted else ""
@@ -273,8 +265,8 @@ def path_source(
         tail=_ASYNC_MISS if core.is_async else _SYNC_MISS,
         wait=wait,
         bind=_BIND if bound else "",
-        tokens_12=_tokens(_key_count(core), inline_tuples=True, trailing=_trailing_start(core)),
-        tokens_16=_tokens(_key_count(core), indent=16, trailing=_trailing_start(core)),
+        tokens_12=_tokens(key_count(core), inline_tuples=True, trailing=trailing, first_class=cls),
+        tokens_16=_tokens(key_count(core), indent=16, trailing=trailing, first_class=cls),
         omitted=omitted,
         complete=complete,
         select="args" if keep is None else "(" + "".join(f"args[{i}], " for i in keep) + ")",
@@ -308,7 +300,7 @@ def declared_parameters(core: Core) -> Declared | None:
 
 def _declared_source(core: Core, made: Declared, *, copy: bool = True, looked: bool = True) -> str:
     """The source of the path that declares made's parameters."""
-    lines = _declared_key(made, _trailing_start(core))
+    lines = _declared_key(made, trailing_start(core))
     complete = f"    args = {made.args}\n    kwargs = {made.kwargs}\n    values = {made.values}\n"
     wait = "await " if core.is_async else ""
     return _DECLARED_PATH.format(
@@ -356,7 +348,8 @@ def _declared_token(made: Declared, j: int, pad: str, *, inline_tuples: bool) ->
     by identity."""
     i, name = made.kept[j]
     if i not in made.constant:
-        return _token_of(f"v{j}", name, pad, inline_tuples=inline_tuples)
+        of_class = (i, name) == (0, "cls")  # see first_is_class
+        return _token_of(f"v{j}", name, pad, inline_tuples=inline_tuples, of_class=of_class)
     return [
         f"{pad}if {name} is default_{i}:",
         f"{pad}    v{j} = default_token_{i}",
@@ -367,14 +360,3 @@ def _declared_token(made: Declared, j: int, pad: str, *, inline_tuples: bool) ->
 
 def _key_of(count: int) -> str:
     return "(token, " + "".join(f"v{j}, " for j in range(count)) + ")"
-
-
-def pos_arity(core: Core) -> int:
-    """How many arguments a call passing every parameter positionally passes, or -1 when no
-    call can (keyword-only parameters, *args): such a call skips the shape readers, its
-    values are args itself, or (with ignore=) the kept ones, picked inline."""
-    normaliser = core.keys.normaliser
-    positional_only = (
-        core.keys.shapes is not None and normaliser.positional == normaliser.arity >= 0
-    )
-    return normaliser.arity if positional_only else -1

@@ -16,10 +16,13 @@ import datetime
 import decimal
 import enum
 import fractions
+import gc
 import inspect
 import itertools
+import threading
 import types
 import uuid
+import weakref
 from collections.abc import Hashable
 from typing import Any
 
@@ -29,6 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import memo
+from memo._keys import local
 from memo._runtime.hit_source import declared_parameters
 
 UTC = datetime.timezone.utc
@@ -68,6 +72,14 @@ class Keyed:
         return self.key
 
 
+def _twin() -> type:
+    class Twin:  # every class made here has one qualified name, so one encoding
+        pass
+
+    return Twin
+
+
+TWINS = (_twin(), _twin())
 NAN = float("nan")
 LOOK_ALIKES: list[Any] = [
     0,
@@ -118,6 +130,8 @@ LOOK_ALIKES: list[Any] = [
     Perm.R | Perm.W,
     Color,
     Number,
+    Keyed,
+    *TWINS,
 ]
 objects = st.sampled_from(LOOK_ALIKES)
 
@@ -540,3 +554,40 @@ def raw_exists(url: str, key: str) -> bool:
         return bool(client.exists(key))
     finally:
         client.close()
+
+
+def test_classes_of_one_name_share_one_tag_while_a_key_holds_it() -> None:
+    """A class's token is a tag per qualified name: the classes of one name share it, it
+    outlives the class map's clearing while a key holds it, and a new one is made only once
+    nothing does (two live tags for one name would give one Redis key two L1 keys)."""
+    first, second = TWINS
+    held = local_key(first)
+    assert held == local_key(second) and held[0] is local_key(second)[0]
+    local.forget()  # what a registration does; also what the map does when full
+    assert local_key(second)[0] is held[0]
+
+    def made_once() -> weakref.ref[Any]:
+        return weakref.ref(local.local_token(type("Gone", (), {})))
+
+    dead = made_once()
+    local.forget()
+    gc.collect()
+    assert dead() is None  # nothing holds it: the name's next class gets a fresh tag
+
+
+def test_threads_meeting_a_new_class_name_agree_on_its_tag() -> None:
+    """Threads that key classes of one new name at once all get one tag."""
+    classes = [type("Raced", (), {"__qualname__": "Raced"}) for _ in range(8)]
+    barrier = threading.Barrier(len(classes), timeout=10)
+    tags: list[Hashable] = []
+
+    def key(cls: type) -> None:
+        barrier.wait()
+        tags.append(local.local_token(cls))
+
+    threads = [threading.Thread(target=key, args=(cls,)) for cls in classes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(tags) == len(classes) and all(tag is tags[0] for tag in tags)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import dataclasses
 import threading
@@ -176,6 +177,43 @@ def test_classmethod_over_cached() -> None:
         thread.join(timeout=10)
     assert sorted(set(results)) == ["Child_t", "Model_t"] and len(results) == 800
     assert results.count("Model_t") == results.count("Child_t") == 400
+
+
+def test_a_classmethod_keys_any_class_and_any_value_in_cls() -> None:
+    """The class check the path makes first for `cls` gives the token any path gives: a
+    class with a metaclass, and classes of one qualified name, share entries as their
+    Redis keys do; a value that is not a class, passed where cls goes, is keyed as a value."""
+    calls: list[object] = []
+
+    def made() -> type:
+        class Twin:
+            pass
+
+        return Twin
+
+    @memo.cached
+    def labelled(cls: object, x: int) -> str:
+        calls.append((cls, x))
+        return f"{getattr(cls, '__name__', cls)}:{x}"
+
+    class Owner:
+        label = classmethod(labelled)
+
+    class Abstract(metaclass=abc.ABCMeta):  # its class's type is not type
+        label = classmethod(labelled)
+
+        @abc.abstractmethod
+        def body(self) -> None: ...
+
+    first, second = made(), made()
+    assert Owner.label(1) == Owner.label(1) == "Owner:1"
+    assert Abstract.label(1) == Abstract.label(1) == "Abstract:1"
+    assert labelled(first, 1) == labelled(second, 1) == "Twin:1"
+    assert labelled(1, 1) == labelled(1, x=1) == "1:1" and labelled(True, 1) == "True:1"
+    assert [c for c, _ in calls] == [Owner, Abstract, first, 1, True]
+    assert labelled.cache_key(first, 1) == labelled.cache_key(second, 1)
+    assert Owner.label.invalidate(1) is True and Owner.label(1) == "Owner:1"
+    assert len(calls) == 6
 
 
 class Documented:
