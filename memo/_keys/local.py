@@ -35,6 +35,7 @@ import enum
 import fractions
 import math
 import operator
+import os
 import pathlib
 import threading
 import uuid
@@ -303,7 +304,11 @@ class _ClassNames(dict[type, Hashable]):
     def __init__(self) -> None:
         super().__init__()
         self._tags: weakref.WeakValueDictionary[str, _ClassTag] = weakref.WeakValueDictionary()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by a finalizer that keys a class
+
+    def after_fork(self) -> None:
+        """In a forked child: a lock another thread held at the fork stays held there."""
+        self._lock = threading.RLock()
 
     def __missing__(self, value: type) -> Hashable:
         name = qualname(value)
@@ -319,6 +324,8 @@ class _ClassNames(dict[type, Hashable]):
 
 _CLASS_NAMES = _ClassNames()
 _class: Token = _CLASS_NAMES.__getitem__
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_CLASS_NAMES.after_fork)
 CLASS_TOKENS = _CLASS_NAMES  # subscripted by the generated hit path (a classmethod's class)
 
 

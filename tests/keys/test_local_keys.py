@@ -19,7 +19,10 @@ import fractions
 import gc
 import inspect
 import itertools
+import os
+import signal
 import threading
+import time
 import types
 import uuid
 import weakref
@@ -591,3 +594,36 @@ def test_threads_meeting_a_new_class_name_agree_on_its_tag() -> None:
     for thread in threads:
         thread.join(timeout=10)
     assert len(tags) == len(classes) and all(tag is tags[0] for tag in tags)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_child_forked_while_another_thread_names_a_class_keys_classes() -> None:
+    """The class map's lock, held by another thread at the fork, is made anew in the child."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with local.CLASS_TOKENS._lock:
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 only if it keys a class it never met
+            code = 1
+            try:
+                code = 0 if local.local_token(type("New", (), {})) is not None else 1
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 10
+        while (waited := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if waited == (0, 0):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        assert waited[0] == pid and os.waitstatus_to_exitcode(waited[1]) == 0
+    finally:
+        release.set()
+        holder.join(10)
