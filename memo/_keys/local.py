@@ -96,6 +96,7 @@ _TRUE, _FALSE = _Tag("True"), _Tag("False")
 _POSITIVE_ZERO, _NEGATIVE_ZERO, _NAN_TOKEN = _Tag("0.0"), _Tag("-0.0"), _Tag("nan")
 FLOAT_TAG = _FLOAT  # heads a non-zero, non-NaN float's token (the hit path builds it inline)
 LIST_TAG = _LIST  # heads a list's token (the hit path builds a list of plain values' inline)
+HOOK_TAG = _HOOK  # heads a `__memo_key__` object's token (the hit path builds self's inline)
 
 
 def local_token(value: Any) -> Hashable:
@@ -121,6 +122,7 @@ def forget() -> None:
     """Drop every class decision (call after a change to how a class is keyed)."""
     _TOKENS.clear()
     _TOKENS.update(_BUILTIN_TOKENS)
+    _HOOK_NAMES.clear()
     _CLASS_NAMES.clear()
 
 
@@ -241,6 +243,9 @@ _BUILTIN_TOKENS: dict[type, Token] = {
 }
 _TOKENS: dict[type, Token] = dict(_BUILTIN_TOKENS)
 TOKEN_OF = _TOKENS  # read by the generated hit path: one call per value, not two
+# The classes decided to be keyed by `__memo_key__`, and their names: read by the hit path.
+_HOOK_NAMES: dict[type, str] = {}
+HOOK_NAMES = _HOOK_NAMES
 
 
 # -- classes seen at run time -----------------------------------------------------------------
@@ -278,6 +283,7 @@ def _registered(kind: type) -> bool:
 
 def _hook(kind: type) -> Token:
     name = qualname(kind)
+    _HOOK_NAMES[kind] = name  # the hit path makes this token itself for a method's self
 
     def token(value: Any) -> Hashable:
         key = value.__memo_key__()

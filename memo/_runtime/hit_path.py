@@ -17,7 +17,16 @@ from typing import Any
 
 from memo._clock import CLOCK
 from memo._keys.builder import FAST_TYPES
-from memo._keys.local import CLASS_TOKENS, FLOAT_TAG, LIST_TAG, TOKEN_OF, local_token, local_tokens
+from memo._keys.local import (
+    CLASS_TOKENS,
+    FLOAT_TAG,
+    HOOK_NAMES,
+    HOOK_TAG,
+    LIST_TAG,
+    TOKEN_OF,
+    local_token,
+    local_tokens,
+)
 from memo._runtime.core import Core
 from memo._runtime.declared import IDENTIFIER
 from memo._runtime.disabled import ACTIVE
@@ -116,6 +125,8 @@ def names(core: Core) -> dict[str, Any]:
         "frozenset_": frozenset,
         "type_": type,
         "class_tokens": CLASS_TOKENS,
+        "hook_names": HOOK_NAMES,
+        "HOOK": HOOK_TAG,
         "tokens": local_tokens,
         "clock": CLOCK,
         "active": ACTIVE,

@@ -14,7 +14,8 @@ from typing import Any
 from memo._runtime.core import Core
 from memo._runtime.declared import Declared, collides, declared
 from memo._runtime.key_layout import (
-    first_is_class,
+    OWNERS,
+    first_owner,
     key_count,
     pos_arity,
     trailing_start,
@@ -115,7 +116,7 @@ def _tokens(
     suffix: str = "",
     inline_tuples: bool = False,
     trailing: int | None = None,
-    first_class: bool = False,
+    first: str = "",
 ) -> str:
     """Source that sets `key` to the L1 key of `values` (count of them, -1: unknown): the
     first count of `source`, then the ready tokens `suffix` names (defaults left out: a
@@ -131,17 +132,15 @@ def _tokens(
     default (_keys/trailing.py), if any: a key that ends at or past it is stripped when its
     last token is its default's (one comparison).
 
-    first_class: the first value is a classmethod's class (`first_is_class`)."""
+    first: the first value's owner role, if any (`first_owner`)."""
     pad = " " * indent
     if count < 0 or count > _UNROLL_UP_TO:
         made = "core.prefix + tokens(values)"
         return f"{pad}key = {made if trailing is None else f'strip({made})'}"
     lines = [f"{pad}token = core.token"]
     for i in range(count):
-        of_class = first_class and i == 0
-        lines += _token_of(
-            f"v{i}", f"{source}[{i}]", pad, inline_tuples=inline_tuples, of_class=of_class
-        )
+        owner = first if i == 0 else ""
+        lines += _token_of(f"v{i}", f"{source}[{i}]", pad, inline_tuples=inline_tuples, owner=owner)
     key = "(token, " + "".join(f"v{i}, " for i in range(count)) + ")"
     if suffix.endswith(","):
         key = key[:-1] + suffix + ")"
@@ -155,38 +154,51 @@ def _tokens(
 
 
 def _token_of(
-    name: str, value: str, pad: str, *, inline_tuples: bool, of_class: bool = False
+    name: str, value: str, pad: str, *, inline_tuples: bool, owner: str = ""
 ) -> list[str]:
-    """Source lines that set name to the L1 token of value (see `_tokens`); of_class: a
-    class is looked up first, by a subscript, before the checks every other kind takes."""
+    """Source lines that set name to the L1 token of value (see `_tokens`). owner, for a
+    method's first value (`first_owner`): "cls", a class is looked up first, by a
+    subscript; "self", a class with `__memo_key__` has it called here, as its token function
+    would (a call less), before the checks every other kind takes."""
     lines = [f"{pad}{name} = {value}", f"{pad}kind = type({name})"]
-    if of_class:
+    if owner == "cls":
         lines += [f"{pad}if kind is type_:", f"{pad}    {name} = class_tokens[{name}]"]
-    lines.append(f"{pad}{'elif' if of_class else 'if'} kind not in raw:")
+    lines.append(f"{pad}{'elif' if owner == 'cls' else 'if'} kind not in raw:")
+    inner = pad + "    "
+    if owner == "self":
+        lines += [
+            f"{inner}hooked = hook_names.get(kind)",
+            f"{inner}if hooked is not None:",
+            f"{inner}    {name} = {name}.__memo_key__()",
+            f"{inner}    {name} = (HOOK, hooked, {name} if type({name}) in raw"
+            f" else local_token({name}))",
+            f"{inner}else:",
+        ]
+        inner += "    "
     if not inline_tuples:  # one line: the blocks are compiled at decoration, many each
         lines.append(
-            f"{pad}    {name} = (FLOAT, {name}) if kind is float_ and {name} and {name} == {name}"
+            f"{inner}{name} = (FLOAT, {name}) if kind is float_ and {name} and {name} == {name}"
             f" else (token_of.get(kind) or local_token)({name})"
         )
         return lines
     return [
         *lines,
-        f"{pad}    if kind is float_ and {name} and {name} == {name}:",
-        f"{pad}        {name} = (FLOAT, {name})",
-        f"{pad}    elif kind is tuple_ or kind is frozenset_:",
-        f"{pad}        for element in {name}:",
-        f"{pad}            if type(element) not in raw:",
-        f"{pad}                {name} = token_of[kind]({name})",
-        f"{pad}                break",
-        f"{pad}    elif kind is list_:",
-        f"{pad}        for element in {name}:",
-        f"{pad}            if type(element) not in raw:",
-        f"{pad}                {name} = token_of[kind]({name})",
-        f"{pad}                break",
-        f"{pad}        else:  # a list of plain values: its token, as _keys/local.py makes it",
-        f"{pad}            {name} = (LIST, tuple_({name}))",
-        f"{pad}    else:",
-        f"{pad}        {name} = (token_of.get(kind) or local_token)({name})",
+        f"{inner}if kind is float_ and {name} and {name} == {name}:",
+        f"{inner}    {name} = (FLOAT, {name})",
+        f"{inner}elif kind is tuple_ or kind is frozenset_:",
+        f"{inner}    for element in {name}:",
+        f"{inner}        if type(element) not in raw:",
+        f"{inner}            {name} = token_of[kind]({name})",
+        f"{inner}            break",
+        f"{inner}elif kind is list_:",
+        f"{inner}    for element in {name}:",
+        f"{inner}        if type(element) not in raw:",
+        f"{inner}            {name} = token_of[kind]({name})",
+        f"{inner}            break",
+        f"{inner}    else:  # a list of plain values: its token, as _keys/local.py makes it",
+        f"{inner}        {name} = (LIST, tuple_({name}))",
+        f"{inner}else:",
+        f"{inner}    {name} = (token_of.get(kind) or local_token)({name})",
     ]
 
 
@@ -198,7 +210,7 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
     call."""
     count = key_count(core)
     trailing = trailing_start(core)
-    cls = first_is_class(core)
+    first = first_owner(core)
     shapes = core.keys.shapes
     tails = shapes.tails if shapes is not None else {}
     unrolled = {given: tail for given, tail in tail_keys.items() if given <= _UNROLL_UP_TO}
@@ -211,7 +223,7 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
         if single:
             suffix = " ".join(f"{suffix}_{j}," for j in range(len(unrolled[given])))
         tokens = _tokens(
-            given, indent=16, source="args", suffix=suffix, trailing=trailing, first_class=cls
+            given, indent=16, source="args", suffix=suffix, trailing=trailing, first=first
         )
         conditions_and_bodies.append((f"given == {given}", "None", tokens))
     if len(unrolled) < len(tail_keys):  # more given values than unrolled: a loop over them
@@ -222,7 +234,7 @@ def _omitted(core: Core, tail_keys: dict[int, tuple[Any, ...]], wait: str) -> st
     # A concatenation then the tokens, for the other tails (a call passing every parameter
     # positionally, whose tail is empty, has its own block).
     if tails.keys() - tail_keys.keys() - {pos_arity(core)}:
-        concatenated = _tokens(count, indent=16, trailing=trailing, first_class=cls)
+        concatenated = _tokens(count, indent=16, trailing=trailing, first=first)
         test = "(tail := tails.get(given)) is not None"
         conditions_and_bodies.append((test, "args + tail", concatenated))
     branches = [
@@ -254,7 +266,7 @@ def path_source(
     if made is not None:
         return _declared_source(core, made, copy=copy, looked=looked)
     keep = core.keys.keep
-    trailing, cls = trailing_start(core), first_is_class(core)
+    trailing, first = trailing_start(core), first_owner(core)
     wait = "await " if core.is_async else ""
     omitted = _omitted(core, tail_keys, wait)
     complete = _COMPLETE if "values = None" in omitted else ""
@@ -265,8 +277,8 @@ def path_source(
         tail=_ASYNC_MISS if core.is_async else _SYNC_MISS,
         wait=wait,
         bind=_BIND if bound else "",
-        tokens_12=_tokens(key_count(core), inline_tuples=True, trailing=trailing, first_class=cls),
-        tokens_16=_tokens(key_count(core), indent=16, trailing=trailing, first_class=cls),
+        tokens_12=_tokens(key_count(core), inline_tuples=True, trailing=trailing, first=first),
+        tokens_16=_tokens(key_count(core), indent=16, trailing=trailing, first=first),
         omitted=omitted,
         complete=complete,
         select="args" if keep is None else "(" + "".join(f"args[{i}], " for i in keep) + ")",
@@ -348,8 +360,8 @@ def _declared_token(made: Declared, j: int, pad: str, *, inline_tuples: bool) ->
     by identity."""
     i, name = made.kept[j]
     if i not in made.constant:
-        of_class = (i, name) == (0, "cls")  # see first_is_class
-        return _token_of(f"v{j}", name, pad, inline_tuples=inline_tuples, of_class=of_class)
+        owner = name if i == 0 and name in OWNERS else ""  # see first_owner
+        return _token_of(f"v{j}", name, pad, inline_tuples=inline_tuples, owner=owner)
     return [
         f"{pad}if {name} is default_{i}:",
         f"{pad}    v{j} = default_token_{i}",

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 import redis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import memo
@@ -627,3 +627,32 @@ def test_a_child_forked_while_another_thread_names_a_class_keys_classes() -> Non
     finally:
         release.set()
         holder.join(10)
+
+
+OWNER_VERSIONS = itertools.count(1)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(x=values, y=values)
+@example(x=TWINS[0], y=TWINS[1])  # a class: what cls holds
+@example(x=Keyed, y=Color)
+@example(x=Keyed(1.5), y=Keyed(1.5))  # a __memo_key__ object: what self holds
+@example(x=Keyed((1, NAN)), y=Keyed(Keyed(-0.0)))
+def test_a_first_parameter_named_self_or_cls_keys_like_any_other(x: Any, y: Any) -> None:
+    """The hit path looks a method's `self` (its `__memo_key__`) and a classmethod's `cls`
+    (a class) up first: any value there still hits x's entry iff it has x's Redis key."""
+    version = next(OWNER_VERSIONS)
+
+    def by_self(self: Any) -> int:
+        return 1
+
+    def by_cls(cls: Any) -> int:
+        return 1
+
+    for function in (by_self, by_cls):
+        cached = memo.cached(store=memo.MemoryStore(), version=version)(function)
+        cached(x)
+        cached(y)
+        same = cached.cache_key(x) == cached.cache_key(y)
+        assert (cached.stats.hits, cached.stats.misses) == ((1, 1) if same else (0, 2)), (x, y)
+        assert cached.invalidate(y) is True  # the handles' key is the path's

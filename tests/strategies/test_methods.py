@@ -7,7 +7,10 @@ import asyncio
 import dataclasses
 import threading
 
+import pytest
+
 import memo
+from memo._keys import local
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,6 +217,45 @@ def test_a_classmethod_keys_any_class_and_any_value_in_cls() -> None:
     assert labelled.cache_key(first, 1) == labelled.cache_key(second, 1)
     assert Owner.label.invalidate(1) is True and Owner.label(1) == "Owner:1"
     assert len(calls) == 6
+
+
+def test_a_method_keys_self_by_its_memo_key_whatever_it_returns() -> None:
+    """self's `__memo_key__`, called by the hit path itself, gives the token any path gives:
+    a result that is a float, a tuple holding one, or another keyed object; a subclass keys
+    under its own name; a hook that raises reaches the caller, and nothing runs."""
+    calls: list[object] = []
+
+    class Keyed:
+        def __init__(self, key: object) -> None:
+            self.key = key
+
+        def __memo_key__(self) -> object:
+            if isinstance(self.key, Exception):
+                raise self.key
+            return self.key
+
+        @memo.cached
+        def read(self, x: int) -> object:
+            calls.append((self.key, x))
+            return (self.key, x)
+
+    class Sub(Keyed):
+        pass
+
+    for key in (1.5, (1, 2.5), Keyed("inner"), -0.0, 0.0, "k"):
+        assert Keyed(key).read(1) == Keyed(key).read(x=1) == (key, 1)
+        assert Keyed.read.uncached(Keyed(key), 1) == (key, 1)
+        assert Keyed(key).read.invalidate(1) is True and Keyed(key).read.invalidate(1) is False
+    assert Sub(1.5).read(1) == (1.5, 1) and Sub(1.5).read(1) == (1.5, 1)
+    assert Keyed(1.5).read.cache_key(1) != Sub(1.5).read.cache_key(1)
+    # Each key ran once cached and once uncached; Sub once more.
+    assert [key for key, _ in calls].count(1.5) == 3 and len(calls) == 13
+    with pytest.raises(LookupError, match="no key"):  # the hook's own error, as before
+        Keyed(LookupError("no key")).read(1)
+    assert len(calls) == 13
+    Keyed("again").read(2)
+    local.forget()  # classes decided again (a key registration does this): still a hit
+    assert Keyed("again").read(2) == ("again", 2) and len(calls) == 14
 
 
 class Documented:
