@@ -95,7 +95,7 @@ def collides(made: Declared, source_of: Callable[[Declared], str]) -> bool:
     made with stand-ins for the parameters, its names read, the real ones looked up."""
     stand_ins = {name: f"_memo_parameter_{i}_" for i, (_, name) in enumerate(made.kept)}
     stand_in = Declared(
-        names=(),
+        names=made.names,  # the first one's role (self, cls) shapes the path's source
         params="",
         args="()",
         kwargs="{}",

@@ -360,7 +360,8 @@ def _declared_token(made: Declared, j: int, pad: str, *, inline_tuples: bool) ->
     by identity."""
     i, name = made.kept[j]
     if i not in made.constant:
-        owner = name if i == 0 and name in OWNERS else ""  # see first_owner
+        first = made.names[0] if i == 0 and made.names else ""
+        owner = first if first in OWNERS else ""  # see first_owner
         return _token_of(f"v{j}", name, pad, inline_tuples=inline_tuples, owner=owner)
     return [
         f"{pad}if {name} is default_{i}:",

@@ -130,6 +130,32 @@ def test_parameters_named_like_the_paths_own_names_keep_the_generic_path() -> No
     assert declared_parameters(core_of(fine)) is not None
 
 
+def test_a_method_parameter_named_like_the_owner_lookups_names_keeps_the_generic_path() -> None:
+    """The lines that look a first `self` or `cls` up first use names of their own
+    (hooked, hook_names, HOOK, class_tokens, type_): a parameter so named keeps the generic
+    path, and every call reaches the function with its own argument."""
+
+    class Keyed:
+        def __memo_key__(self) -> str:
+            return "k"
+
+        @memo.cached
+        def read(self, hooked: int, hook_names: int = 0, HOOK: int = 0) -> tuple[int, ...]:
+            return (hooked, hook_names, HOOK)
+
+        @classmethod
+        @memo.cached
+        def build(cls, class_tokens: int, type_: int = 0) -> tuple[int, int]:
+            return (class_tokens, type_)
+
+    for method in (Keyed.read, Keyed.build):
+        assert declared_parameters(core_of(method)) is None
+    assert Keyed().read(1) == (1, 0, 0) and Keyed().read(2, 3, 4) == (2, 3, 4)
+    assert Keyed().read(1) == (1, 0, 0) and Keyed().read.stats.hits == 1
+    assert Keyed.build(5) == (5, 0) and Keyed.build(6, type_=7) == (6, 7)
+    assert Keyed.build(5) == (5, 0) and Keyed.build.stats.hits == 1
+
+
 def test_functions_the_declared_path_cannot_serve_keep_the_generic_path() -> None:
     """Variadics, a key= callable, a wrapper that names another signature: generic path,
     same results."""
