@@ -51,6 +51,8 @@ from memo._keys.wire import qualname
 __all__ = [
     "CLASS_TOKENS",
     "FLOAT_TAG",
+    "HOOK_NAMES",
+    "HOOK_TAG",
     "LIST_TAG",
     "RAW",
     "TOKEN_OF",

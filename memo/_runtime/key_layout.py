@@ -1,5 +1,6 @@
 """What a core's L1 key is made of, as the hit path's source reads it: how many values,
-which defaults are made once or left out, which call shape skips the readers."""
+which defaults are made once or left out, which call shape skips the readers, and whether
+the first value is a method's owner (its instance or class)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from memo._keys.local import local_token
 from memo._keys.trailing import constant
 from memo._runtime.core import Core
 
-OWNERS = frozenset({"cls", "self"})  # first parameters whose tokens the hit path looks up first
-
 __all__ = ["OWNERS", "first_owner", "key_count", "pos_arity", "tail_keys", "trailing_start"]
+
+OWNERS = frozenset({"cls", "self"})  # first parameters whose tokens the hit path looks up first
 
 
 def tail_keys(core: Core) -> dict[int, tuple[Any, ...]]:
