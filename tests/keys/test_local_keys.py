@@ -578,8 +578,16 @@ def test_classes_of_one_name_share_one_tag_while_a_key_holds_it() -> None:
     assert dead() is None  # nothing holds it: the name's next class gets a fresh tag
 
 
-def test_threads_meeting_a_new_class_name_agree_on_its_tag() -> None:
-    """Threads that key classes of one new name at once all get one tag."""
+def test_threads_meeting_a_new_class_name_agree_on_its_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads that key classes of one new name at once all get one tag (a tag made slowly
+    opens the window between looking the name up and storing its tag)."""
+    made = local._ClassTag.__init__
+
+    def slowly(self: Any, kind: str) -> None:
+        made(self, kind)
+        time.sleep(0.005)
+
+    monkeypatch.setattr(local._ClassTag, "__init__", slowly)
     classes = [type("Raced", (), {"__qualname__": "Raced"}) for _ in range(8)]
     barrier = threading.Barrier(len(classes), timeout=10)
     tags: list[Hashable] = []
