@@ -14,9 +14,9 @@ from typing import Any
 from memo._runtime.core import Core
 from memo._runtime.declared import Declared, collides, declared
 from memo._runtime.key_layout import (
-    OWNERS,
     first_owner,
     key_count,
+    owner_role,
     pos_arity,
     trailing_start,
 )
@@ -360,8 +360,7 @@ def _declared_token(made: Declared, j: int, pad: str, *, inline_tuples: bool) ->
     by identity."""
     i, name = made.kept[j]
     if i not in made.constant:
-        first = made.names[0] if i == 0 and made.names else ""
-        owner = first if first in OWNERS else ""  # see first_owner
+        owner = owner_role(made.names[0]) if i == 0 and made.names else ""  # first_owner
         return _token_of(f"v{j}", name, pad, inline_tuples=inline_tuples, owner=owner)
     return [
         f"{pad}if {name} is default_{i}:",

@@ -10,7 +10,15 @@ from memo._keys.local import local_token
 from memo._keys.trailing import constant
 from memo._runtime.core import Core
 
-__all__ = ["OWNERS", "first_owner", "key_count", "pos_arity", "tail_keys", "trailing_start"]
+__all__ = [
+    "OWNERS",
+    "first_owner",
+    "key_count",
+    "owner_role",
+    "pos_arity",
+    "tail_keys",
+    "trailing_start",
+]
 
 OWNERS = frozenset({"cls", "self"})  # first parameters whose tokens the hit path looks up first
 
@@ -44,7 +52,11 @@ def first_owner(core: Core) -> str:
     keys = core.keys
     if keys.shapes is None or (keys.keep is not None and keys.keep[:1] != (0,)):
         return ""
-    first = next(iter(keys.normaliser.signature.parameters), "")
+    return owner_role(next(iter(keys.normaliser.signature.parameters), ""))
+
+
+def owner_role(first: str) -> str:
+    """first, the name of a function's first parameter, if it names a method's owner."""
     return first if first in OWNERS else ""
 
 

@@ -604,7 +604,6 @@ def test_threads_meeting_a_new_class_name_agree_on_its_tag(monkeypatch: pytest.M
     assert len(tags) == len(classes) and all(tag is tags[0] for tag in tags)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
 def test_a_child_forked_while_another_thread_names_a_class_keys_classes() -> None:
     """The class map's lock, held by another thread at the fork, is made anew in the child."""
     holding, release = threading.Event(), threading.Event()
