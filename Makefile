@@ -26,8 +26,8 @@ redis:
 	@bash scripts/ensure-redis.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check memo tests bench scripts
-	$(VENV)/bin/ruff format --check memo tests bench scripts
+	$(VENV)/bin/ruff check memo tests bench scripts hatch_build.py
+	$(VENV)/bin/ruff format --check memo tests bench scripts hatch_build.py
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/unasync.py --check
 

@@ -1,8 +1,11 @@
-"""A cached method bound to its instance (a classmethod to its class): a partial in C."""
+"""A cached method bound to its instance (a classmethod to its class): a partial in C;
+and what stands for the method in its class (`in_class`)."""
 
 from __future__ import annotations
 
 import functools
+import importlib
+import os
 import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -12,7 +15,23 @@ from memo._runtime._sync.handles import SyncHandles
 from memo._runtime.core import Core
 from memo._runtime.portable import _Portable
 
-__all__ = ["AsyncMethod", "Method"]
+__all__ = ["METHOD_DESCRIPTOR", "AsyncMethod", "Method", "in_class"]
+
+
+def _accelerator() -> Callable[..., Any] | None:
+    """The C accelerator's descriptor type (hatch_build.py builds it where a C compiler is);
+    None without it, or with MEMO_PURE_PYTHON=1: methods then bind in Python, as below."""
+    if os.environ.get("MEMO_PURE_PYTHON"):
+        return None
+    try:
+        module = importlib.import_module("memo._runtime._descriptor")
+    except ImportError:
+        return None
+    descriptor: Callable[..., Any] = module.MethodDescriptor
+    return descriptor
+
+
+METHOD_DESCRIPTOR = _accelerator()
 
 if TYPE_CHECKING:
     _PartialBase = functools.partial[Any]  # what _Method's subclasses are (func, args)
@@ -112,3 +131,15 @@ class AsyncMethod(_Method, AsyncHandles, functools.partial[Any]):
 for _method in (Method, AsyncMethod):  # the bound function's, as a bound method answers
     _method.__module__ = property(lambda self: self._memo_decorated.__module__)  # type: ignore[assignment]
     _method.__doc__ = property(lambda self: self._memo_decorated.__doc__)  # type: ignore[assignment]
+
+
+def in_class(decorated: Any, free: Callable[..., Any], method: type[_Method], binder: Any) -> Any:
+    """What a decorated function defined in a class body is in the class's dictionary.
+
+    With the C accelerator, a descriptor CPython calls as it calls a function: `obj.f(1)`
+    runs `free(obj, 1)` with no binding, where decorated's Python `__get__` (binder) makes a
+    method object per call; reading `obj.f` still makes `method(free, obj)`, and every
+    attribute is decorated's. Without it, decorated itself."""
+    if METHOD_DESCRIPTOR is None:
+        return decorated
+    return METHOD_DESCRIPTOR(free, method, binder, decorated)

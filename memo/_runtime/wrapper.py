@@ -31,7 +31,7 @@ from memo._runtime._async.handles import AsyncHandles
 from memo._runtime._sync.handles import SyncHandles
 from memo._runtime.core import Core
 from memo._runtime.hit_path import closed_path, hit_path, names
-from memo._runtime.methods import AsyncMethod, Method, _Method
+from memo._runtime.methods import AsyncMethod, Method, _Method, in_class
 from memo._runtime.portable import PortableBound, PortableFunction
 
 __all__ = ["wrap"]
@@ -187,6 +187,8 @@ def wrap(wrapped: Any, core: Core) -> Any:
     binder = _binder(proxy._self_binding, method, free)
     setattr(cls, "__get__", binder)  # noqa: B010 (mypy: a method)
     core.on_rebind = regenerate
+    if proxy._self_binding == "function":  # defined in a class body: a method's descriptor
+        return in_class(proxy, free, method, binder)
     return proxy
 
 
