@@ -8,13 +8,13 @@ DEMO_STAMP := $(VENV)/.demo-stamp
 
 .PHONY: demo test lint typecheck docs bench soak redis clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml hatch_build.py memo/_runtime/_descriptor.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[redis,msgpack,typed,progress,test,docs,bench]'
 	@touch $(STAMP)
 
-$(DEMO_STAMP): pyproject.toml
+$(DEMO_STAMP): pyproject.toml hatch_build.py memo/_runtime/_descriptor.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e .
 	@touch $(DEMO_STAMP)

@@ -9,8 +9,10 @@ This type is that flag and no policy:
   passes the arguments as they are to the free hit path, by vectorcall;
 - read from an instance (`obj.f`, whose handles must know obj), it makes the bound method
   memo makes in Python, `method(free, obj)` (methods.py);
-- read from its class, or chained by a classmethod as (class, class), it asks the Python
-  binder, which does what the pure-Python build does;
+- chained by a classmethod as (class, class), it makes `method(free, class)` and keeps the
+  last one made, as the Python binder does (a class lives as long as its methods, so holding
+  it costs nothing; `K.f(1)` then makes no method object);
+- read from its class, it asks the Python binder, which does what the pure-Python build does;
 - every other attribute is the decorated object's (handles, `__wrapped__`, `__doc__`...),
   read and written through.
 Built by hatch_build.py when a C compiler is there; methods.py falls back to Python. */
@@ -25,6 +27,8 @@ typedef struct {
     PyObject *method;    /* the bound method's class: method(free, obj) */
     PyObject *binder;    /* the Python __get__: binder(decorated, instance, owner) */
     PyObject *decorated; /* the decorated object: every attribute is its */
+    PyObject *held;      /* the last class a classmethod bound, and its method */
+    PyObject *held_method;
     vectorcallfunc vectorcall;
     PyObject *weakrefs;
 } MethodDescriptor;
@@ -37,10 +41,32 @@ descriptor_call(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kw
 }
 
 static PyObject *
+descriptor_get_class(MethodDescriptor *self, PyObject *owner)
+{
+    if (self->held == owner) {
+        return Py_NewRef(self->held_method);
+    }
+    PyObject *stack[2] = {self->free, owner};
+    PyObject *method = PyObject_Vectorcall(self->method, stack, 2, NULL);
+    if (method == NULL) {
+        return NULL;
+    }
+    PyObject *held = self->held, *held_method = self->held_method;
+    self->held = Py_NewRef(owner); /* both set before either old one is released */
+    self->held_method = Py_NewRef(method);
+    Py_XDECREF(held);
+    Py_XDECREF(held_method);
+    return method;
+}
+
+static PyObject *
 descriptor_get(PyObject *op, PyObject *instance, PyObject *owner)
 {
     MethodDescriptor *self = (MethodDescriptor *)op;
-    if (instance == NULL || instance == Py_None || instance == owner) {
+    if (instance != NULL && instance == owner) {
+        return descriptor_get_class(self, instance);
+    }
+    if (instance == NULL || instance == Py_None) {
         PyObject *stack[3] = {
             self->decorated, instance ? instance : Py_None, owner ? owner : Py_None};
         return PyObject_Vectorcall(self->binder, stack, 3, NULL);
@@ -100,6 +126,8 @@ descriptor_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(self->method);
     Py_VISIT(self->binder);
     Py_VISIT(self->decorated);
+    Py_VISIT(self->held);
+    Py_VISIT(self->held_method);
     return 0;
 }
 
@@ -111,6 +139,8 @@ descriptor_clear(PyObject *op)
     Py_CLEAR(self->method);
     Py_CLEAR(self->binder);
     Py_CLEAR(self->decorated);
+    Py_CLEAR(self->held);
+    Py_CLEAR(self->held_method);
     return 0;
 }
 
@@ -146,6 +176,8 @@ descriptor_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->method = Py_NewRef(method);
     self->binder = Py_NewRef(binder);
     self->decorated = Py_NewRef(decorated);
+    self->held = NULL;
+    self->held_method = NULL;
     self->vectorcall = descriptor_call;
     self->weakrefs = NULL;
     PyObject_GC_Track(self);

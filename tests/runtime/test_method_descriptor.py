@@ -186,6 +186,32 @@ def test_classmethod_staticmethod_and_property_over_it(binding: str) -> None:
     assert built == ["x", 3, "config"]
 
 
+def test_a_classmethod_binds_each_class_in_turn(binding: str) -> None:
+    """The last class bound is kept (C and Python alike): alternating classes never get
+    another's method, and a handle reached through a class binds to that class."""
+    made: list[str] = []
+
+    class Base:
+        @classmethod
+        @memo.cached(ttl=60)
+        def make(cls, label: str) -> str:
+            made.append(f"{cls.__name__}:{label}")
+            return f"{cls.__name__}:{label}"
+
+    class Sub(Base):
+        pass
+
+    for _ in range(2):
+        assert Base.make("x") == "Base:x"
+        assert Sub.make("x") == "Sub:x"
+        assert Sub().make("x") == "Sub:x"
+    assert made == ["Base:x", "Sub:x"]
+    assert Base.make.__self__ is Base and Sub.make.__self__ is Sub
+    assert Sub.make.invalidate("x") is True
+    assert Base.make("x") == "Base:x" and made == ["Base:x", "Sub:x"]
+    assert Sub.make("x") == "Sub:x" and made == ["Base:x", "Sub:x", "Sub:x"]
+
+
 def test_async_method(binding: str) -> None:
     class Store(Keyed):
         @memo.cached(ttl=60)
