@@ -163,18 +163,16 @@ def _token_of(
     lines = [f"{pad}{name} = {value}", f"{pad}kind = type({name})"]
     if owner == "cls":
         lines += [f"{pad}if kind is type_:", f"{pad}    {name} = class_tokens[{name}]"]
-    lines.append(f"{pad}{'elif' if owner == 'cls' else 'if'} kind not in raw:")
-    inner = pad + "    "
-    if owner == "self":
+    if owner == "self":  # no class in hook_names is a raw kind: it is asked first
         lines += [
-            f"{inner}hooked = hook_names.get(kind)",
-            f"{inner}if hooked is not None:",
-            f"{inner}    {name} = {name}.__memo_key__()",
-            f"{inner}    {name} = (HOOK, hooked, {name} if type({name}) in raw"
+            f"{pad}hooked = hook_names.get(kind)",
+            f"{pad}if hooked is not None:",
+            f"{pad}    {name} = {name}.__memo_key__()",
+            f"{pad}    {name} = (HOOK, hooked, {name} if type({name}) in raw"
             f" else local_token({name}))",
-            f"{inner}else:",
         ]
-        inner += "    "
+    lines.append(f"{pad}{'if' if not owner else 'elif'} kind not in raw:")
+    inner = pad + "    "
     if not inline_tuples:  # one line: the blocks are compiled at decoration, many each
         lines.append(
             f"{inner}{name} = (FLOAT, {name}) if kind is float_ and {name} and {name} == {name}"
