@@ -102,7 +102,7 @@ KINDS = (
     Kind("classmethod", "cls, a", "K.f(1)", owner="classmethod"),
     Kind("defaults omitted: f(1)", _FOUR, "f(1)"),
     # Beyond the kinds, the slowest shapes of omitted defaults: a list default is
-    # keyed as it is at each call; past eight values the key is not unrolled.
+    # checked item by item at each call; past eight values the key is not unrolled.
     Kind("defaults omitted, a list default", "a, b=[1], c=2", "f(1)"),
     Kind("defaults omitted, 10 parameters", _TEN, "f(1)"),
     Kind("keywords: f(a=1, b='y', d=True)", _FOUR, "f(a=1, b='y', d=True)"),

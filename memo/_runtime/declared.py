@@ -47,7 +47,9 @@ class Declared:
     values: str  # the key's values, in key order (ignore= applied): "args" or "(a, c, )"
     kept: tuple[tuple[int, str], ...]  # (parameter index, name) of each value of the key
     constant: frozenset[int]  # parameters whose default has a token made once (`cells`)
-    cells: dict[str, Any]  # default_N (every default), default_token_N (constant, not raw)
+    cells: dict[str, Any]  # default_N (every default), default_token_N (constant, not raw;
+    # or listed), default_item_N_K (a listed default's items)
+    listed: dict[int, int]  # parameter -> length: a short list default of raw values
 
 
 def declared(core: Core) -> Declared | None:
@@ -71,6 +73,7 @@ def declared(core: Core) -> Declared | None:
     kept = tuple((i, names[i]) for i in order)
     cells: dict[str, Any] = {}
     made_once: set[int] = set()
+    listed: dict[int, int] = {}
     for i, param in enumerate(params):
         if param.default is inspect.Parameter.empty:
             continue
@@ -78,6 +81,10 @@ def declared(core: Core) -> Declared | None:
         if type(param.default) not in RAW and constant(param.default):
             cells[f"default_token_{i}"] = local_token(param.default)
             made_once.add(i)
+        elif _listed(param.default):
+            cells[f"default_token_{i}"] = local_token(param.default)
+            cells.update({f"default_item_{i}_{k}": item for k, item in enumerate(param.default)})
+            listed[i] = len(param.default)
     return Declared(
         names=names,
         params=_parameter_list(params),
@@ -87,7 +94,20 @@ def declared(core: Core) -> Declared | None:
         kept=kept,
         constant=frozenset(made_once),
         cells=cells,
+        listed=listed,
     )
+
+
+def _listed(default: Any) -> bool:
+    """Whether default is a list of at most four ints, strings, bytes, None or dates: its
+    token is made once, and a call that leaves it out checks the list still holds those very
+    objects (a list may change between calls; immutable items that are the same objects
+    have the same token), by identity, where the token is made from the items at each call."""
+    short = type(default) is list and len(default) <= _LISTED
+    return short and all(type(item) in RAW for item in default)
+
+
+_LISTED = 4
 
 
 def collides(made: Declared, source_of: Callable[[Declared], str]) -> bool:
@@ -103,6 +123,7 @@ def collides(made: Declared, source_of: Callable[[Declared], str]) -> bool:
         kept=tuple((i, stand_ins[name]) for i, name in made.kept),
         constant=made.constant,
         cells=made.cells,
+        listed=made.listed,
     )
     used = set(IDENTIFIER.findall(_COMMENT.sub("", source_of(stand_in))))
     return bool(set(made.names) & (used | made.cells.keys()))

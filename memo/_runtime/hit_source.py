@@ -355,13 +355,19 @@ def _declared_key(made: Declared, trailing: int | None) -> list[str]:
 
 def _declared_token(made: Declared, j: int, pad: str, *, inline_tuples: bool) -> list[str]:
     """Lines that set v<j> to the token of the j-th key value; a default made once is told
-    by identity."""
+    by identity (a listed one, a short list of raw values: its items too)."""
     i, name = made.kept[j]
-    if i not in made.constant:
+    if i in made.constant:
+        guard = f"{name} is default_{i}"
+    elif i in made.listed:
+        length = made.listed[i]
+        items = "".join(f" and {name}[{k}] is default_item_{i}_{k}" for k in range(length))
+        guard = f"{name} is default_{i} and len({name}) == {length}{items}"
+    else:
         owner = owner_role(made.names[0]) if i == 0 and made.names else ""  # first_owner
         return _token_of(f"v{j}", name, pad, inline_tuples=inline_tuples, owner=owner)
     return [
-        f"{pad}if {name} is default_{i}:",
+        f"{pad}if {guard}:",
         f"{pad}    v{j} = default_token_{i}",
         f"{pad}else:",
         *_token_of(f"v{j}", name, pad + "    ", inline_tuples=inline_tuples),

@@ -102,6 +102,57 @@ def test_a_mutable_default_is_keyed_as_it_is_at_each_call() -> None:
     assert cached(1) == 7 and seen == [[1], [1, 5]]
 
 
+def test_a_listed_default_left_out_is_told_by_its_items_identity() -> None:
+    """A short list default of raw values has its token made once; a call that leaves it
+    out uses it only while the list holds the very same items: any change, to an equal
+    value of another kind included, makes the key of what the list now holds."""
+    default: list[Any] = [1, "a"]
+    seen: list[list[Any]] = []
+
+    def body(a: int, b: list[Any] = default) -> list[Any]:
+        seen.append(list(b))
+        return [a, *b]
+
+    cached = memo.cached(body)
+    assert "b is default_1 and len(b) == 2" in _source(cached)
+    assert cached(1) == [1, 1, "a"] and cached(1, [1, "a"]) == [1, 1, "a"]
+    assert cached.cache_key(1) == cached.cache_key(1, [1, "a"])
+    big = 10**6
+    for changed in ([True, "a"], [1.0, "a"], ["1", "a"], [1, "a", None], [1], [], [big, "a"]):
+        default[:] = changed
+        assert cached(1) == [1, *changed], changed
+        assert cached.cache_key(1) == cached.cache_key(1, list(changed))
+        assert cached(1) == [1, *changed]  # and then a hit of its own
+    default[:] = [int(str(big)), "a"]  # equal to the last, another object: the same entry
+    assert cached(1) == [1, big, "a"]
+    default[:] = [1, "a"]
+    assert cached(1) == [1, 1, "a"]
+    assert len(seen) == 8
+    assert cached.stats.misses == 8
+
+
+def test_only_short_lists_of_raw_values_are_listed() -> None:
+    def made(default: Any) -> bool:
+        def body(a: int, b: Any = default) -> int:
+            return a
+
+        return "default_item_1" in _source(memo.cached(body)) or "len(b) == 0" in _source(
+            memo.cached(body)
+        )
+
+    assert made([]) and made([1, "x", b"y", None]) and not made([1, 2, 3, 4, 5])
+    assert not made([1.0]) and not made([[1]]) and not made((1, [2])) and not made([True])
+
+
+def _source(cached: Any) -> str:
+    from memo._runtime.hit_source import _declared_source
+
+    core = core_of(cached)
+    made = declared_parameters(core)
+    assert made is not None
+    return _declared_source(core, made)
+
+
 def test_parameters_named_like_the_paths_own_names_keep_the_generic_path() -> None:
     """A parameter called key, values, token, core, kind or type, or like one of the path's
     cells, would shadow the path's names: such a function keeps the generic path, with the
@@ -284,9 +335,14 @@ def test_ignored_parameters_and_trailing_defaults_on_both_paths() -> None:
         assert function.stats.misses == 4
 
 
-_DEFAULTS = st.sampled_from([1, 0, 2.5, -0.0, True, None, "x", b"z", (1, 2.5), [1]])
+_DEFAULTS = st.sampled_from(
+    [1, 0, 2.5, -0.0, True, None, "x", b"z", (1, 2.5), [1], [], ["x", None, 2], [1.0], [True]]
+)
 _ARGUMENTS = st.sampled_from(  # with equal values that are other objects than the defaults
-    [1, 1.0, True, 0, -0.0, 0.0, 2.5, float("2.5"), float("-0.0"), "x", b"z", (1, 2.5), [1], None]
+    [
+        *(1, 1.0, True, 0, -0.0, 0.0, 2.5, float("2.5"), float("-0.0"), "x", b"z", (1, 2.5)),
+        *([1], None, [], [1.0], [True], ["x", None, 2]),
+    ]
 )
 
 
