@@ -48,7 +48,7 @@ def _compile(root: Path) -> Path:
     command.inplace = True
     previous = Path.cwd()
     with tempfile.TemporaryDirectory() as scratch:
-        command.build_temp = scratch
+        command.build_temp = command.build_lib = scratch  # nothing left behind but the module
         os.chdir(root)  # in place: setuptools places the module relative to the cwd
         try:
             command.ensure_finalized()
