@@ -21,6 +21,7 @@ import pytest
 
 import memo
 from memo._runtime import methods
+from tests.support.python import ROOT, run_python
 
 
 @pytest.fixture(params=["accelerated", "pure"])
@@ -68,16 +69,26 @@ def test_the_accelerator_is_built() -> None:
 
 def test_memo_pure_python_turns_it_off() -> None:
     code = "from memo._runtime import methods; print(methods.METHOD_DESCRIPTOR)"
-    environment = {**os.environ, "MEMO_PURE_PYTHON": "1"}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=environment,
+    assert run_python(code, MEMO_PURE_PYTHON="1") == "None"
+
+
+@pytest.mark.timeout(240)
+def test_the_method_suites_pass_in_pure_python() -> None:
+    """Where no C compiler built the accelerator, methods bind in Python: the suites of
+    methods and of lru_cache's ported tests run again in a process that does so."""
+    suites = ["tests/strategies/test_methods.py", "tests/peers/test_functools_lru.py"]
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suites]
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "MEMO_PURE_PYTHON": "1"},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=220,
         check=False,
     )
-    assert out.stdout.strip() == "None", out.stderr
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and "skipped" not in done.stdout
 
 
 def test_calls_hit_and_key_like_the_bound_method(binding: str) -> None:
