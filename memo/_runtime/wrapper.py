@@ -14,7 +14,9 @@ invalidates `obj.method(1)`. wrapt's own `__call__` would look up `__self__` on 
 A method read from an instance (a classmethod from its class) is bound by a
 `functools.partial` subclass (`methods.py`), made and called in C; the rarer bindings
 (static methods, a function read through its class) stay wrapt's job
-(`__bound_function_wrapper__`).
+(`__bound_function_wrapper__`). Where the C accelerator is built, a function defined in a
+class body is, in its class, a C descriptor around that FunctionWrapper
+(`methods.in_class`): `obj.method(1)` is then called without being bound at all.
 """
 
 from __future__ import annotations
