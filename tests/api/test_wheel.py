@@ -48,6 +48,7 @@ def test_the_wheel_carries_the_accelerator(tmp_path: Path) -> None:
         tag = Path(wheel.filename).name
     assert any(n.startswith("memo/_runtime/_descriptor.") and n.endswith(".so") for n in names)
     assert "memo/py.typed" in names
+    assert not any(n.endswith(".c") for n in names)  # its source is the sdist's
     assert "-py3-none-any" not in tag, tag  # a platform wheel: it holds compiled code
 
 
