@@ -13,6 +13,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -226,6 +227,38 @@ def test_a_classmethod_binds_each_class_in_turn(binding: str) -> None:
     assert Sub.make.invalidate("x") is True
     assert Base.make("x") == "Base:x" and made == ["Base:x", "Sub:x"]
     assert Sub.make("x") == "Sub:x" and made == ["Base:x", "Sub:x", "Sub:x"]
+
+
+def test_threads_alternating_classes_each_get_their_own(binding: str) -> None:
+    """The kept last class is swapped while other threads read it: each read of `K.f`
+    still binds K (checked by `__self__` and by the value computed)."""
+
+    class Base:
+        @classmethod
+        @memo.cached(ttl=60)
+        def name(cls, n: int) -> str:
+            return f"{cls.__name__}:{n}"
+
+    class Sub(Base):
+        pass
+
+    wrong: list[object] = []
+
+    def run(first: type[Base]) -> None:
+        other = Sub if first is Base else Base
+        for i in range(2_000):
+            owner = first if i % 2 else other
+            bound = owner.name
+            if bound.__self__ is not owner or bound(i % 7) != f"{owner.__name__}:{i % 7}":
+                wrong.append((owner, bound.__self__))
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in (Base, Sub) * 4]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert wrong == []
 
 
 def test_async_method(binding: str) -> None:
