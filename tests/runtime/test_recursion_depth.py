@@ -68,6 +68,23 @@ def test_sync_cold_fib_400_at_the_default_limit() -> None:
     assert fib.stats.misses == 401
 
 
+def test_sync_cold_method_fib_400_at_the_default_limit() -> None:
+    """The same through a cached method: the C descriptor calls `self.fib(n)` as a function
+    in a class is called, so a level costs what a plain function's does (the pure-Python
+    binding, a partial per call, reaches about 300)."""
+
+    class Numbers:
+        def __memo_key__(self) -> str:
+            return "numbers"
+
+        @memo.cached
+        def fib(self, n: int) -> int:
+            return n if n < 2 else self.fib(n - 1) + self.fib(n - 2)
+
+    assert in_fresh_thread(lambda: Numbers().fib(400)) == fibonacci(400)
+    assert Numbers.fib.stats.misses == 401
+
+
 def test_sync_miss_adds_no_frame_around_the_function() -> None:
     """Between two levels of a cold recursion there are exactly two Python frames: the
     function's and memo's hit path (which calls it on a miss)."""
