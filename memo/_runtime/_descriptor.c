@@ -33,11 +33,26 @@ typedef struct {
     PyObject *weakrefs;
 } MethodDescriptor;
 
+static int
+cleared(MethodDescriptor *self)
+{
+    /* tp_clear (the collector breaking a cycle) leaves the fields NULL: never followed. */
+    if (self->decorated == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "memo: a cached method used after collection");
+        return 1;
+    }
+    return 0;
+}
+
 static PyObject *
 descriptor_call(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     /* The caller's arguments go on untouched: `obj.f(1)` arrives as (obj, 1). */
-    return PyObject_Vectorcall(((MethodDescriptor *)op)->free, args, nargsf, kwnames);
+    MethodDescriptor *self = (MethodDescriptor *)op;
+    if (cleared(self)) {
+        return NULL;
+    }
+    return PyObject_Vectorcall(self->free, args, nargsf, kwnames);
 }
 
 static PyObject *
@@ -63,6 +78,9 @@ static PyObject *
 descriptor_get(PyObject *op, PyObject *instance, PyObject *owner)
 {
     MethodDescriptor *self = (MethodDescriptor *)op;
+    if (cleared(self)) {
+        return NULL;
+    }
     if (instance != NULL && instance == owner) {
         return descriptor_get_class(self, instance);
     }
@@ -103,18 +121,27 @@ descriptor_getattro(PyObject *op, PyObject *name)
                                   || PyUnicode_CompareWithASCIIString(name, "__deepcopy__") == 0)) {
         return PyObject_GenericGetAttr(op, name);
     }
+    if (cleared((MethodDescriptor *)op)) {
+        return NULL;
+    }
     return PyObject_GetAttr(((MethodDescriptor *)op)->decorated, name);
 }
 
 static int
 descriptor_setattro(PyObject *op, PyObject *name, PyObject *value)
 {
+    if (cleared((MethodDescriptor *)op)) {
+        return -1;
+    }
     return PyObject_SetAttr(((MethodDescriptor *)op)->decorated, name, value);
 }
 
 static PyObject *
 descriptor_repr(PyObject *op)
 {
+    if (((MethodDescriptor *)op)->decorated == NULL) {
+        return PyUnicode_FromString("<memo cached method (collected)>");
+    }
     return PyObject_Repr(((MethodDescriptor *)op)->decorated);
 }
 
